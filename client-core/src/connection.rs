@@ -1,0 +1,467 @@
+//! The connection task: one per running client. It owns the event stream, the heartbeat timer,
+//! the idle watchdog and the reconnect loop, and is the only writer of the connection state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::auth::BoxFuture;
+use crate::client::{Control, Desired, Shared, WeakClient};
+use crate::dispatch::Incoming;
+use crate::error::{Error, redact_url};
+use crate::message::{ServerEventConnect, ServerEventMessage};
+use crate::rt::{self, Instant};
+use crate::sse::{SseDecoder, SseError};
+use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
+use crate::transport::{Body, ByteStream, Method, Transport};
+
+/// Stands in for "no deadline" in `select!` branches that are switched off.
+const FOREVER: Duration = Duration::from_secs(24 * 60 * 60);
+
+pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
+    let span = tracing::info_span!("server_events", base_url = %shared.config.base_url);
+    let control = shared.control.subscribe();
+    let seen_generation = control.borrow().restart_generation;
+    let task = Task {
+        decoder: SseDecoder::with_max_event_size(shared.config.max_event_size),
+        seen_generation,
+        shared,
+        client,
+        control,
+        failures: 0,
+        lost: None,
+        connected_at: None,
+    };
+    task.run().instrument(span).await;
+}
+
+/// Why one connection ended.
+enum Ended {
+    /// Stop, pause or restart was requested.
+    Control,
+    /// The connection failed.
+    Failed(Error),
+}
+
+/// A subscription the client lost and has not replaced yet.
+struct Lost {
+    subscription_id: Option<String>,
+    cause: Option<Error>,
+    at: Instant,
+    attempts: u32,
+}
+
+/// What the stream told us in `cmd.onConnect`.
+struct Live {
+    subscription_id: String,
+    heartbeat_url: Option<String>,
+    heartbeat_interval: Duration,
+    idle_timeout: Duration,
+}
+
+struct Task {
+    shared: Arc<Shared>,
+    client: WeakClient,
+    control: watch::Receiver<Control>,
+    seen_generation: u64,
+    decoder: SseDecoder,
+    failures: u32,
+    lost: Option<Lost>,
+    connected_at: Option<Instant>,
+}
+
+impl Task {
+    async fn run(mut self) {
+        loop {
+            let control = self.control.borrow_and_update().clone();
+            if control.restart_generation != self.seen_generation {
+                self.seen_generation = control.restart_generation;
+                self.failures = 0;
+            }
+            match control.desired {
+                Desired::Stop(reason) => {
+                    if self.finish(reason).await {
+                        return;
+                    }
+                    continue;
+                }
+                Desired::Pause => {
+                    self.release_subscription(None).await;
+                    self.shared.set_state(ConnectionState::Paused);
+                    let _ = self.control.changed().await;
+                    continue;
+                }
+                Desired::Run => {}
+            }
+            match self.connect_and_read().await {
+                Ended::Control => {
+                    let control = self.control.borrow().clone();
+                    if control.desired == Desired::Run {
+                        // A restart: drop this subscription and connect again at once.
+                        self.abandon_subscription(None);
+                    }
+                }
+                Ended::Failed(error) => self.on_failure(error).await,
+            }
+        }
+    }
+
+    /// Whether the latest control change needs the current connection to end.
+    fn control_requires_action(&self) -> bool {
+        let control = self.control.borrow();
+        control.desired != Desired::Run || control.restart_generation != self.seen_generation
+    }
+
+    async fn connect_and_read(&mut self) -> Ended {
+        let attempt = self.failures + 1;
+        self.shared.session().times_started += 1;
+        if let Some(lost) = &mut self.lost {
+            lost.attempts += 1;
+        }
+        self.shared.set_state(ConnectionState::Connecting { attempt });
+        let url = self.shared.event_stream_url();
+        tracing::debug!(url = %redact_url(&url), attempt, "opening event stream");
+        let mut control = self.control.clone();
+        let stream = loop {
+            tokio::select! {
+                biased;
+                _ = control.changed() => {
+                    if self.control_requires_action() {
+                        return Ended::Control;
+                    }
+                }
+                opened = self.shared.transport.open_stream(&url) => match opened {
+                    Ok(stream) => break stream,
+                    Err(error) => return Ended::Failed(error),
+                },
+            }
+        };
+        self.decoder.reset();
+        self.read(stream).await
+    }
+
+    async fn read(&mut self, mut stream: ByteStream) -> Ended {
+        let connect_timeout = self.shared.transport.options().connect_timeout;
+        let mut control = self.control.clone();
+        let mut live: Option<Live> = None;
+        let mut last_activity = Instant::now();
+        let mut next_heartbeat: Option<Instant> = None;
+        let mut heartbeat: Option<BoxFuture<'static, Result<(), Error>>> = None;
+        loop {
+            let silence_limit = live.as_ref().map_or(connect_timeout, |l| l.idle_timeout);
+            let silence_left = silence_limit.saturating_sub(last_activity.elapsed());
+            let heartbeat_in = match (&heartbeat, next_heartbeat) {
+                (None, Some(at)) => Some(at.saturating_duration_since(Instant::now())),
+                _ => None,
+            };
+            tokio::select! {
+                biased;
+                _ = control.changed() => {
+                    if self.control_requires_action() {
+                        return Ended::Control;
+                    }
+                }
+                chunk = stream.next() => match chunk {
+                    Some(Ok(bytes)) => {
+                        last_activity = Instant::now();
+                        if let Some(connected) = self.dispatch_chunk(&bytes) {
+                            next_heartbeat = connected
+                                .heartbeat_url
+                                .as_ref()
+                                .map(|_| Instant::now() + connected.heartbeat_interval);
+                            heartbeat = None;
+                            live = Some(connected);
+                        }
+                    }
+                    Some(Err(error)) => {
+                        return Ended::Failed(Error::Network {
+                            url: redact_url(&self.shared.event_stream_url()),
+                            message: format!("the event stream broke: {}", error_chain(&error)),
+                        });
+                    }
+                    None => return Ended::Failed(Error::StreamEnded),
+                },
+                result = poll_optional(&mut heartbeat), if heartbeat.is_some() => {
+                    heartbeat = None;
+                    match result {
+                        Ok(()) => {
+                            let interval = live.as_ref().map_or(FOREVER, |l| l.heartbeat_interval);
+                            next_heartbeat = Some(Instant::now() + interval);
+                        }
+                        Err(error) => return Ended::Failed(error),
+                    }
+                }
+                () = rt::sleep(heartbeat_in.unwrap_or(FOREVER)), if heartbeat_in.is_some() => {
+                    if let Some(live) = &live {
+                        if let Some(url) = &live.heartbeat_url {
+                            heartbeat = Some(send_heartbeat(
+                                self.shared.transport.clone(),
+                                url.clone(),
+                                live.subscription_id.clone(),
+                            ));
+                        }
+                    }
+                    next_heartbeat = None;
+                }
+                () = rt::sleep(silence_left) => {
+                    return Ended::Failed(match live {
+                        Some(_) => Error::IdleTimeout { after: silence_limit },
+                        None => Error::NoConnectEvent { after: silence_limit },
+                    });
+                }
+            }
+        }
+    }
+
+    /// Decodes and dispatches one chunk; returns the new connection when it held `cmd.onConnect`.
+    fn dispatch_chunk(&mut self, bytes: &[u8]) -> Option<Live> {
+        // `None` once the last handle is gone: the task is stopping, but a subscription that
+        // arrives now must still be recorded so that it gets unregistered.
+        let client = self.client.upgrade();
+        let Task {
+            shared,
+            decoder,
+            lost,
+            connected_at,
+            ..
+        } = self;
+        let mut connected = None;
+        decoder.feed(bytes, |event| {
+            let event = match event {
+                Ok(event) => event,
+                Err(SseError::EventTooLarge { limit }) => {
+                    shared.dispatcher.report(&Error::EventTooLarge { limit });
+                    return;
+                }
+                Err(SseError::InvalidUtf8 { id }) => {
+                    shared.dispatcher.report(&Error::InvalidUtf8 { event_id: id });
+                    return;
+                }
+            };
+            let event_id = event.id.parse().unwrap_or(0);
+            let incoming = ServerEventMessage::parse(event_id, event.data.to_owned())
+                .and_then(Incoming::classify);
+            match incoming {
+                Err(error) => shared.dispatcher.report(&error),
+                Ok(Incoming::Connect(info)) => {
+                    *connected_at = Some(Instant::now());
+                    connected = Some(on_connected(shared, lost.take(), &info));
+                }
+                Ok(Incoming::Heartbeat(heartbeat)) => shared.dispatcher.heartbeat(&heartbeat),
+                Ok(Incoming::Command(command)) => shared.dispatcher.command(&command),
+                Ok(Incoming::Message(message)) => {
+                    if let Some(client) = &client {
+                        shared.dispatcher.message(client, &message);
+                    }
+                }
+            }
+        });
+        connected
+    }
+
+    async fn on_failure(&mut self, error: Error) {
+        if let Some(opened) = self.connected_at.take() {
+            if opened.elapsed() >= self.shared.config.reconnect.healthy_after {
+                self.failures = 0;
+            }
+        }
+        self.failures += 1;
+        self.abandon_subscription(Some(error.clone()));
+        match &error {
+            // A server closing the stream is how ServiceStack ends a subscription; it is
+            // visible in the state, not an exception.
+            Error::StreamEnded => tracing::info!("the server closed the event stream"),
+            other => self.shared.dispatcher.report(other),
+        }
+        self.shared.dispatcher.fail_connects(&error);
+        let stop_now = {
+            let mut session = self.shared.session();
+            std::mem::take(&mut session.stop_on_first_failure)
+        };
+        let close = if error.is_unauthorized() {
+            Some(CloseReason::Unauthorized(error.clone()))
+        } else if stop_now {
+            Some(CloseReason::ConnectFailed(error.clone()))
+        } else {
+            None
+        };
+        let delay = match &error {
+            Error::SubscriptionGone { .. } => Some(Duration::ZERO),
+            _ => self.shared.config.reconnect.delay_for(self.failures),
+        }
+        .map(|delay| {
+            let asked = self.decoder.retry_ms().map_or(Duration::ZERO, Duration::from_millis);
+            delay.max(asked)
+        });
+        let close = close.or_else(|| delay.is_none().then(|| CloseReason::GaveUp(error.clone())));
+        if let Some(reason) = close {
+            self.shared.control.send_if_modified(|control| {
+                if matches!(control.desired, Desired::Stop(_)) {
+                    return false;
+                }
+                control.desired = Desired::Stop(reason);
+                true
+            });
+            return;
+        }
+        let delay = delay.unwrap_or_default();
+        tracing::info!(%error, attempt = self.failures, ?delay, "reconnecting");
+        self.shared.set_state(ConnectionState::Reconnecting {
+            attempt: self.failures,
+            delay,
+            cause: error,
+        });
+        let mut control = self.control.clone();
+        tokio::select! {
+            biased;
+            _ = control.changed() => {}
+            () = rt::sleep(delay) => {}
+        }
+    }
+
+    /// Forgets the current subscription and unregisters it in the background, so a dead
+    /// network cannot delay the reconnect.
+    fn abandon_subscription(&mut self, cause: Option<Error>) {
+        let previous = self.shared.session().connection.take();
+        if let Some(info) = previous {
+            self.remember_lost(&info, cause);
+            let spawner = self.shared.session().spawner.clone();
+            if let (Some(url), Some(spawner)) = (info.unregister_url, spawner) {
+                let transport = self.shared.transport.clone();
+                spawner.spawn(async move { unregister(&transport, &url).await });
+            }
+        }
+    }
+
+    fn remember_lost(&mut self, info: &ServerEventConnect, cause: Option<Error>) {
+        if self.lost.is_none() {
+            self.lost = Some(Lost {
+                subscription_id: Some(info.id.clone()),
+                cause,
+                at: Instant::now(),
+                attempts: 0,
+            });
+        }
+    }
+
+    /// Forgets the current subscription and unregisters it, waiting for the server's answer.
+    async fn release_subscription(&mut self, cause: Option<Error>) {
+        let previous = self.shared.session().connection.take();
+        if let Some(info) = &previous {
+            self.remember_lost(info, cause);
+            if let Some(url) = &info.unregister_url {
+                unregister(&self.shared.transport, url).await;
+            }
+        }
+    }
+
+    /// Ends the task unless a start raced in; returns whether it ended.
+    async fn finish(&mut self, reason: CloseReason) -> bool {
+        self.release_subscription(None).await;
+        self.lost = None;
+        let closed = ConnectionState::Closed {
+            reason: reason.clone(),
+        };
+        {
+            let mut session = self.shared.session();
+            if !matches!(self.control.borrow().desired, Desired::Stop(_)) {
+                return false;
+            }
+            // All under the session lock, which `start()` takes too: a start after this point
+            // spawns a fresh task.
+            session.task_running = false;
+            session.stop_on_first_failure = false;
+            session.state = closed.clone();
+            self.shared.running.send_replace(false);
+        }
+        self.shared.dispatcher.fail_connects(&Error::Stopped);
+        self.shared.dispatcher.state_changed(&closed);
+        if matches!(reason, CloseReason::Disposed | CloseReason::Dropped) {
+            self.shared.dispatcher.close_observers();
+        }
+        tracing::info!("stopped");
+        true
+    }
+}
+
+/// Records a new connection, then runs the connect (and reconnect) callbacks, which can
+/// therefore see it.
+fn on_connected(shared: &Shared, lost: Option<Lost>, info: &ServerEventConnect) -> Live {
+    {
+        let mut session = shared.session();
+        session.connection = Some(info.clone());
+        session.stop_on_first_failure = false;
+    }
+    shared.set_state(ConnectionState::Open {
+        subscription_id: info.id.clone(),
+    });
+    tracing::info!(subscription_id = %info.id, "connected");
+    shared.dispatcher.connected(info);
+    if let Some(lost) = lost {
+        shared.dispatcher.reconnected(&ReconnectInfo {
+            previous_subscription_id: lost.subscription_id,
+            subscription_id: info.id.clone(),
+            attempts: lost.attempts,
+            cause: lost.cause,
+            possible_gap: true,
+            disconnected_for: lost.at.elapsed(),
+        });
+    }
+    Live {
+        subscription_id: info.id.clone(),
+        heartbeat_url: info.heartbeat_url.clone(),
+        heartbeat_interval: shared
+            .config
+            .heartbeat_interval
+            .unwrap_or(info.heartbeat_interval),
+        idle_timeout: shared.config.idle_timeout.unwrap_or(info.idle_timeout),
+    }
+}
+
+async fn poll_optional<T>(future: &mut Option<BoxFuture<'static, T>>) -> T {
+    match future {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+fn send_heartbeat(
+    transport: Transport,
+    url: String,
+    subscription_id: String,
+) -> BoxFuture<'static, Result<(), Error>> {
+    Box::pin(async move {
+        match transport.call(Method::Post, &url, Body::Empty).await {
+            Ok(_) => Ok(()),
+            Err(Error::Http { status: 404, .. }) => Err(Error::SubscriptionGone { subscription_id }),
+            Err(error) => Err(error),
+        }
+    })
+}
+
+async fn unregister(transport: &Transport, url: &str) {
+    match transport.call(Method::Post, url, Body::Empty).await {
+        Ok(_) | Err(Error::Http { status: 404, .. }) => {}
+        Err(error) => tracing::debug!(%error, "unregister failed"),
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = String::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if text.is_empty() {
+        "connection lost".to_owned()
+    } else {
+        text
+    }
+}

@@ -1,0 +1,332 @@
+//! Routing of received events to callbacks, handlers, receivers, trigger listeners, waiters and
+//! streams. Every user callback runs inside a panic guard: a panicking callback is reported to
+//! `on_exception` and the client carries on.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures_channel::{mpsc, oneshot};
+
+use crate::client::ServerEventsClient;
+use crate::error::Error;
+use crate::message::{CommandKind, ServerEventCommand, ServerEventConnect, ServerEventMessage};
+use crate::receiver::{MessageReceiver, ReceiverContext};
+use crate::rt::{MaybeSend, MaybeSync};
+use crate::state::{ConnectionState, ReconnectInfo};
+
+/// A callback taking one value by reference.
+pub trait Callback<T: ?Sized>: Fn(&T) + MaybeSend + MaybeSync {}
+impl<T: ?Sized, F: Fn(&T) + MaybeSend + MaybeSync> Callback<T> for F {}
+
+/// A handler for `cmd.{name}` messages or trigger events; it also gets the client.
+pub trait Handler: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync {}
+impl<F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync> Handler for F {}
+
+pub(crate) type CallbackRef<T> = Arc<dyn Callback<T>>;
+pub(crate) type HandlerRef = Arc<dyn Handler>;
+
+/// Identifies a trigger listener, for [`ServerEventsClient::remove_listener`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+/// Lifecycle callbacks, fixed when the client is built.
+#[derive(Default, Clone)]
+pub(crate) struct Callbacks {
+    pub(crate) on_connect: Vec<CallbackRef<ServerEventConnect>>,
+    pub(crate) on_message: Vec<CallbackRef<ServerEventMessage>>,
+    pub(crate) on_command: Vec<CallbackRef<ServerEventCommand>>,
+    pub(crate) on_join: Vec<CallbackRef<ServerEventCommand>>,
+    pub(crate) on_leave: Vec<CallbackRef<ServerEventCommand>>,
+    pub(crate) on_update: Vec<CallbackRef<ServerEventCommand>>,
+    pub(crate) on_heartbeat: Vec<CallbackRef<ServerEventCommand>>,
+    pub(crate) on_reconnect: Vec<CallbackRef<ReconnectInfo>>,
+    pub(crate) on_exception: Vec<CallbackRef<Error>>,
+}
+
+/// Handlers, receivers and listeners, which may change while the client runs.
+#[derive(Default)]
+pub(crate) struct Routes {
+    pub(crate) handlers: HashMap<String, HandlerRef>,
+    pub(crate) receivers: HashMap<String, Arc<dyn MessageReceiver>>,
+    listeners: HashMap<String, Vec<(ListenerId, HandlerRef)>>,
+    next_listener: u64,
+}
+
+impl Routes {
+    pub(crate) fn add_listener(&mut self, name: &str, listener: HandlerRef) -> ListenerId {
+        self.next_listener += 1;
+        let id = ListenerId(self.next_listener);
+        self.listeners
+            .entry(name.to_owned())
+            .or_default()
+            .push((id, listener));
+        id
+    }
+
+    pub(crate) fn remove_listener(&mut self, name: &str, id: ListenerId) -> bool {
+        let Some(list) = self.listeners.get_mut(name) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|(existing, _)| *existing != id);
+        let removed = list.len() != before;
+        if list.is_empty() {
+            self.listeners.remove(name);
+        }
+        removed
+    }
+
+    pub(crate) fn remove_listeners(&mut self, name: &str) -> usize {
+        self.listeners.remove(name).map_or(0, |list| list.len())
+    }
+
+    pub(crate) fn listener_count(&self, name: &str) -> usize {
+        self.listeners.get(name).map_or(0, Vec::len)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.handlers.clear();
+        self.receivers.clear();
+        self.listeners.clear();
+    }
+}
+
+/// One-shot waiters and open streams.
+#[derive(Default)]
+struct Observers {
+    connect: Vec<oneshot::Sender<Result<ServerEventConnect, Error>>>,
+    message: Vec<oneshot::Sender<ServerEventMessage>>,
+    command: Vec<oneshot::Sender<ServerEventCommand>>,
+    heartbeat: Vec<oneshot::Sender<ServerEventCommand>>,
+    message_streams: Vec<mpsc::UnboundedSender<ServerEventMessage>>,
+    state_streams: Vec<mpsc::UnboundedSender<ConnectionState>>,
+}
+
+/// A classified incoming event.
+pub(crate) enum Incoming {
+    Connect(ServerEventConnect),
+    Heartbeat(ServerEventCommand),
+    Command(ServerEventCommand),
+    Message(ServerEventMessage),
+}
+
+impl Incoming {
+    /// Sorts a parsed message into built-in commands and everything else.
+    pub(crate) fn classify(message: ServerEventMessage) -> Result<Incoming, Error> {
+        let kind = match (message.op(), message.target()) {
+            (Some("cmd"), Some(target)) => CommandKind::from_target(target),
+            _ => None,
+        };
+        Ok(match kind {
+            None => Incoming::Message(message),
+            Some(CommandKind::Connect) => Incoming::Connect(ServerEventConnect::from_message(message)?),
+            Some(CommandKind::Heartbeat) => Incoming::Heartbeat(ServerEventCommand::from_message(
+                CommandKind::Heartbeat,
+                message,
+            )?),
+            Some(kind) => Incoming::Command(ServerEventCommand::from_message(kind, message)?),
+        })
+    }
+}
+
+/// Invokes callbacks in the order ServiceStack's C# and Java clients do.
+pub(crate) struct Dispatcher {
+    callbacks: Callbacks,
+    routes: Mutex<Routes>,
+    observers: Mutex<Observers>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave them inconsistent (no user code runs under
+    // them), so a poisoned lock is still usable.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+impl Dispatcher {
+    pub(crate) fn new(callbacks: Callbacks, routes: Routes) -> Self {
+        Dispatcher {
+            callbacks,
+            routes: Mutex::new(routes),
+            observers: Mutex::new(Observers::default()),
+        }
+    }
+
+    pub(crate) fn routes(&self) -> MutexGuard<'_, Routes> {
+        lock(&self.routes)
+    }
+
+    /// Runs `callback`; a panic becomes an [`Error::HandlerPanicked`] for `on_exception`.
+    fn guarded(&self, what: &str, callback: impl FnOnce()) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(callback)) {
+            self.report(&Error::HandlerPanicked {
+                selector: what.to_owned(),
+                message: panic_message(payload.as_ref()),
+            });
+        }
+    }
+
+    /// Delivers an error to every `on_exception` callback.
+    pub(crate) fn report(&self, error: &Error) {
+        tracing::warn!(%error, "server events error");
+        for callback in &self.callbacks.on_exception {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(error))) {
+                tracing::error!(panic = %panic_message(payload.as_ref()), "on_exception panicked");
+            }
+        }
+    }
+
+    pub(crate) fn connected(&self, info: &ServerEventConnect) {
+        for callback in &self.callbacks.on_connect {
+            self.guarded("cmd.onConnect", || callback(info));
+        }
+        for waiter in std::mem::take(&mut lock(&self.observers).connect) {
+            let _ = waiter.send(Ok(info.clone()));
+        }
+    }
+
+    pub(crate) fn command(&self, command: &ServerEventCommand) {
+        let (specific, selector) = match command.kind {
+            CommandKind::Join => (&self.callbacks.on_join, "cmd.onJoin"),
+            CommandKind::Leave => (&self.callbacks.on_leave, "cmd.onLeave"),
+            _ => (&self.callbacks.on_update, "cmd.onUpdate"),
+        };
+        for callback in specific.iter().chain(&self.callbacks.on_command) {
+            self.guarded(selector, || callback(command));
+        }
+        for waiter in std::mem::take(&mut lock(&self.observers).command) {
+            let _ = waiter.send(command.clone());
+        }
+    }
+
+    pub(crate) fn heartbeat(&self, heartbeat: &ServerEventCommand) {
+        for callback in &self.callbacks.on_heartbeat {
+            self.guarded("cmd.onHeartbeat", || callback(heartbeat));
+        }
+        for waiter in std::mem::take(&mut lock(&self.observers).heartbeat) {
+            let _ = waiter.send(heartbeat.clone());
+        }
+    }
+
+    pub(crate) fn reconnected(&self, info: &ReconnectInfo) {
+        for callback in &self.callbacks.on_reconnect {
+            self.guarded("on_reconnect", || callback(info));
+        }
+    }
+
+    /// Routes an application message: `cmd` handler, trigger listeners, the receiver for its op,
+    /// then `on_message`, waiters and streams.
+    pub(crate) fn message(&self, client: &ServerEventsClient, message: &ServerEventMessage) {
+        let selector = message.selector().unwrap_or("message");
+        let (handler, listeners, receiver) = {
+            let routes = lock(&self.routes);
+            let target = message.target().unwrap_or_default();
+            let handler = match message.op() {
+                Some("cmd") => routes.handlers.get(target).cloned(),
+                _ => None,
+            };
+            let listeners: Vec<HandlerRef> = match message.op() {
+                Some("trigger") => routes
+                    .listeners
+                    .get(target)
+                    .map(|list| list.iter().map(|(_, l)| l.clone()).collect())
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let receiver = message.op().and_then(|op| routes.receivers.get(op).cloned());
+            (handler, listeners, receiver)
+        };
+        if let Some(handler) = handler {
+            self.guarded(selector, || handler(client, message));
+        }
+        for listener in listeners {
+            self.guarded(selector, || listener(client, message));
+        }
+        if let Some(receiver) = receiver {
+            let context = ReceiverContext { client, message };
+            let mut outcome = Ok(());
+            self.guarded(selector, || outcome = receiver.receive(&context));
+            if let Err(error) = outcome {
+                self.report(&error);
+            }
+        }
+        for callback in &self.callbacks.on_message {
+            self.guarded(selector, || callback(message));
+        }
+        let mut observers = lock(&self.observers);
+        for waiter in std::mem::take(&mut observers.message) {
+            let _ = waiter.send(message.clone());
+        }
+        observers
+            .message_streams
+            .retain(|stream| stream.unbounded_send(message.clone()).is_ok());
+    }
+
+    pub(crate) fn state_changed(&self, state: &ConnectionState) {
+        lock(&self.observers)
+            .state_streams
+            .retain(|stream| stream.unbounded_send(state.clone()).is_ok());
+    }
+
+    pub(crate) fn wait_connect(&self) -> oneshot::Receiver<Result<ServerEventConnect, Error>> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.observers).connect.push(sender);
+        receiver
+    }
+
+    pub(crate) fn wait_message(&self) -> oneshot::Receiver<ServerEventMessage> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.observers).message.push(sender);
+        receiver
+    }
+
+    pub(crate) fn wait_command(&self) -> oneshot::Receiver<ServerEventCommand> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.observers).command.push(sender);
+        receiver
+    }
+
+    pub(crate) fn wait_heartbeat(&self) -> oneshot::Receiver<ServerEventCommand> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.observers).heartbeat.push(sender);
+        receiver
+    }
+
+    pub(crate) fn message_stream(&self) -> mpsc::UnboundedReceiver<ServerEventMessage> {
+        let (sender, receiver) = mpsc::unbounded();
+        lock(&self.observers).message_streams.push(sender);
+        receiver
+    }
+
+    pub(crate) fn state_stream(&self, current: ConnectionState) -> mpsc::UnboundedReceiver<ConnectionState> {
+        let (sender, receiver) = mpsc::unbounded();
+        let _ = sender.unbounded_send(current);
+        lock(&self.observers).state_streams.push(sender);
+        receiver
+    }
+
+    /// Fails every pending `connect()` with `error`.
+    pub(crate) fn fail_connects(&self, error: &Error) {
+        for waiter in std::mem::take(&mut lock(&self.observers).connect) {
+            let _ = waiter.send(Err(error.clone()));
+        }
+    }
+
+    /// Ends every open stream and waiter (the client closed for good).
+    pub(crate) fn close_observers(&self) {
+        let mut observers = lock(&self.observers);
+        observers.message.clear();
+        observers.command.clear();
+        observers.heartbeat.clear();
+        observers.message_streams.clear();
+        observers.state_streams.clear();
+    }
+}

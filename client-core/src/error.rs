@@ -1,0 +1,201 @@
+//! The one public error type. Every failure, whether returned from a call or delivered to
+//! `on_exception`, is one of these variants; bindings map it to their own exceptions at the edge.
+
+use std::time::Duration;
+
+/// Everything that can go wrong in the client.
+///
+/// Errors are `Clone` so the same failure can be returned to a caller, delivered to
+/// `on_exception` and carried in a [`ConnectionState`](crate::ConnectionState).
+/// URLs inside errors have credentials in their query strings redacted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A URL given to the client (or received from the server) cannot be used.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The offending URL.
+        url: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The server answered with a status that is not a success.
+    #[error("HTTP {status} from {url}{}", if body.is_empty() { String::new() } else { format!(": {body}") })]
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The request URL (credentials redacted).
+        url: String,
+        /// The start of the response body, when there was one.
+        body: String,
+    },
+    /// The server refused the credentials (401 or 403), also after one refresh.
+    #[error("unauthorized: HTTP {status} from {url}")]
+    Unauthorized {
+        /// 401 or 403.
+        status: u16,
+        /// The request URL (credentials redacted).
+        url: String,
+    },
+    /// A heartbeat was answered 404: the server no longer knows this subscription.
+    #[error("subscription {subscription_id} no longer exists on the server")]
+    SubscriptionGone {
+        /// The subscription the server forgot.
+        subscription_id: String,
+    },
+    /// The request could not be sent or its response could not be read.
+    #[error("network error on {url}: {message}")]
+    Network {
+        /// The request URL (credentials redacted).
+        url: String,
+        /// What the HTTP stack reported.
+        message: String,
+    },
+    /// An operation did not finish in time.
+    #[error("{operation} timed out after {after:?}")]
+    Timeout {
+        /// What was being waited for.
+        operation: String,
+        /// How long the client waited.
+        after: Duration,
+    },
+    /// The event stream delivered nothing (not even a heartbeat) for longer than the idle timeout.
+    #[error("no data on the event stream for {after:?}; the connection is presumed dead")]
+    IdleTimeout {
+        /// The silence that was tolerated.
+        after: Duration,
+    },
+    /// The stream opened but `cmd.onConnect` never came, typically because a proxy buffers
+    /// the response.
+    #[error("the event stream opened but no cmd.onConnect arrived within {after:?}; is a proxy buffering the response?")]
+    NoConnectEvent {
+        /// How long the client waited after the headers.
+        after: Duration,
+    },
+    /// The server ended the event stream.
+    #[error("the server closed the event stream")]
+    StreamEnded,
+    /// A frame could not be understood (for example a selector without an op).
+    #[error("malformed event: {reason} (data: {data:?})")]
+    Protocol {
+        /// What is wrong.
+        reason: String,
+        /// The offending `data:` text, truncated.
+        data: String,
+    },
+    /// An event was larger than the configured maximum; it was skipped.
+    #[error("event larger than the {limit}-byte limit was skipped")]
+    EventTooLarge {
+        /// The configured maximum event size.
+        limit: usize,
+    },
+    /// An event's data was not valid UTF-8; it was skipped.
+    #[error("event {event_id:?} is not valid UTF-8 and was skipped")]
+    InvalidUtf8 {
+        /// The id of the skipped event.
+        event_id: String,
+    },
+    /// A JSON body could not be turned into the requested type.
+    #[error("cannot deserialize {type_name}: {message}")]
+    Deserialize {
+        /// The target type.
+        type_name: String,
+        /// What serde reported.
+        message: String,
+    },
+    /// A callback panicked; the client caught it and kept running.
+    #[error("callback for {selector} panicked: {message}")]
+    HandlerPanicked {
+        /// The selector (or callback name) being dispatched.
+        selector: String,
+        /// The panic payload, when it was a string.
+        message: String,
+    },
+    /// An argument cannot be used (for example a channel name containing `@`).
+    #[error("invalid argument: {reason}")]
+    InvalidArgument {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The operation needs a live subscription and there is none.
+    #[error("not connected")]
+    NotConnected,
+    /// The client was stopped before the operation could finish.
+    #[error("the client was stopped")]
+    Stopped,
+    /// The client was disposed and cannot be started again.
+    #[error("the client was disposed")]
+    Disposed,
+    /// No tokio runtime was running where the client had to start its background task.
+    #[error("no tokio runtime is running; start the client from within a tokio runtime")]
+    NoRuntime,
+    /// The credentials provider failed.
+    #[error("credentials provider failed: {0}")]
+    Credentials(String),
+}
+
+impl Error {
+    /// Whether this error means the credentials were refused.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Unauthorized { .. })
+    }
+
+    /// The HTTP status behind this error, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Http { status, .. } | Error::Unauthorized { status, .. } => Some(*status),
+            Error::SubscriptionGone { .. } => Some(404),
+            _ => None,
+        }
+    }
+}
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Query parameters that are safe to show in logs and errors; every other value is redacted.
+const SAFE_QUERY_KEYS: [&str; 4] = ["id", "channels", "channel", "t"];
+
+/// `url` with the values of query parameters that may carry secrets replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((head, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if SAFE_QUERY_KEYS.contains(&key) => format!("{key}={value}"),
+            Some((key, _)) => format!("{key}=***"),
+            None => pair.to_owned(),
+        })
+        .collect();
+    format!("{head}?{}", redacted.join("&"))
+}
+
+/// The first `max` characters of `text`, for error messages.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_secret_query_values_only() {
+        assert_eq!(
+            redact_url("http://h/event-stream?channels=A,B&ss-tok=secret&t=1"),
+            "http://h/event-stream?channels=A,B&ss-tok=***&t=1"
+        );
+        assert_eq!(redact_url("http://h/x"), "http://h/x");
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "hé…");
+        assert_eq!(truncate("hi", 5), "hi");
+    }
+}

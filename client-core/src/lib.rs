@@ -1,0 +1,84 @@
+//! A client for [ServiceStack Server Events](https://docs.servicestack.net/server-events):
+//! publish/subscribe over Server-Sent Events, with channels, selectors, heartbeats and automatic
+//! reconnects.
+//!
+//! One [`ServerEventsClient`] holds one subscription. A background task owns the event stream,
+//! sends heartbeats, watches for silence and reconnects with ServiceStack's backoff; events are
+//! dispatched one at a time, in order, to callbacks, `cmd` handlers, receivers, trigger listeners,
+//! waiters and streams.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use client_core::ServerEventsClient;
+//!
+//! #[derive(serde::Deserialize, Debug)]
+//! struct ChatMessage { from_name: String, message: String }
+//!
+//! # async fn demo() -> Result<(), client_core::Error> {
+//! let client = ServerEventsClient::builder("http://localhost:5000")
+//!     .channels(["home"])
+//!     .on_join(|join| println!("{} joined", join.display_name))
+//!     .handler("chat", |_client, msg| {
+//!         if let Ok(chat) = msg.parse_json::<ChatMessage>() {
+//!             println!("{}: {}", chat.from_name, chat.message);
+//!         }
+//!     })
+//!     .on_exception(|error| eprintln!("{error}"))
+//!     .build()?;
+//!
+//! let info = client.connect().await?;
+//! println!("subscribed as {} ({})", info.display_name, info.id);
+//!
+//! client.subscribe_to_channels(["lobby"]).await?;
+//! let next = client.wait_for_next_message(Duration::from_secs(30)).await?;
+//! println!("{:?}", next.selector());
+//! client.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Beyond ServiceStack's own clients
+//!
+//! - Credentials as an async [`CredentialsProvider`], asked before every request and once more
+//!   on 401/403; then [`Error::Unauthorized`] and a stop, never a loop.
+//! - [`ReconnectInfo`] on every reconnect (old and new subscription, possible gap); the lost
+//!   subscription is unregistered and the current channel list is used.
+//! - [`pause`](ServerEventsClient::pause) and [`resume`](ServerEventsClient::resume) for
+//!   backgrounded apps and hidden tabs; a typed [`ConnectionState`] stream.
+//! - A linear-time, bounded-memory SSE decoder ([`sse`]) that handles the whole format.
+//! - Malformed, oversized and non-UTF-8 events and panicking callbacks are reported to
+//!   `on_exception`; the stream carries on.
+//!
+//! The crate compiles for `wasm32-unknown-unknown`, where it streams with `fetch`.
+
+#![warn(missing_docs)]
+
+mod auth;
+mod backoff;
+mod client;
+mod connection;
+mod dispatch;
+mod error;
+mod json;
+mod message;
+mod receiver;
+pub mod rt;
+mod service;
+pub mod sse;
+mod state;
+mod transport;
+
+pub use auth::{BoxFuture, Credentials, CredentialsProvider, Secret};
+pub use backoff::ReconnectPolicy;
+pub use client::{ClientBuilder, ServerEventsClient, UrlRewriter};
+pub use dispatch::{Callback, Handler, ListenerId};
+pub use error::{Error, Result};
+pub use message::{
+    CommandKind, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_IDLE_TIMEOUT, ServerEventCommand,
+    ServerEventConnect, ServerEventMessage, ServerEventUser,
+};
+pub use receiver::{MessageReceiver, Receiver, ReceiverContext};
+pub use service::ServiceClient;
+pub use state::{CloseReason, ConnectionState, ReconnectInfo};

@@ -1,0 +1,112 @@
+//! Calls to the host's services (ServiceStack DTOs as JSON), sharing the event client's cookies
+//! and credentials, so authenticating here authenticates the stream too.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::auth::Secret;
+use crate::client::Shared;
+use crate::error::Error;
+use crate::json;
+use crate::transport::{Body, Method};
+
+/// A JSON service client for the same host as its [`ServerEventsClient`](crate::ServerEventsClient).
+///
+/// A `path` starting with `/` is appended to the base URL, an absolute URL is used as it is, and a
+/// bare name is a ServiceStack DTO reached at `/api/{name}`.
+///
+/// ```no_run
+/// # async fn demo(client: client_core::ServerEventsClient) -> Result<(), client_core::Error> {
+/// #[derive(serde::Serialize)]
+/// #[serde(rename_all = "camelCase")]
+/// struct PostChatToChannel<'a> { from: &'a str, channel: &'a str, message: &'a str, selector: &'a str }
+///
+/// let from = client.subscription_id().unwrap_or_default();
+/// let reply: serde_json::Value = client
+///     .service_client()
+///     .post("PostChatToChannel", &PostChatToChannel { from: &from, channel: "home", message: "hi", selector: "cmd.chat" })
+///     .await?;
+/// # let _ = reply; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ServiceClient {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServiceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceClient")
+            .field("base_url", &self.shared.config.base_url)
+            .finish()
+    }
+}
+
+impl ServiceClient {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        ServiceClient { shared }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with('/') || path.starts_with("http://") || path.starts_with("https://") {
+            self.shared.url_for(path)
+        } else {
+            self.shared.url_for(&format!("/api/{path}"))
+        }
+    }
+
+    /// POSTs `request` as JSON and reads the JSON response into `T` (case-insensitively; an
+    /// empty response reads as `null`, so use `()` or `Option` for void services).
+    pub async fn post<Req, T>(&self, path: &str, request: &Req) -> Result<T, Error>
+    where
+        Req: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let body = serde_json::to_string(request).map_err(|e| Error::InvalidArgument {
+            reason: format!("the request cannot be serialized: {e}"),
+        })?;
+        let text = self
+            .shared
+            .transport
+            .call(Method::Post, &self.url(path), Body::Json(body))
+            .await?;
+        json::from_str_case_insensitive(&text)
+    }
+
+    /// GETs `path` and reads the JSON response into `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        let text = self
+            .shared
+            .transport
+            .call(Method::Get, &self.url(path), Body::Empty)
+            .await?;
+        json::from_str_case_insensitive(&text)
+    }
+
+    /// Signs in with ServiceStack's credentials provider; returns the `AuthenticateResponse`.
+    pub async fn authenticate(
+        &self,
+        user_name: &str,
+        password: impl Into<Secret>,
+    ) -> Result<BTreeMap<String, serde_json::Value>, Error> {
+        let password = password.into();
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Authenticate<'a> {
+            provider: &'a str,
+            user_name: &'a str,
+            password: &'a str,
+        }
+        self.post(
+            "/auth/credentials",
+            &Authenticate {
+                provider: "credentials",
+                user_name,
+                password: password.expose(),
+            },
+        )
+        .await
+    }
+}

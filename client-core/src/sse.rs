@@ -1,0 +1,532 @@
+//! A sans-IO Server-Sent Events decoder: bytes in, events out, no network.
+//!
+//! It implements the parsing rules of the HTML standard's `text/event-stream` format:
+//! LF, CRLF and CR line endings (also split across chunks), a leading byte-order mark,
+//! comments, unknown fields, multi-line `data:` joined with `\n`, `id:` persisting across
+//! events (ignored when it holds NUL), `retry:` digits, and blocks without data that update
+//! the id but dispatch nothing.
+//!
+//! Two properties matter for a long-lived stream:
+//! - **Linear time.** A line split across many chunks is appended, never re-scanned from its
+//!   start; line ends are found with `memchr`.
+//! - **Bounded memory.** An event bigger than [`SseDecoder::max_event_size`] is skipped with a
+//!   [`SseError::EventTooLarge`] and its bytes are not kept; decoding resumes at the next event.
+//!
+//! Decoded events borrow the decoder's buffers, so the decoder allocates nothing per event once
+//! its buffers have grown to the working size.
+//!
+//! ```
+//! use client_core::sse::{SseDecoder, SseEvent};
+//!
+//! let mut decoder = SseDecoder::new();
+//! let mut seen = Vec::new();
+//! for chunk in [&b"id: 1\ndata: cmd.chat {\"m\""[..], b":1}\n\n"] {
+//!     decoder.feed(chunk, |event| seen.push(event.map(|e| (e.id.to_owned(), e.data.to_owned()))));
+//! }
+//! assert_eq!(seen, vec![Ok(("1".to_owned(), "cmd.chat {\"m\":1}".to_owned()))]);
+//! ```
+
+use std::fmt;
+
+/// The default cap on one event's size: 8 MiB.
+pub const DEFAULT_MAX_EVENT_SIZE: usize = 8 * 1024 * 1024;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One decoded event. It borrows the decoder and lives until the callback returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseEvent<'a> {
+    /// The last event id seen on this stream (it persists across events), or `""`.
+    pub id: &'a str,
+    /// The `event:` type of this event, or `"message"`.
+    pub event: &'a str,
+    /// The `data:` lines joined with `\n`.
+    pub data: &'a str,
+}
+
+/// A problem with one event. The decoder has already skipped it and carries on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SseError {
+    /// The event exceeded the size limit; its bytes were discarded.
+    EventTooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The event's data was not valid UTF-8.
+    InvalidUtf8 {
+        /// The id in force for the skipped event.
+        id: String,
+    },
+}
+
+impl fmt::Display for SseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SseError::EventTooLarge { limit } => write!(f, "event larger than {limit} bytes"),
+            SseError::InvalidUtf8 { id } => write!(f, "event {id:?} is not valid UTF-8"),
+        }
+    }
+}
+
+impl std::error::Error for SseError {}
+
+/// The incremental decoder. Feed it chunks as they arrive; it calls back once per event.
+#[derive(Debug)]
+pub struct SseDecoder {
+    /// Bytes of a line whose end has not arrived yet.
+    partial: Vec<u8>,
+    /// The current line is too long and its remaining bytes are being dropped.
+    partial_overflow: bool,
+    data: Vec<u8>,
+    has_data: bool,
+    event_type: String,
+    last_event_id: String,
+    retry_ms: Option<u64>,
+    max_event_size: usize,
+    /// The current event went over the limit; skip its lines until the blank line.
+    oversized: bool,
+    /// The previous chunk ended in `\r`; a `\n` at the start of the next one belongs to it.
+    skip_lf: bool,
+    /// Still at the very start of the stream, where a byte-order mark may appear.
+    at_start: bool,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SseDecoder {
+    /// A decoder with the default maximum event size.
+    pub fn new() -> Self {
+        Self::with_max_event_size(DEFAULT_MAX_EVENT_SIZE)
+    }
+
+    /// A decoder that skips events larger than `max_event_size` bytes (field names included).
+    pub fn with_max_event_size(max_event_size: usize) -> Self {
+        SseDecoder {
+            partial: Vec::new(),
+            partial_overflow: false,
+            data: Vec::new(),
+            has_data: false,
+            event_type: String::new(),
+            last_event_id: String::new(),
+            retry_ms: None,
+            max_event_size: max_event_size.max(1),
+            oversized: false,
+            skip_lf: false,
+            at_start: true,
+        }
+    }
+
+    /// The size limit for one event.
+    pub fn max_event_size(&self) -> usize {
+        self.max_event_size
+    }
+
+    /// The last event id received (`""` before any).
+    pub fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
+    /// The reconnection time the server asked for with `retry:`, in milliseconds.
+    pub fn retry_ms(&self) -> Option<u64> {
+        self.retry_ms
+    }
+
+    /// Decodes `chunk`, calling `on_event` for every event it completes (in order), or with an
+    /// error for an event that had to be skipped.
+    pub fn feed<F>(&mut self, chunk: &[u8], mut on_event: F)
+    where
+        F: FnMut(Result<SseEvent<'_>, SseError>),
+    {
+        let mut input = chunk;
+        if self.skip_lf && !input.is_empty() {
+            self.skip_lf = false;
+            if input[0] == b'\n' {
+                input = &input[1..];
+            }
+        }
+        while !input.is_empty() {
+            let Some(end) = memchr::memchr2(b'\n', b'\r', input) else {
+                self.keep_partial(input, &mut on_event);
+                return;
+            };
+            if self.partial.is_empty() && !self.partial_overflow {
+                self.process_line(&input[..end], &mut on_event);
+            } else {
+                self.finish_partial(&input[..end], &mut on_event);
+            }
+            let terminator = input[end];
+            input = &input[end + 1..];
+            if terminator == b'\r' {
+                match input.first() {
+                    Some(b'\n') => input = &input[1..],
+                    Some(_) => {}
+                    None => self.skip_lf = true,
+                }
+            }
+        }
+    }
+
+    /// Forgets everything about the current stream, for reuse on a new connection.
+    /// The size limit is kept.
+    pub fn reset(&mut self) {
+        *self = Self::with_max_event_size(self.max_event_size);
+    }
+
+    fn keep_partial<F>(&mut self, bytes: &[u8], on_event: &mut F)
+    where
+        F: FnMut(Result<SseEvent<'_>, SseError>),
+    {
+        if self.partial_overflow {
+            return;
+        }
+        if self.oversized {
+            // The event is being skipped; only the coming line end matters.
+            self.partial_overflow = true;
+            self.partial.clear();
+            return;
+        }
+        if self.data.len() + self.partial.len() + bytes.len() > self.max_event_size {
+            self.partial_overflow = true;
+            self.partial = Vec::new();
+            self.mark_oversized(on_event);
+            return;
+        }
+        self.partial.extend_from_slice(bytes);
+    }
+
+    fn finish_partial<F>(&mut self, tail: &[u8], on_event: &mut F)
+    where
+        F: FnMut(Result<SseEvent<'_>, SseError>),
+    {
+        if self.partial_overflow {
+            // The overlong line ends here; it was already reported and dropped.
+            self.partial_overflow = false;
+            return;
+        }
+        let mut line = std::mem::take(&mut self.partial);
+        if self.data.len() + line.len() + tail.len() > self.max_event_size {
+            if !self.oversized {
+                self.mark_oversized(on_event);
+            }
+        } else {
+            line.extend_from_slice(tail);
+            self.process_line(&line, on_event);
+        }
+        line.clear();
+        self.partial = line;
+    }
+
+    fn process_line<F>(&mut self, raw: &[u8], on_event: &mut F)
+    where
+        F: FnMut(Result<SseEvent<'_>, SseError>),
+    {
+        let mut line = raw;
+        if self.at_start {
+            self.at_start = false;
+            if let Some(rest) = line.strip_prefix(BOM) {
+                line = rest;
+            }
+        }
+        if line.is_empty() {
+            self.dispatch(on_event);
+            return;
+        }
+        if self.oversized {
+            return;
+        }
+        // The limit counts whole raw lines, so it does not depend on how lines were chunked.
+        if self.data.len() + raw.len() > self.max_event_size {
+            self.mark_oversized(on_event);
+            return;
+        }
+        if line[0] == b':' {
+            return;
+        }
+        let (field, value) = match memchr::memchr(b':', line) {
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &b""[..]),
+        };
+        match field {
+            b"data" => {
+                if self.has_data {
+                    self.data.push(b'\n');
+                }
+                self.data.extend_from_slice(value);
+                self.has_data = true;
+            }
+            b"id" => {
+                if memchr::memchr(0, value).is_none() {
+                    self.last_event_id.clear();
+                    self.last_event_id
+                        .push_str(&String::from_utf8_lossy(value));
+                }
+            }
+            b"event" => {
+                self.event_type.clear();
+                self.event_type.push_str(&String::from_utf8_lossy(value));
+            }
+            b"retry" => {
+                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
+                    self.retry_ms = std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|digits| digits.parse().ok());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn mark_oversized<F>(&mut self, on_event: &mut F)
+    where
+        F: FnMut(Result<SseEvent<'_>, SseError>),
+    {
+        if !self.oversized {
+            self.oversized = true;
+            on_event(Err(SseError::EventTooLarge {
+                limit: self.max_event_size,
+            }));
+        }
+        // Give the memory back: an attacker's oversized event must not stay resident.
+        self.data = Vec::new();
+        self.has_data = false;
+    }
+
+    fn dispatch<F>(&mut self, on_event: &mut F)
+    where
+        F: FnMut(Result<SseEvent<'_>, SseError>),
+    {
+        if self.oversized {
+            self.oversized = false;
+        } else if self.has_data {
+            match std::str::from_utf8(&self.data) {
+                Ok(data) => on_event(Ok(SseEvent {
+                    id: &self.last_event_id,
+                    event: if self.event_type.is_empty() {
+                        "message"
+                    } else {
+                        &self.event_type
+                    },
+                    data,
+                })),
+                Err(_) => on_event(Err(SseError::InvalidUtf8 {
+                    id: self.last_event_id.clone(),
+                })),
+            }
+        }
+        self.data.clear();
+        self.has_data = false;
+        self.event_type.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Decoded = Vec<Result<(String, String, String), SseError>>;
+
+    fn decode_in_chunks(input: &[u8], chunk_size: usize, max: usize) -> Decoded {
+        let mut decoder = SseDecoder::with_max_event_size(max);
+        let mut out = Vec::new();
+        for chunk in input.chunks(chunk_size.max(1)) {
+            decoder.feed(chunk, |event| {
+                out.push(event.map(|e| (e.id.to_owned(), e.event.to_owned(), e.data.to_owned())))
+            });
+        }
+        out
+    }
+
+    fn ok(id: &str, event: &str, data: &str) -> Result<(String, String, String), SseError> {
+        Ok((id.to_owned(), event.to_owned(), data.to_owned()))
+    }
+
+    #[test]
+    fn servicestack_frames_in_every_chunking() {
+        let input = b"id: 1\ndata: cmd.onConnect {\"id\":\"x\"}\n\nid: 2\ndata: A@cmd.onJoin {}\n\n";
+        for size in 1..=input.len() {
+            assert_eq!(
+                decode_in_chunks(input, size, 1024),
+                vec![
+                    ok("1", "message", "cmd.onConnect {\"id\":\"x\"}"),
+                    ok("2", "message", "A@cmd.onJoin {}")
+                ],
+                "chunk size {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn crlf_and_cr_line_endings_split_anywhere() {
+        let input = b"id: 7\r\ndata: a\r\ndata: b\r\n\r\ndata: c\rdata: d\r\r";
+        for size in 1..=input.len() {
+            assert_eq!(
+                decode_in_chunks(input, size, 1024),
+                vec![ok("7", "message", "a\nb"), ok("7", "message", "c\nd")],
+                "chunk size {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn comments_unknown_fields_bom_and_padding_are_ignored() {
+        let input = b"\xEF\xBB\xBF: hello\nfoo: bar\n\n\n\nevent: custom\ndata\ndata:x\n\n";
+        assert_eq!(
+            decode_in_chunks(input, 3, 1024),
+            vec![ok("", "custom", "\nx")]
+        );
+    }
+
+    #[test]
+    fn data_less_blocks_update_the_id_and_retry_but_dispatch_nothing() {
+        let mut decoder = SseDecoder::new();
+        let mut count = 0;
+        decoder.feed(b"id: 9\nretry: 1500\n\nretry: x1\n\n", |_| count += 1);
+        assert_eq!(count, 0);
+        assert_eq!(decoder.last_event_id(), "9");
+        assert_eq!(decoder.retry_ms(), Some(1500));
+    }
+
+    #[test]
+    fn id_with_nul_is_ignored_and_ids_persist() {
+        assert_eq!(
+            decode_in_chunks(b"id: 1\ndata: a\n\nid: b\0d\ndata: b\n\n", 4, 1024),
+            vec![ok("1", "message", "a"), ok("1", "message", "b")]
+        );
+    }
+
+    #[test]
+    fn oversized_events_are_reported_skipped_and_decoding_resumes() {
+        let mut input = b"data: small\n\ndata: ".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 5000));
+        input.extend_from_slice(b"\ndata: more\n\ndata: after\n\n");
+        for size in [1, 7, 64, 100_000] {
+            assert_eq!(
+                decode_in_chunks(&input, size, 100),
+                vec![
+                    ok("", "message", "small"),
+                    Err(SseError::EventTooLarge { limit: 100 }),
+                    ok("", "message", "after")
+                ],
+                "chunk size {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn many_data_lines_are_bounded_too() {
+        let input = "data: 0123456789\n".repeat(50) + "\ndata: ok\n\n";
+        assert_eq!(
+            decode_in_chunks(input.as_bytes(), 13, 100),
+            vec![
+                Err(SseError::EventTooLarge { limit: 100 }),
+                ok("", "message", "ok")
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_and_skipped() {
+        assert_eq!(
+            decode_in_chunks(b"id: 3\ndata: \xff\xfe\n\ndata: fine\n\n", 2, 1024),
+            vec![
+                Err(SseError::InvalidUtf8 { id: "3".into() }),
+                ok("3", "message", "fine")
+            ]
+        );
+    }
+
+    #[test]
+    fn utf8_split_across_chunks_is_kept_whole() {
+        let input = "data: héllo wörld €\n\n".as_bytes();
+        for size in 1..input.len() {
+            assert_eq!(
+                decode_in_chunks(input, size, 1024),
+                vec![ok("", "message", "héllo wörld €")]
+            );
+        }
+    }
+
+    #[test]
+    fn empty_data_line_dispatches_an_empty_event() {
+        assert_eq!(
+            decode_in_chunks(b"data:\n\n", 1, 1024),
+            vec![ok("", "message", "")]
+        );
+    }
+
+    #[test]
+    fn buffers_are_reused_after_reset() {
+        let mut decoder = SseDecoder::with_max_event_size(10);
+        decoder.feed(b"id: 1\ndata: partial", |_| {});
+        decoder.reset();
+        let mut seen = Vec::new();
+        decoder.feed(b"data: x\n\n", |e| seen.push(e.map(|e| e.data.to_owned())));
+        assert_eq!(seen, vec![Ok("x".to_owned())]);
+        assert_eq!(decoder.last_event_id(), "");
+        assert_eq!(decoder.max_event_size(), 10);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decode_all(input: &[u8], cuts: &[usize]) -> Vec<Result<(String, String), SseError>> {
+        let mut decoder = SseDecoder::with_max_event_size(256);
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        points.sort_unstable();
+        points.push(input.len());
+        for end in points {
+            if end < start {
+                continue;
+            }
+            decoder.feed(&input[start..end], |e| {
+                out.push(e.map(|e| (e.id.to_owned(), e.data.to_owned())))
+            });
+            start = end;
+        }
+        out
+    }
+
+    proptest! {
+        /// However the bytes are cut into chunks, the decoded events are the same,
+        /// and arbitrary input never panics.
+        #[test]
+        fn chunking_never_changes_the_result(
+            input in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'\n'), Just(b'\r'), Just(b':'), Just(b' '), Just(0xffu8),
+                    Just(b'd'), Just(b'a'), Just(b't'), Just(b'i'), Just(b'x')
+                ].boxed().prop_union(any::<u8>().boxed()), 0..600),
+            cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        ) {
+            let whole = decode_all(&input, &[]);
+            let chunked = decode_all(&input, &cuts);
+            prop_assert_eq!(whole, chunked);
+        }
+
+        /// Well-formed frames always come back exactly.
+        #[test]
+        fn well_formed_frames_round_trip(
+            frames in proptest::collection::vec(("[0-9]{1,6}", "[a-zA-Z0-9 .@${}\":,é€]{0,40}"), 1..20),
+            cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        ) {
+            let mut input = String::new();
+            for (id, data) in &frames {
+                input.push_str(&format!("id: {id}\ndata: {data}\n\n"));
+            }
+            let expected: Vec<_> = frames.iter().map(|(id, data)| Ok((id.clone(), data.clone()))).collect();
+            prop_assert_eq!(decode_all(input.as_bytes(), &cuts), expected);
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! HTTP: reqwest on native targets (rustls, cookie jar) and on wasm32 (fetch streaming with
+//! credentials). Every request goes through [`Transport::execute`], which attaches credentials,
+//! asks the provider to refresh once on 401/403, and turns failures into [`Error`]s.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+
+use crate::auth::{Credentials, SharedProvider};
+use crate::error::{Error, redact_url, truncate};
+use crate::rt;
+
+/// The chunks of a streaming response body.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type ByteStream =
+    std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+/// The chunks of a streaming response body.
+#[cfg(target_arch = "wasm32")]
+pub(crate) type ByteStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>>>>;
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    Empty,
+    Json(String),
+}
+
+/// HTTP methods the client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Post,
+}
+
+/// Settings for the HTTP layer.
+#[derive(Debug, Clone)]
+pub(crate) struct TransportOptions {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    /// wasm32: send cookies (and HTTP auth) cross-origin (`credentials: "include"`) rather than
+    /// same-origin only. Native clients always use their own cookie jar.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) with_credentials: bool,
+}
+
+/// The HTTP client shared by the stream, heartbeats and service calls (one cookie jar).
+#[derive(Clone)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    options: TransportOptions,
+    static_credentials: Credentials,
+    provider: Option<SharedProvider>,
+}
+
+impl Transport {
+    pub(crate) fn new(
+        options: TransportOptions,
+        static_credentials: Credentials,
+        provider: Option<SharedProvider>,
+    ) -> Result<Self, Error> {
+        Ok(Transport {
+            http: build_http_client(&options)?,
+            options,
+            static_credentials,
+            provider,
+        })
+    }
+
+    pub(crate) fn options(&self) -> &TransportOptions {
+        &self.options
+    }
+
+    async fn credentials(&self, refresh: bool) -> Result<Credentials, Error> {
+        match &self.provider {
+            None => Ok(self.static_credentials.clone()),
+            Some(provider) => {
+                let provided = provider
+                    .credentials(refresh)
+                    .await
+                    .map_err(Error::Credentials)?;
+                Ok(self.static_credentials.merged(&provided))
+            }
+        }
+    }
+
+    /// Opens the event stream at `url`: the headers must arrive within the connect timeout;
+    /// the body then streams with no total timeout.
+    pub(crate) async fn open_stream(&self, url: &str) -> Result<ByteStream, Error> {
+        let response = self.execute(Method::Get, url, Body::Empty, true).await?;
+        Ok(Box::pin(response.bytes_stream()))
+    }
+
+    /// Sends a request and reads the whole response body as text.
+    pub(crate) async fn call(&self, method: Method, url: &str, body: Body) -> Result<String, Error> {
+        let response = self.execute(method, url, body, false).await?;
+        let redacted = redact_url(url);
+        rt::timeout(self.options.request_timeout, response.text())
+            .await
+            .ok_or_else(|| Error::Timeout {
+                operation: format!("reading the response of {redacted}"),
+                after: self.options.request_timeout,
+            })?
+            .map_err(|e| network_error(&redacted, &e))
+    }
+
+    async fn execute(
+        &self,
+        method: Method,
+        url: &str,
+        body: Body,
+        streaming: bool,
+    ) -> Result<reqwest::Response, Error> {
+        let credentials = self.credentials(false).await?;
+        let response = self.send_once(method, url, &body, streaming, &credentials).await?;
+        if !is_auth_failure(response.status().as_u16()) {
+            return self.check_status(url, response).await;
+        }
+        if self.provider.is_none() {
+            return Err(unauthorized(url, &response));
+        }
+        tracing::debug!(url = %redact_url(url), status = response.status().as_u16(), "refreshing credentials");
+        let credentials = self.credentials(true).await?;
+        let retried = self.send_once(method, url, &body, streaming, &credentials).await?;
+        if is_auth_failure(retried.status().as_u16()) {
+            return Err(unauthorized(url, &retried));
+        }
+        self.check_status(url, retried).await
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        streaming: bool,
+        credentials: &Credentials,
+    ) -> Result<reqwest::Response, Error> {
+        let redacted = redact_url(url);
+        let full_url = with_query(url, &credentials.query)?;
+        let method = match method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        let mut request = self.http.request(method, full_url);
+        if let Some(token) = &credentials.bearer_token {
+            request = request.bearer_auth(token.expose());
+        }
+        for (name, value) in &credentials.headers {
+            request = request.header(name.as_str(), value.expose());
+        }
+        request = match body {
+            Body::Empty => request,
+            Body::Json(json) => request
+                .header("Content-Type", "application/json")
+                .body(json.clone()),
+        };
+        if streaming {
+            request = request.header("Accept", "text/event-stream");
+            // A compressed stream makes proxies and decoders buffer; ask for identity. In a
+            // browser, Accept-Encoding is the browser's to set and a Cache-Control request header
+            // would force a CORS preflight that ServiceStack's default CorsFeature refuses, so
+            // the fetch cache mode says it instead.
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                request = request
+                    .header("Accept-Encoding", "identity")
+                    .header("Cache-Control", "no-cache");
+            }
+            #[cfg(target_arch = "wasm32")]
+            {
+                request = request.fetch_cache_no_store();
+            }
+        } else {
+            request = request
+                .header("Accept", "application/json")
+                .timeout(self.options.request_timeout);
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            request = if self.options.with_credentials {
+                request.fetch_credentials_include()
+            } else {
+                request.fetch_credentials_same_origin()
+            };
+        }
+        let limit = if streaming {
+            self.options.connect_timeout
+        } else {
+            self.options.request_timeout
+        };
+        match rt::timeout(limit, request.send()).await {
+            None => Err(Error::Timeout {
+                operation: format!("waiting for the response headers of {redacted}"),
+                after: limit,
+            }),
+            Some(Err(error)) if error.is_timeout() => Err(Error::Timeout {
+                operation: format!("request to {redacted}"),
+                after: limit,
+            }),
+            Some(Err(error)) => Err(network_error(&redacted, &error)),
+            Some(Ok(response)) => Ok(response),
+        }
+    }
+
+    async fn check_status(
+        &self,
+        url: &str,
+        response: reqwest::Response,
+    ) -> Result<reqwest::Response, Error> {
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let body = rt::timeout(Duration::from_secs(2), response.text())
+            .await
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        Err(Error::Http {
+            status,
+            url: redact_url(url),
+            body: truncate(body.trim(), 300),
+        })
+    }
+}
+
+fn is_auth_failure(status: u16) -> bool {
+    status == 401 || status == 403
+}
+
+fn unauthorized(url: &str, response: &reqwest::Response) -> Error {
+    Error::Unauthorized {
+        status: response.status().as_u16(),
+        url: redact_url(url),
+    }
+}
+
+fn network_error(redacted_url: &str, error: &reqwest::Error) -> Error {
+    // reqwest's Display includes the URL (and so any token in it); report the cause chain only.
+    let mut message = String::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if message.is_empty() {
+        #[cfg(not(target_arch = "wasm32"))]
+        let connect_failed = error.is_connect();
+        #[cfg(target_arch = "wasm32")]
+        let connect_failed = error.is_request();
+        message = if connect_failed {
+            "connection failed".into()
+        } else if error.is_body() || error.is_decode() {
+            "the response body could not be read".into()
+        } else {
+            "request failed".into()
+        };
+    }
+    Error::Network {
+        url: redacted_url.to_owned(),
+        message,
+    }
+}
+
+/// `url` with `query` appended.
+fn with_query(url: &str, query: &[(String, crate::Secret)]) -> Result<String, Error> {
+    if query.is_empty() {
+        return Ok(url.to_owned());
+    }
+    let mut parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl {
+        url: redact_url(url),
+        reason: e.to_string(),
+    })?;
+    {
+        let mut pairs = parsed.query_pairs_mut();
+        for (name, value) in query {
+            pairs.append_pair(name, value.expose());
+        }
+    }
+    Ok(parsed.into())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn build_http_client(options: &TransportOptions) -> Result<reqwest::Client, Error> {
+    // reqwest is built without a default crypto provider; install ring unless the app chose one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .connect_timeout(options.connect_timeout)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| Error::Network {
+            url: String::new(),
+            message: format!("cannot build the HTTP client: {e}"),
+        })
+}
+
+#[cfg(target_arch = "wasm32")]
+fn build_http_client(_options: &TransportOptions) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder().build().map_err(|e| Error::Network {
+        url: String::new(),
+        message: format!("cannot build the HTTP client: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_credentials_are_appended_and_encoded() {
+        let url = with_query("http://h/event-stream?channels=A", &[("ss-tok".into(), "a b&c".into())]).unwrap();
+        assert_eq!(url, "http://h/event-stream?channels=A&ss-tok=a+b%26c");
+        assert!(with_query("not a url", &[("k".into(), "v".into())]).is_err());
+        assert_eq!(with_query("whatever", &[]).unwrap(), "whatever");
+    }
+}
