@@ -1,0 +1,174 @@
+//! Runtime fault injection, shared by every handler of one server instance.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Fault switches of one server instance. Cheap to clone; all clones share the same state.
+///
+/// Counts are consumed one per matching event; `usize::MAX` means "until [`Faults::clear`]".
+#[derive(Clone, Default)]
+pub struct Faults {
+    inner: Arc<FaultsInner>,
+}
+
+#[derive(Default)]
+struct FaultsInner {
+    fail_status: AtomicU16,
+    fail_count: AtomicUsize,
+    stall_count: AtomicUsize,
+    cut_count: AtomicUsize,
+    delay_ms: AtomicU64,
+    reject_hb_status: AtomicU16,
+    reject_hb_count: AtomicUsize,
+}
+
+/// A snapshot of the fault switches, as reported by `POST /test/faults` and `GET /test/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultsSnapshot {
+    /// Status answered by failing streams.
+    pub fail_streams_status: u16,
+    /// Streams still to fail (`usize::MAX` = until cleared).
+    pub fail_streams_count: usize,
+    /// Streams still to stall.
+    pub stall_streams_count: usize,
+    /// Frames still to cut.
+    pub cut_streams_mid_frame_count: usize,
+    /// Delay added to every response, in milliseconds.
+    pub delay_responses_ms: u64,
+    /// Status answered by rejected heartbeats.
+    pub reject_heartbeats_status: u16,
+    /// Heartbeats still to reject.
+    pub reject_heartbeats_count: usize,
+}
+
+/// Takes one unit from a counter; `usize::MAX` is never decremented.
+fn take(counter: &AtomicUsize) -> bool {
+    let mut current = counter.load(Ordering::Acquire);
+    loop {
+        if current == 0 {
+            return false;
+        }
+        if current == usize::MAX {
+            return true;
+        }
+        match counter.compare_exchange_weak(
+            current,
+            current - 1,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return true,
+            Err(actual) => current = actual,
+        }
+    }
+}
+
+impl Faults {
+    /// The next `count` `GET` requests on the stream path answer `status` (e.g. 500) before any
+    /// stream header is written. `usize::MAX` = until cleared.
+    pub fn fail_streams(&self, status: u16, count: usize) {
+        self.inner.fail_status.store(status, Ordering::Release);
+        self.inner.fail_count.store(count, Ordering::Release);
+    }
+
+    /// The next `count` streams send the stream headers, flush, then nothing at all (no
+    /// `cmd.onConnect`, no subscription); they are held open until the client leaves, the
+    /// server shuts down or [`ServerEvents::disconnect_all`](crate::ServerEvents::disconnect_all).
+    pub fn stall_streams(&self, count: usize) {
+        self.inner.stall_count.store(count, Ordering::Release);
+    }
+
+    /// The next `count` frames written (to any stream) are cut half-way and that connection is
+    /// closed; the subscription is then dropped like after a broken write (`cmd.onLeave`).
+    pub fn cut_streams_mid_frame(&self, count: usize) {
+        self.inner.cut_count.store(count, Ordering::Release);
+    }
+
+    /// Every non-stream response, and the stream's headers, are delayed by this much.
+    /// `Duration::ZERO` switches the delay off. The `/test/*` control routes are never delayed.
+    pub fn delay_responses(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.inner.delay_ms.store(ms, Ordering::Release);
+    }
+
+    /// The next `count` heartbeats answer `status` without pulsing.
+    pub fn reject_heartbeats(&self, status: u16, count: usize) {
+        self.inner.reject_hb_status.store(status, Ordering::Release);
+        self.inner.reject_hb_count.store(count, Ordering::Release);
+    }
+
+    /// Switches every fault off.
+    pub fn clear(&self) {
+        self.inner.fail_count.store(0, Ordering::Release);
+        self.inner.stall_count.store(0, Ordering::Release);
+        self.inner.cut_count.store(0, Ordering::Release);
+        self.inner.delay_ms.store(0, Ordering::Release);
+        self.inner.reject_hb_count.store(0, Ordering::Release);
+    }
+
+    /// The current state of every switch.
+    pub fn snapshot(&self) -> FaultsSnapshot {
+        FaultsSnapshot {
+            fail_streams_status: self.inner.fail_status.load(Ordering::Acquire),
+            fail_streams_count: self.inner.fail_count.load(Ordering::Acquire),
+            stall_streams_count: self.inner.stall_count.load(Ordering::Acquire),
+            cut_streams_mid_frame_count: self.inner.cut_count.load(Ordering::Acquire),
+            delay_responses_ms: self.inner.delay_ms.load(Ordering::Acquire),
+            reject_heartbeats_status: self.inner.reject_hb_status.load(Ordering::Acquire),
+            reject_heartbeats_count: self.inner.reject_hb_count.load(Ordering::Acquire),
+        }
+    }
+
+    pub(crate) fn take_fail_stream(&self) -> Option<u16> {
+        take(&self.inner.fail_count).then(|| self.inner.fail_status.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn take_stall_stream(&self) -> bool {
+        take(&self.inner.stall_count)
+    }
+
+    pub(crate) fn take_cut_frame(&self) -> bool {
+        // Fast path: no atomic RMW when the fault is off.
+        self.inner.cut_count.load(Ordering::Relaxed) != 0 && take(&self.inner.cut_count)
+    }
+
+    pub(crate) fn take_reject_heartbeat(&self) -> Option<u16> {
+        take(&self.inner.reject_hb_count)
+            .then(|| self.inner.reject_hb_status.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn delay(&self) -> Duration {
+        Duration::from_millis(self.inner.delay_ms.load(Ordering::Acquire))
+    }
+}
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.snapshot().fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_consumed_and_max_is_sticky() {
+        let faults = Faults::default();
+        assert_eq!(faults.take_fail_stream(), None);
+        faults.fail_streams(503, 2);
+        assert_eq!(faults.take_fail_stream(), Some(503));
+        assert_eq!(faults.take_fail_stream(), Some(503));
+        assert_eq!(faults.take_fail_stream(), None);
+        faults.stall_streams(usize::MAX);
+        for _ in 0..10 {
+            assert!(faults.take_stall_stream());
+        }
+        faults.clear();
+        assert!(!faults.take_stall_stream());
+    }
+}

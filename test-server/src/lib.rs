@@ -1,0 +1,64 @@
+//! Reference ServiceStack Server Events host.
+//!
+//! An in-process HTTP server that behaves like a ServiceStack AppHost running
+//! `ServerEventsFeature` with `MemoryServerEvents`, plus the services of ServiceStack's own
+//! Server Events integration-test AppHost (`PostChatToChannel`, `PostRawToChannel`,
+//! `PostObjectToChannel`, `ResetServerEvents`, credentials `Authenticate`). A client that works
+//! against it should work against ServiceStack.
+//!
+//! On top of that it has fault injection ([`Faults`], also reachable over HTTP at
+//! `POST /test/faults`) and inspection hooks for tests.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use test_server::{ServerConfig, TestServer};
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! // 200 ms heartbeat, like the C# suite's AppHost.
+//! let server = TestServer::start(ServerConfig::for_tests()).await?;
+//! println!("stream at {}/event-stream?channels=home", server.base_url());
+//!
+//! // Publish as ServiceStack's IServerEvents would: `home@cmd.announce "hello"`.
+//! server.events().notify_channel("home", "cmd.announce", "hello").unwrap();
+//!
+//! // Make the next stream request fail with 500 before any header.
+//! server.faults().fail_streams(500, 1);
+//!
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Routes
+//!
+//! - Feature routes (configurable through [`ServerPaths`]): `GET /event-stream`,
+//!   `GET|POST /event-heartbeat`, any verb on `/event-unregister`, `/event-subscribers` and
+//!   `/event-subscribers/{id}`.
+//! - Predefined routes `/api/{Name}` and `/json/reply/{Name}` for `GetEventSubscribers`,
+//!   `UpdateEventSubscriber`, `UnRegisterEventSubscriber`, the test services, `Authenticate`
+//!   and `ResetServerEvents`.
+//! - Test services: `/channels/{Channel}/chat|raw|object`, `/reset-serverevents`,
+//!   `/auth/{provider}`, `/auth`.
+//! - Test controls: `POST /test/faults`, `POST /test/raw?id=`, `POST /test/disconnect-all`,
+//!   `GET /test/stats`, `POST /test/expire-tokens`, `POST /test/reset`.
+#![warn(missing_docs)]
+
+mod auth;
+mod binding;
+mod config;
+mod cors;
+mod error;
+mod faults;
+mod frame;
+mod registry;
+mod respond;
+mod routes;
+mod server;
+mod util;
+
+pub use config::{ServerConfig, ServerPaths};
+pub use error::ServerError;
+pub use faults::{Faults, FaultsSnapshot};
+pub use registry::{ServerEvents, ServerStats, SubscriptionInfo};
+pub use server::TestServer;

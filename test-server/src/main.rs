@@ -1,0 +1,138 @@
+//! `test-server`: the reference ServiceStack Server Events host as a standalone process.
+//!
+//! Prints exactly one line, `listening on http://HOST:PORT`, to stdout once it accepts
+//! connections; logs requests to stderr (`RUST_LOG`, default `info`); shuts down gracefully on
+//! Ctrl-C or SIGTERM.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use test_server::{ServerConfig, TestServer};
+use tracing_subscriber::EnvFilter;
+
+/// Reference ServiceStack Server Events host.
+#[derive(Debug, Parser)]
+#[command(name = "test-server", version, about)]
+struct Args {
+    /// Address to bind (an IP or a host name).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to bind; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// HeartbeatInterval in milliseconds [default: 10000].
+    #[arg(long)]
+    heartbeat_ms: Option<u64>,
+    /// IdleTimeout in milliseconds [default: 30000].
+    #[arg(long)]
+    idle_timeout_ms: Option<u64>,
+    /// HouseKeepingInterval in milliseconds [default: 5000].
+    #[arg(long)]
+    housekeeping_ms: Option<u64>,
+    /// LimitToAuthenticatedUsers: anonymous streams get 401.
+    #[arg(long)]
+    auth_required: bool,
+    /// NotifyChannelOfSubscriptions = false: no join/leave/update commands.
+    #[arg(long)]
+    no_notify: bool,
+    /// ValidateUserAddress = false.
+    #[arg(long)]
+    no_validate_address: bool,
+    /// Serve static files from this directory at `/`.
+    #[arg(long)]
+    static_dir: Option<PathBuf>,
+    /// Write this many extra newlines before every frame (the historical OnPublish variant).
+    #[arg(long, default_value_t = 0)]
+    newlines_before_frame: usize,
+}
+
+impl Args {
+    fn config(&self) -> ServerConfig {
+        let mut config = ServerConfig::default();
+        if let Some(ms) = self.heartbeat_ms {
+            config.heartbeat_interval = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.idle_timeout_ms {
+            config.idle_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.housekeeping_ms {
+            config.housekeeping_interval = Duration::from_millis(ms);
+        }
+        config.limit_to_authenticated_users = self.auth_required;
+        config.notify_channel_of_subscriptions = !self.no_notify;
+        config.validate_user_address = !self.no_validate_address;
+        config.static_dir = self.static_dir.clone();
+        config.newlines_before_frame = self.newlines_before_frame;
+        config
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let addr = match tokio::net::lookup_host((args.host.as_str(), args.port)).await {
+        Ok(mut addrs) => match addrs.next() {
+            Some(addr) => addr,
+            None => {
+                eprintln!("test-server: {} resolves to no address", args.host);
+                return ExitCode::from(2);
+            }
+        },
+        Err(e) => {
+            eprintln!("test-server: cannot resolve {}: {e}", args.host);
+            return ExitCode::from(2);
+        }
+    };
+    let server = match TestServer::start_at(addr, args.config()).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("test-server: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {}", server.base_url());
+        let _ = out.flush();
+    }
+    tracing::info!("listening on {}", server.base_url());
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}

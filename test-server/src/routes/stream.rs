@@ -1,0 +1,128 @@
+//! `GET /event-stream`: the handshake (`ServerEventsHandler`).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+use super::AppState;
+use crate::auth::{Credentials, cookies, session_id_of};
+use crate::binding::{parse_query, query_value};
+use crate::config::update_path_for;
+use crate::frame::EventStream;
+use crate::registry::{ConnectUrls, Identity};
+use crate::respond::{ApiError, RemoteAddr, base_url};
+use crate::util::random_id;
+
+/// `EventSubscription.UnknownChannel`.
+const UNKNOWN_CHANNEL: &str = "*";
+
+fn stream_response(body: EventStream) -> Response {
+    let mut resp = Response::new(Body::from_stream(body));
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// The channel list: `channel` then `channels`, each split on `,` without trimming; `*` when
+/// both are absent or empty.
+pub(crate) fn channels_of(query: &[(String, String)]) -> Vec<String> {
+    let mut channels = Vec::new();
+    for key in ["channel", "channels"] {
+        if let Some(v) = query_value(query, key).filter(|v| !v.is_empty()) {
+            channels.extend(v.split(',').map(str::to_string));
+        }
+    }
+    if channels.is_empty() {
+        channels.push(UNKNOWN_CHANNEL.to_string());
+    }
+    channels
+}
+
+/// `GET <StreamPath>`.
+pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::Parts) -> Response {
+    let shared = &state.shared;
+    shared.on_stream_request();
+    if shared.is_shutting_down() {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The server is shutting down",
+        )
+        .into_response();
+    }
+    if let Some(status) = shared.faults.take_fail_stream() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return ApiError::new(status, "InjectedFault", "Injected stream failure").into_response();
+    }
+
+    let query = parse_query(parts.uri.query());
+    let token = query
+        .iter()
+        .find(|(k, _)| k == "ss-tok")
+        .map(|(_, v)| v.as_str());
+    let limit = shared.config.limit_to_authenticated_users;
+    let creds = match shared.auth.resolve(&parts.headers, token) {
+        Credentials::Invalid { message } if limit => {
+            return ApiError::unauthorized(message).into_response();
+        }
+        // Without the limit an unusable token leaves the caller anonymous.
+        Credentials::Invalid { .. } => Credentials::Anonymous {
+            session_id: session_id_of(&cookies(&parts.headers)),
+        },
+        creds => creds,
+    };
+    let authenticated = matches!(creds, Credentials::Authenticated { .. });
+    if limit && !authenticated {
+        return ApiError::unauthorized("Not Authenticated").into_response();
+    }
+
+    let channels = channels_of(&query);
+    if let Err(e) = channels
+        .iter()
+        .try_for_each(|c| ApiError::check_name("Channel", c))
+    {
+        return e.into_response();
+    }
+
+    if shared.faults.take_stall_stream() {
+        return stream_response(shared.open_stalled_stream());
+    }
+
+    let anon = shared.next_anon();
+    let id = random_id(20);
+    let base = base_url(&parts);
+    let paths = &shared.config.paths;
+    let urls = ConnectUrls {
+        unregister: paths
+            .unregister
+            .as_ref()
+            .map(|p| format!("{base}{p}?id={id}")),
+        heartbeat: paths
+            .heartbeat
+            .as_ref()
+            .map(|p| format!("{base}{p}?id={id}")),
+        update_subscriber: paths
+            .update_subscribers
+            .as_ref()
+            .map(|p| format!("{base}{}", update_path_for(p, &id))),
+    };
+    let identity = Identity {
+        // No user repository: sessions have no UserAuthId, so authenticated streams are `-N`
+        // too, and the safe display name falls back to `userN` (spec §3.1).
+        user_id: format!("-{anon}"),
+        user_name: None,
+        display_name: format!("user{anon}"),
+        session_id: creds.session_id().map(str::to_string),
+        is_authenticated: authenticated,
+        user_address: parts.extensions.get::<RemoteAddr>().map(|r| r.ip()),
+        profile_url: None,
+    };
+    let (_sub, body) = shared.open_subscription(id, identity, channels, urls);
+    stream_response(body)
+}

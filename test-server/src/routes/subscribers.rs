@@ -1,0 +1,77 @@
+//! `/event-subscribers` (`GetEventSubscribers`) and `/event-subscribers/{id}`
+//! (`UpdateEventSubscriber`).
+
+use axum::extract::State;
+use axum::response::Response;
+use bytes::{BufMut, BytesMut};
+use http::StatusCode;
+
+use super::{AppState, can_access, reject_invalid_token};
+use crate::binding::{Req, query_value};
+use crate::respond::{ApiError, json_text};
+
+/// Meta maps of the members of the requested channels (all subscriptions when none).
+pub(crate) async fn get_subscribers(
+    State(state): State<AppState>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    handle_get(&state, req)
+}
+
+pub(crate) fn handle_get(state: &AppState, req: Req) -> Result<Response, ApiError> {
+    let mut channels = Vec::new();
+    // The deprecated raw `channel` query value first, then the typed `Channels`.
+    if let Some(raw) = query_value(&req.query, "channel").filter(|v| !v.is_empty()) {
+        channels.extend(raw.split(',').map(str::to_string));
+    }
+    if let Some(typed) = req.params.list("channels") {
+        channels.extend(typed);
+    }
+    let items = state.shared.details_json(&channels);
+    let mut out = BytesMut::with_capacity(2 + items.iter().map(|i| i.len() + 1).sum::<usize>());
+    out.put_u8(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.put_u8(b',');
+        }
+        out.put_slice(item);
+    }
+    out.put_u8(b']');
+    Ok(json_text(StatusCode::OK, out.freeze()))
+}
+
+/// Unsubscribes, then subscribes, sending `cmd.onUpdate`, then answers `{}`.
+pub(crate) async fn update_subscriber(
+    State(state): State<AppState>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    handle_update(&state, req)
+}
+
+pub(crate) fn handle_update(state: &AppState, req: Req) -> Result<Response, ApiError> {
+    let shared = &state.shared;
+    reject_invalid_token(shared, &req)?;
+    let id = req.params.str("id").unwrap_or_default();
+    let sub = shared
+        .get(&id)
+        .ok_or_else(|| ApiError::subscription_not_found(&id))?;
+    if !can_access(shared, &sub, req.remote) {
+        return Err(ApiError::subscription_forbidden(&id));
+    }
+    let subscribe = req.params.list("subscribeChannels");
+    let unsubscribe = req.params.list("unsubscribeChannels");
+    for ch in subscribe.iter().chain(unsubscribe.iter()).flatten() {
+        ApiError::check_name("Channel", ch)?;
+    }
+    if let Some(channels) = unsubscribe
+        && !shared.unsubscribe_from_channels(&sub, &channels)
+    {
+        return Err(ApiError::subscription_not_found(&id));
+    }
+    if let Some(channels) = subscribe
+        && !shared.subscribe_to_channels(&sub, &channels)
+    {
+        return Err(ApiError::subscription_not_found(&id));
+    }
+    Ok(json_text(StatusCode::OK, "{}"))
+}

@@ -1,0 +1,191 @@
+//! The test AppHost's services: `PostChatToChannel`, `PostRawToChannel`,
+//! `PostObjectToChannel` and `ResetServerEvents`.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::response::Response;
+use bytes::Bytes;
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::AppState;
+use crate::binding::Req;
+use crate::registry::Target;
+use crate::respond::{ApiError, empty, json};
+
+/// `ChatMessage`, serialised camelCase with nulls omitted.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatMessage {
+    id: u64,
+    from_user_id: String,
+    from_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    private: bool,
+}
+
+/// `CustomType` / `SetterType`: `{id:int, name}`.
+#[derive(Debug, Clone, Serialize)]
+struct NamedType {
+    id: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+}
+
+fn named_type(obj: HashMap<String, Value>, field: &str) -> Result<NamedType, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "SerializationException",
+            format!("'{field}.id' must be a 32-bit integer"),
+        )
+    };
+    let id = match obj.get("id") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|v| i32::try_from(v).ok())
+            .ok_or_else(bad)?,
+        Some(Value::String(s)) => s.trim().parse::<i32>().map_err(|_| bad())?,
+        Some(_) => return Err(bad()),
+    };
+    let name = match obj.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    Ok(NamedType { id, name })
+}
+
+/// Channel (default `*`) and selector, both free of `@` and line breaks.
+fn channel_and_selector(
+    req: &Req,
+    require_selector: bool,
+) -> Result<(String, Option<String>), ApiError> {
+    let channel = req.params.str("channel").unwrap_or_else(|| "*".to_string());
+    ApiError::check_name("Channel", &channel)?;
+    let selector = req.params.str("selector");
+    match &selector {
+        Some(s) => ApiError::check_name("Selector", s)?,
+        None if require_selector => {
+            return Err(ApiError::bad_request(
+                "ArgumentNullException",
+                "Selector is required",
+            ));
+        }
+        None => {}
+    }
+    Ok((channel, selector))
+}
+
+fn require_from(state: &AppState, req: &Req) -> Result<crate::SubscriptionInfo, ApiError> {
+    let from = req.params.str("from").unwrap_or_default();
+    state
+        .shared
+        .get(&from)
+        .map(|s| s.info())
+        .ok_or_else(|| ApiError::not_found(format!("Subscription {from} does not exist")))
+}
+
+fn to_body<T: Serialize>(value: &T) -> Bytes {
+    Bytes::from(serde_json::to_string(value).unwrap_or_default())
+}
+
+/// `PostChatToChannel` at `/channels/{Channel}/chat`.
+pub(crate) async fn chat(State(state): State<AppState>, req: Req) -> Result<Response, ApiError> {
+    handle_chat(&state, req)
+}
+
+pub(crate) fn handle_chat(state: &AppState, req: Req) -> Result<Response, ApiError> {
+    let shared = &state.shared;
+    let from_sub = require_from(state, &req)?;
+    let (channel, selector) = channel_and_selector(&req, true)?;
+    let selector = selector.unwrap_or_default();
+    let mut msg = ChatMessage {
+        id: shared.next_chat_id(),
+        from_user_id: from_sub.user_id.clone(),
+        from_name: from_sub.display_name.clone(),
+        message: req.params.str("message"),
+        private: false,
+    };
+    match req.params.str("toUserId") {
+        Some(to_user_id) => {
+            msg.private = true;
+            shared.notify(Target::UserId(&to_user_id), &selector, &to_body(&msg), None);
+            for to_sub in shared.infos_by_user_id(&to_user_id) {
+                let text = msg.message.clone().unwrap_or_default();
+                msg.message = Some(format!("@{}: {}", to_sub.display_name, text));
+                shared.notify(
+                    Target::Subscription(&from_sub.id),
+                    &selector,
+                    &to_body(&msg),
+                    None,
+                );
+            }
+        }
+        None => shared.notify_channel(&channel, &selector, &to_body(&msg)),
+    }
+    Ok(json(StatusCode::OK, &msg))
+}
+
+/// `PostRawToChannel` at `/channels/{Channel}/raw`.
+pub(crate) async fn raw(State(state): State<AppState>, req: Req) -> Result<Response, ApiError> {
+    handle_raw(&state, req)
+}
+
+pub(crate) fn handle_raw(state: &AppState, req: Req) -> Result<Response, ApiError> {
+    let shared = &state.shared;
+    require_from(state, &req)?;
+    let (channel, selector) = channel_and_selector(&req, true)?;
+    let selector = selector.unwrap_or_default();
+    // A string message is JSON-quoted; null gives an empty body.
+    let body = match req.params.str("message") {
+        Some(m) => to_body(&m),
+        None => Bytes::new(),
+    };
+    match req.params.str("toUserId") {
+        Some(to) => shared.notify(Target::UserId(&to), &selector, &body, None),
+        None => shared.notify_channel(&channel, &selector, &body),
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `PostObjectToChannel` at `/channels/{Channel}/object`.
+pub(crate) async fn object(State(state): State<AppState>, req: Req) -> Result<Response, ApiError> {
+    handle_object(&state, req)
+}
+
+pub(crate) fn handle_object(state: &AppState, req: Req) -> Result<Response, ApiError> {
+    let shared = &state.shared;
+    let (channel, selector) = channel_and_selector(&req, false)?;
+    let custom = req
+        .params
+        .object("customType")?
+        .map(|o| named_type(o, "customType"))
+        .transpose()?;
+    let setter = req
+        .params
+        .object("setterType")?
+        .map(|o| named_type(o, "setterType"))
+        .transpose()?;
+    let to_user_id = req.params.str("toUserId");
+    let items = [(custom, "cmd.CustomType"), (setter, "cmd.SetterType")];
+    for (value, default_selector) in items {
+        let Some(value) = value else { continue };
+        let sel = selector.as_deref().unwrap_or(default_selector);
+        let body = to_body(&value);
+        match &to_user_id {
+            Some(to) => shared.notify(Target::UserId(to), sel, &body, None),
+            None => shared.notify_channel(&channel, sel, &body),
+        }
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `ResetServerEvents`: forget every subscription (streams stay open and silent).
+pub(crate) async fn reset(State(state): State<AppState>) -> Response {
+    state.shared.reset();
+    empty(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,203 @@
+//! The listener, the per-connection tasks, and [`TestServer`].
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt as _;
+
+use crate::config::ServerConfig;
+use crate::faults::Faults;
+use crate::registry::{ServerEvents, Shared};
+use crate::respond::RemoteAddr;
+
+/// How long connections get to finish after shutdown before they are dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// A running reference server.
+///
+/// Dropping it shuts the server down in the background; [`TestServer::shutdown`] does the same
+/// and waits until the port is free and every connection is closed.
+pub struct TestServer {
+    addr: SocketAddr,
+    base_url: String,
+    events: ServerEvents,
+    faults: Faults,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+impl TestServer {
+    /// Starts a server on `127.0.0.1` with an ephemeral port.
+    pub async fn start(config: ServerConfig) -> io::Result<TestServer> {
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Starts a server on `addr` (port 0 = ephemeral), e.g. to restart on the port of a server
+    /// that was shut down.
+    pub async fn start_at(addr: SocketAddr, config: ServerConfig) -> io::Result<TestServer> {
+        let faults = Faults::default();
+        let shared = Shared::new(config, faults.clone());
+        let router = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::routes::router(shared.clone())
+        }))
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the configured route paths conflict",
+            )
+        })?
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let cancel = shared.cancel.clone();
+        let housekeeping = tokio::spawn(housekeeping(shared.clone()));
+        let task = tokio::spawn(serve(listener, router, cancel.clone(), housekeeping));
+        Ok(TestServer {
+            addr,
+            base_url: format!("http://{addr}"),
+            events: ServerEvents { shared },
+            faults,
+            cancel,
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The registry: publish to subscribers, inspect them.
+    pub fn events(&self) -> &ServerEvents {
+        &self.events
+    }
+
+    /// The fault switches of this instance.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    fn begin_shutdown(&self) {
+        self.events.shared.shutdown_streams();
+        self.cancel.cancel();
+    }
+
+    /// Like ServiceStack's `Stop()`: ends every stream, stops listening, frees the port and
+    /// returns once every connection is closed (connections still busy after a short grace
+    /// period are dropped).
+    pub async fn shutdown(mut self) {
+        self.begin_shutdown();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            self.begin_shutdown();
+        }
+    }
+}
+
+/// Sweeps expired subscriptions every housekeeping interval (one task per server).
+async fn housekeeping(shared: Arc<Shared>) {
+    let period = shared
+        .config
+        .housekeeping_interval
+        .max(Duration::from_millis(10));
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shared.cancel.cancelled() => return,
+            _ = interval.tick() => {
+                shared.remove_expired(false);
+            }
+        }
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    cancel: CancellationToken,
+    housekeeping: JoinHandle<()>,
+) {
+    let tracker = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, remote)) => {
+                let router = router.clone();
+                let cancel = cancel.clone();
+                tracker.spawn(connection(stream, remote, router, cancel));
+            }
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    drop(listener);
+    tracker.close();
+    tracker.wait().await;
+    let _ = housekeeping.await;
+}
+
+async fn connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    router: Router,
+    cancel: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        req.extensions_mut().insert(RemoteAddr(remote));
+        router.clone().oneshot(req)
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!("connection from {remote} ended: {e}");
+            }
+        }
+        _ = cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await;
+        }
+    }
+}
