@@ -69,6 +69,8 @@ pub(crate) struct Session {
     pub(crate) disposed: bool,
     /// Set by `connect()` on a client that has not connected yet: its first failure stops it.
     pub(crate) stop_on_first_failure: bool,
+    /// A `restart()` was requested and its new connection has not opened (or failed) yet.
+    pub(crate) restart_pending: bool,
     pub(crate) spawner: Option<Spawner>,
 }
 
@@ -305,13 +307,26 @@ impl ServerEventsClient {
         }
     }
 
-    /// Drops the current connection and reconnects at once with the current channels. Starts
-    /// the client if it is not running.
+    /// Drops the current connection and reconnects at once with the current channels.
+    ///
+    /// Like ServiceStack's C# and Java clients, it does nothing on a client that is stopped
+    /// (or was never started): use [`start`](Self::start) for that. Restarts requested while an
+    /// earlier one has not connected yet (for example from several threads at once) are merged
+    /// into it.
     pub fn restart(&self) -> Result<(), Error> {
+        let mut session = self.shared.session();
+        if session.disposed {
+            return Err(Error::Disposed);
+        }
+        let stopped = matches!(self.shared.control.borrow().desired, Desired::Stop(_));
+        if stopped || session.restart_pending {
+            return Ok(());
+        }
+        session.restart_pending = true;
         self.shared
             .control
             .send_modify(|control| control.restart_generation += 1);
-        self.start()
+        Ok(())
     }
 
     /// Pauses the client (for a backgrounded app or a hidden tab): unregisters and disconnects
@@ -904,6 +919,9 @@ impl ClientBuilder {
 
     /// Builds the client. Nothing connects until [`ServerEventsClient::start`] or
     /// [`ServerEventsClient::connect`].
+    // On wasm32 the HTTP client holds JavaScript objects, so nothing here is Send; there are no
+    // threads to share it with either.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn build(self) -> Result<ServerEventsClient, Error> {
         let base_url = normalized_base_url(&self.base_url)?;
         let channels = validated_channels(self.channels)?;
@@ -937,6 +955,7 @@ impl ClientBuilder {
                 task_running: false,
                 disposed: false,
                 stop_on_first_failure: false,
+                restart_pending: false,
                 spawner: Spawner::current(),
             }),
             control: watch::Sender::new(Control {
@@ -1021,6 +1040,23 @@ mod tests {
         assert!(client.event_stream_url().ends_with("?channels=Foo,Bar"));
         assert_eq!(client.state(), ConnectionState::Idle);
         assert_eq!(client.connection_display_name(), "(not connected)");
+    }
+
+    #[tokio::test]
+    async fn restart_does_nothing_on_a_client_that_is_not_running() {
+        let client = ServerEventsClient::new("http://127.0.0.1:9", ["A"]).unwrap();
+        assert_eq!(client.restart(), Ok(()));
+        assert_eq!(client.state(), ConnectionState::Idle);
+        assert!(!client.shared.session().task_running);
+        assert_eq!(client.shared.control.borrow().restart_generation, 0);
+    }
+
+    #[test]
+    fn clients_build_without_a_runtime_and_share_tls_setup() {
+        let clients: Vec<_> = (0..20)
+            .map(|i| ServerEventsClient::new("https://example.invalid", [format!("c{i}")]).unwrap())
+            .collect();
+        assert_eq!(clients.len(), 20);
     }
 
     #[test]

@@ -195,14 +195,14 @@ impl Task {
                     }
                 }
                 () = rt::sleep(heartbeat_in.unwrap_or(FOREVER)), if heartbeat_in.is_some() => {
-                    if let Some(live) = &live {
-                        if let Some(url) = &live.heartbeat_url {
-                            heartbeat = Some(send_heartbeat(
-                                self.shared.transport.clone(),
-                                url.clone(),
-                                live.subscription_id.clone(),
-                            ));
-                        }
+                    if let Some(live) = &live
+                        && let Some(url) = &live.heartbeat_url
+                    {
+                        heartbeat = Some(send_heartbeat(
+                            self.shared.transport.clone(),
+                            url.clone(),
+                            live.subscription_id.clone(),
+                        ));
                     }
                     next_heartbeat = None;
                 }
@@ -263,10 +263,10 @@ impl Task {
     }
 
     async fn on_failure(&mut self, error: Error) {
-        if let Some(opened) = self.connected_at.take() {
-            if opened.elapsed() >= self.shared.config.reconnect.healthy_after {
-                self.failures = 0;
-            }
+        if let Some(opened) = self.connected_at.take()
+            && opened.elapsed() >= self.shared.config.reconnect.healthy_after
+        {
+            self.failures = 0;
         }
         self.failures += 1;
         self.abandon_subscription(Some(error.clone()));
@@ -279,6 +279,7 @@ impl Task {
         self.shared.dispatcher.fail_connects(&error);
         let stop_now = {
             let mut session = self.shared.session();
+            session.restart_pending = false;
             std::mem::take(&mut session.stop_on_first_failure)
         };
         let close = if error.is_unauthorized() {
@@ -374,6 +375,7 @@ impl Task {
             // spawns a fresh task.
             session.task_running = false;
             session.stop_on_first_failure = false;
+            session.restart_pending = false;
             session.state = closed.clone();
             self.shared.running.send_replace(false);
         }
@@ -394,6 +396,7 @@ fn on_connected(shared: &Shared, lost: Option<Lost>, info: &ServerEventConnect) 
         let mut session = shared.session();
         session.connection = Some(info.clone());
         session.stop_on_first_failure = false;
+        session.restart_pending = false;
     }
     shared.set_state(ConnectionState::Open {
         subscription_id: info.id.clone(),

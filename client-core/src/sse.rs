@@ -261,23 +261,18 @@ impl SseDecoder {
                 self.data.extend_from_slice(value);
                 self.has_data = true;
             }
-            b"id" => {
-                if memchr::memchr(0, value).is_none() {
-                    self.last_event_id.clear();
-                    self.last_event_id
-                        .push_str(&String::from_utf8_lossy(value));
-                }
+            b"id" if memchr::memchr(0, value).is_none() => {
+                self.last_event_id.clear();
+                self.last_event_id.push_str(&String::from_utf8_lossy(value));
             }
             b"event" => {
                 self.event_type.clear();
                 self.event_type.push_str(&String::from_utf8_lossy(value));
             }
-            b"retry" => {
-                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    self.retry_ms = std::str::from_utf8(value)
-                        .ok()
-                        .and_then(|digits| digits.parse().ok());
-                }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                self.retry_ms = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|digits| digits.parse().ok());
             }
             _ => {}
         }

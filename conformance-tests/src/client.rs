@@ -1,0 +1,359 @@
+//! A client-core client wired to a [`Recorder`]: every callback, handler, listener, receiver and
+//! state change is recorded as an event (FORMAT.md, "Events a client records").
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use client_core::{
+    ClientBuilder, ConnectionState, Error, ListenerId, ReconnectInfo, ServerEventCommand,
+    ServerEventConnect, ServerEventMessage, ServerEventsClient,
+};
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+use tokio::task::JoinHandle;
+
+use crate::receivers::{ReceiverFactory, body_of};
+use crate::recorder::Recorder;
+use crate::scenario::ClientSpec;
+
+/// The stable name of an error kind, the same in every leg (the wasm package's `error.kind`).
+pub fn error_kind(error: &Error) -> &'static str {
+    match error {
+        Error::InvalidUrl { .. } => "invalidUrl",
+        Error::Http { .. } => "http",
+        Error::Unauthorized { .. } => "unauthorized",
+        Error::SubscriptionGone { .. } => "subscriptionGone",
+        Error::Network { .. } => "network",
+        Error::Timeout { .. } => "timeout",
+        Error::IdleTimeout { .. } => "idleTimeout",
+        Error::NoConnectEvent { .. } => "noConnectEvent",
+        Error::StreamEnded => "streamEnded",
+        Error::Protocol { .. } => "protocol",
+        Error::EventTooLarge { .. } => "eventTooLarge",
+        Error::InvalidUtf8 { .. } => "invalidUtf8",
+        Error::Deserialize { .. } => "deserialize",
+        Error::HandlerPanicked { .. } => "handlerFailed",
+        Error::InvalidArgument { .. } => "invalidArgument",
+        Error::NotConnected => "notConnected",
+        Error::Stopped => "stopped",
+        Error::Disposed => "disposed",
+        Error::NoRuntime => "noRuntime",
+        Error::Credentials(_) => "credentials",
+        _ => "other",
+    }
+}
+
+fn object(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// `{message, status, kind}` of an error.
+pub fn error_fields(error: &Error) -> Map<String, Value> {
+    object([
+        ("message", json!(error.to_string())),
+        ("status", json!(error.status())),
+        ("kind", json!(error_kind(error))),
+    ])
+}
+
+/// The fields of a `connect` event.
+pub fn connect_fields(info: &ServerEventConnect) -> Map<String, Value> {
+    object([
+        ("id", json!(info.id)),
+        ("userId", json!(info.user_id)),
+        ("displayName", json!(info.display_name)),
+        ("isAuthenticated", json!(info.is_authenticated)),
+        ("channels", json!(info.channels)),
+        ("heartbeatUrl", json!(info.heartbeat_url)),
+        ("unRegisterUrl", json!(info.unregister_url)),
+        ("updateSubscriberUrl", json!(info.update_subscriber_url)),
+        (
+            "heartbeatIntervalMs",
+            json!(info.heartbeat_interval.as_millis() as u64),
+        ),
+        ("idleTimeoutMs", json!(info.idle_timeout.as_millis() as u64)),
+    ])
+}
+
+/// The fields of a `join`/`leave`/`update` event.
+pub fn command_fields(command: &ServerEventCommand) -> Map<String, Value> {
+    object([
+        ("channel", json!(command.channel())),
+        ("userId", json!(command.user_id)),
+        ("displayName", json!(command.display_name)),
+        ("isAuthenticated", json!(command.is_authenticated)),
+        ("channels", json!(command.channels)),
+    ])
+}
+
+/// The fields of a `message` event.
+pub fn message_fields(message: &ServerEventMessage) -> Map<String, Value> {
+    object([
+        ("eventId", json!(message.event_id())),
+        ("channel", json!(message.channel())),
+        ("selector", json!(message.selector())),
+        ("op", json!(message.op())),
+        ("target", json!(message.target())),
+        ("cssSelector", json!(message.css_selector())),
+        ("json", json!(message.json())),
+        ("body", body_of(message.json())),
+    ])
+}
+
+/// The name of a state (`idle`, `connecting`, `open`, `reconnecting`, `paused`, `closed`).
+pub fn state_name(state: &ConnectionState) -> &'static str {
+    match state {
+        ConnectionState::Idle => "idle",
+        ConnectionState::Connecting { .. } => "connecting",
+        ConnectionState::Open { .. } => "open",
+        ConnectionState::Reconnecting { .. } => "reconnecting",
+        ConnectionState::Paused => "paused",
+        ConnectionState::Closed { .. } => "closed",
+        _ => "unknown",
+    }
+}
+
+/// The fields of a `state` event: `state`, plus `attempt`, `delayMs`, `subscriptionId`,
+/// `reason` and `error` (`{message, status, kind}`) where they apply.
+pub fn state_fields(state: &ConnectionState) -> Map<String, Value> {
+    use client_core::CloseReason;
+    let mut fields = object([("state", json!(state_name(state)))]);
+    match state {
+        ConnectionState::Connecting { attempt } => {
+            fields.insert("attempt".into(), json!(attempt));
+        }
+        ConnectionState::Open { subscription_id } => {
+            fields.insert("subscriptionId".into(), json!(subscription_id));
+        }
+        ConnectionState::Reconnecting {
+            attempt,
+            delay,
+            cause,
+        } => {
+            fields.insert("attempt".into(), json!(attempt));
+            fields.insert("delayMs".into(), json!(delay.as_millis() as u64));
+            fields.insert("error".into(), Value::Object(error_fields(cause)));
+        }
+        ConnectionState::Closed { reason } => {
+            let (name, error) = match reason {
+                CloseReason::Stopped => ("stopped", None),
+                CloseReason::Disposed => ("disposed", None),
+                CloseReason::Dropped => ("dropped", None),
+                CloseReason::ConnectFailed(e) => ("connectFailed", Some(e)),
+                CloseReason::Unauthorized(e) => ("unauthorized", Some(e)),
+                CloseReason::GaveUp(e) => ("gaveUp", Some(e)),
+                _ => ("other", None),
+            };
+            fields.insert("reason".into(), json!(name));
+            fields.insert(
+                "error".into(),
+                error.map_or(Value::Null, |e| Value::Object(error_fields(e))),
+            );
+        }
+        _ => {}
+    }
+    fields
+}
+
+fn reconnect_fields(info: &ReconnectInfo) -> Map<String, Value> {
+    object([
+        ("previousId", json!(info.previous_subscription_id)),
+        ("id", json!(info.subscription_id)),
+        ("attempts", json!(info.attempts)),
+        (
+            "cause",
+            info.cause
+                .as_ref()
+                .map_or(Value::Null, |e| Value::Object(error_fields(e))),
+        ),
+    ])
+}
+
+/// Adds the recording callbacks, handlers and receivers of `spec` to `builder`.
+pub fn configure(
+    mut builder: ClientBuilder,
+    spec: &ClientSpec,
+    recorder: &Arc<Recorder>,
+) -> Result<ClientBuilder, String> {
+    builder = builder.channels(spec.channels.clone());
+    let r = recorder.clone();
+    builder = builder.on_connect(move |info| r.record("connect", connect_fields(info)));
+    let r = recorder.clone();
+    builder = builder.on_join(move |command| r.record("join", command_fields(command)));
+    let r = recorder.clone();
+    builder = builder.on_leave(move |command| r.record("leave", command_fields(command)));
+    let r = recorder.clone();
+    builder = builder.on_update(move |command| r.record("update", command_fields(command)));
+    let r = recorder.clone();
+    builder = builder.on_command(move |command| {
+        let kind = match command.kind {
+            client_core::CommandKind::Join => "join",
+            client_core::CommandKind::Leave => "leave",
+            _ => "update",
+        };
+        let mut fields = command_fields(command);
+        fields.insert("kind".into(), json!(kind));
+        r.record("command", fields);
+    });
+    let r = recorder.clone();
+    builder = builder.on_heartbeat(move |heartbeat| {
+        r.record(
+            "heartbeat",
+            object([
+                ("userId", json!(heartbeat.user_id)),
+                ("displayName", json!(heartbeat.display_name)),
+            ]),
+        );
+    });
+    let r = recorder.clone();
+    builder = builder.on_message(move |message| r.record("message", message_fields(message)));
+    let r = recorder.clone();
+    builder = builder.on_exception(move |error| r.record("exception", error_fields(error)));
+    let r = recorder.clone();
+    builder = builder.on_reconnect(move |info| r.record("reconnect", reconnect_fields(info)));
+
+    for name in &spec.handlers {
+        let r = recorder.clone();
+        let handler_name = name.clone();
+        builder = builder.handler(name, move |_client, message| {
+            r.record(
+                "handler",
+                object([
+                    ("name", json!(handler_name)),
+                    ("body", body_of(message.json())),
+                ]),
+            );
+        });
+    }
+    for name in &spec.throwing_handlers {
+        let r = recorder.clone();
+        let handler_name = name.clone();
+        builder = builder.handler(name, move |_client, message| {
+            r.record(
+                "handler",
+                object([
+                    ("name", json!(handler_name)),
+                    ("body", body_of(message.json())),
+                ]),
+            );
+            panic!("handler {handler_name} fails on purpose");
+        });
+    }
+    let singleton = spec.resolver.as_deref() == Some("singleton");
+    let mut factory = ReceiverFactory::new(recorder.clone(), singleton);
+    for (op, class) in &spec.receivers {
+        builder = builder.named_receiver(op, factory.build(class)?);
+    }
+    if let Some(ms) = spec.heartbeat_ms {
+        builder = builder.heartbeat_interval(Duration::from_millis(ms));
+    }
+    if let Some(ms) = spec.idle_timeout_ms {
+        builder = builder.idle_timeout(Duration::from_millis(ms));
+    }
+    if let Some(ms) = spec.connect_timeout_ms {
+        builder = builder.connect_timeout(Duration::from_millis(ms));
+    }
+    if let Some(bytes) = spec.max_event_size_bytes {
+        builder = builder.max_event_size(bytes);
+    }
+    Ok(builder)
+}
+
+/// A client under test with its event log.
+pub struct TestClient {
+    /// Its name in the scenario.
+    pub name: String,
+    /// The handle; `None` after a `drop` step.
+    pub client: Option<ServerEventsClient>,
+    /// Its event log.
+    pub recorder: Arc<Recorder>,
+    /// Trigger listeners by (name, index).
+    pub listeners: HashMap<(String, usize), ListenerId>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for TestClient {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl TestClient {
+    /// Builds the client of `spec` against `base_url`.
+    pub fn new(spec: &ClientSpec, base_url: &str) -> Result<Self, String> {
+        Self::with_builder(spec, base_url, |builder| builder)
+    }
+
+    /// Like [`new`](Self::new), letting the caller add settings (credentials, policies, ...).
+    pub fn with_builder(
+        spec: &ClientSpec,
+        base_url: &str,
+        extra: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> Result<Self, String> {
+        let recorder = Arc::new(Recorder::new(&spec.id));
+        let builder = configure(ServerEventsClient::builder(base_url), spec, &recorder)?;
+        let client = extra(builder)
+            .build()
+            .map_err(|e| format!("client {} does not build: {e}", spec.id))?;
+        let mut listeners = HashMap::new();
+        for (name, count) in &spec.listeners {
+            for index in 0..*count {
+                let r = recorder.clone();
+                let listener_name = name.clone();
+                let id = client.add_listener(name, move |_client, message| {
+                    r.record(
+                        "listener",
+                        object([
+                            ("name", json!(listener_name)),
+                            ("index", json!(index)),
+                            ("body", body_of(message.json())),
+                        ]),
+                    );
+                });
+                listeners.insert((name.clone(), index), id);
+            }
+        }
+        let mut tasks = Vec::new();
+        let r = recorder.clone();
+        let mut states = client.state_changes();
+        tasks.push(tokio::spawn(async move {
+            while let Some(state) = states.next().await {
+                r.record("state", state_fields(&state));
+            }
+        }));
+        if spec.consume_stream {
+            let r = recorder.clone();
+            let mut messages = client.messages();
+            tasks.push(tokio::spawn(async move {
+                while let Some(message) = messages.next().await {
+                    // An async consumer that yields between items, like the upstream
+                    // BlockingCollection consumer's 1 ms await.
+                    tokio::task::yield_now().await;
+                    r.record("streamed", message_fields(&message));
+                }
+            }));
+        }
+        Ok(TestClient {
+            name: spec.id.clone(),
+            client: Some(client),
+            recorder,
+            listeners,
+            tasks,
+        })
+    }
+
+    /// The handle, or an error after a `drop` step.
+    pub fn handle(&self) -> Result<&ServerEventsClient, String> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| format!("client {} was dropped", self.name))
+    }
+
+    /// The latest `connect` event's fields.
+    pub fn last_connect(&self) -> Option<Value> {
+        self.recorder.of_kind("connect").pop()
+    }
+}
