@@ -300,3 +300,62 @@ async fn core_resolve_stream_url_is_used_for_every_connect() {
     client.stop().await;
     server.shutdown().await;
 }
+
+/// Lifecycle calls are idempotent and safe inside a callback: a handler that stops its own
+/// client ends the connection (and unregisters) without deadlocking; repeated starts open one
+/// connection; a stopped client stays stopped until started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_lifecycle_calls_are_idempotent_and_safe_inside_handlers() {
+    let server = server::start(Profile::Default).await.expect("server");
+    let stopped_inside = Arc::new(AtomicBool::new(false));
+    let flag = stopped_inside.clone();
+    let client = client_core::ServerEventsClient::builder(server.base_url())
+        .channels(["lifecycle"])
+        .handler("stopNow", move |client, _| {
+            // The stop request is made at the call; the future only waits for it.
+            drop(client.stop());
+            drop(client.stop());
+            flag.store(true, Ordering::SeqCst);
+        })
+        .build()
+        .expect("client");
+    let mut states = client.state_changes();
+    let info = client.connect().await.expect("connect");
+    client.start().expect("start is idempotent");
+    client.start().expect("start is idempotent");
+    assert_eq!(client.times_started(), 1, "repeated starts open one connection");
+    assert_eq!(server.events().subscription_count(), 1);
+
+    server
+        .events()
+        .notify_channel_json("lifecycle", "cmd.stopNow", "")
+        .expect("notify");
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        use futures_util::StreamExt;
+        while let Some(state) = states.next().await {
+            if matches!(state, client_core::ConnectionState::Closed { .. }) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the client closes after stopping itself");
+    assert!(closed && stopped_inside.load(Ordering::SeqCst));
+    assert!(
+        server.events().get_subscription_info(&info.id).is_none(),
+        "stopping from a handler unregistered the subscription"
+    );
+    // Stopping again, and restarting a stopped client, change nothing.
+    tokio::time::timeout(Duration::from_secs(5), client.stop())
+        .await
+        .expect("a second stop returns at once");
+    client.restart().expect("restart on a stopped client is a no-op");
+    assert_eq!(client.times_started(), 1);
+    assert_eq!(server.events().subscription_count(), 0);
+    // An explicit start brings it back.
+    let again = client.connect().await.expect("reconnect after an explicit start");
+    assert_ne!(again.id, info.id);
+    client.dispose().await;
+    assert_eq!(client.start(), Err(Error::Disposed));
+}
