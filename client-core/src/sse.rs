@@ -70,6 +70,21 @@ impl fmt::Display for SseError {
 
 impl std::error::Error for SseError {}
 
+/// Inputs shorter than this are scanned byte by byte: `memchr2`'s set-up (CPU-feature dispatch,
+/// vector prologue) costs more than the scan itself on a few bytes, and small chunks are what a
+/// slow network delivers.
+const SHORT_SCAN: usize = 16;
+
+/// The position of the first `\n` or `\r`.
+#[inline]
+fn find_line_end(input: &[u8]) -> Option<usize> {
+    if input.len() < SHORT_SCAN {
+        input.iter().position(|&b| b == b'\n' || b == b'\r')
+    } else {
+        memchr::memchr2(b'\n', b'\r', input)
+    }
+}
+
 /// The incremental decoder. Feed it chunks as they arrive; it calls back once per event.
 #[derive(Debug)]
 pub struct SseDecoder {
@@ -149,7 +164,7 @@ impl SseDecoder {
             }
         }
         while !input.is_empty() {
-            let Some(end) = memchr::memchr2(b'\n', b'\r', input) else {
+            let Some(end) = find_line_end(input) else {
                 self.keep_partial(input, &mut on_event);
                 return;
             };

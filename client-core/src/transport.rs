@@ -51,6 +51,8 @@ pub(crate) struct Transport {
     options: TransportOptions,
     static_credentials: Credentials,
     provider: Option<SharedProvider>,
+    #[cfg(target_arch = "wasm32")]
+    cookies: std::sync::Arc<wasm_cookies::CookieJar>,
 }
 
 impl Transport {
@@ -64,6 +66,8 @@ impl Transport {
             options,
             static_credentials,
             provider,
+            #[cfg(target_arch = "wasm32")]
+            cookies: Default::default(),
         })
     }
 
@@ -142,7 +146,13 @@ impl Transport {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
         };
+        #[cfg(target_arch = "wasm32")]
+        let cookie_url = full_url.clone();
         let mut request = self.http.request(method, full_url);
+        #[cfg(target_arch = "wasm32")]
+        if let Some(cookies) = self.cookies.header_for(&cookie_url) {
+            request = request.header("Cookie", cookies);
+        }
         if let Some(token) = &credentials.bearer_token {
             request = request.bearer_auth(token.expose());
         }
@@ -199,7 +209,11 @@ impl Transport {
                 after: limit,
             }),
             Some(Err(error)) => Err(network_error(&redacted, &error)),
-            Some(Ok(response)) => Ok(response),
+            Some(Ok(response)) => {
+                #[cfg(target_arch = "wasm32")]
+                self.cookies.store(response.url(), response.headers());
+                Ok(response)
+            }
         }
     }
 
@@ -283,11 +297,42 @@ fn with_query(url: &str, query: &[(String, crate::Secret)]) -> Result<String, Er
     Ok(parsed.into())
 }
 
+/// The TLS configuration every client shares: building it (the platform verifier) costs tens of
+/// milliseconds, and each client needs its own HTTP client for its own cookie jar.
+#[cfg(not(target_arch = "wasm32"))]
+fn shared_tls_config() -> Result<rustls::ClientConfig, Error> {
+    use std::sync::{Arc, OnceLock};
+    static CONFIG: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            // reqwest is built without a default crypto provider; use ring unless the app
+            // installed another one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let provider = rustls::crypto::CryptoProvider::get_default()
+                .cloned()
+                .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+            let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+                .map_err(|e| format!("cannot load the platform certificate verifier: {e}"))?;
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| format!("invalid TLS versions: {e}"))?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            Ok(config)
+        })
+        .clone()
+        .map_err(|message| Error::Network {
+            url: String::new(),
+            message,
+        })
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 fn build_http_client(options: &TransportOptions) -> Result<reqwest::Client, Error> {
-    // reqwest is built without a default crypto provider; install ring unless the app chose one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
+        .tls_backend_preconfigured(shared_tls_config()?)
         .cookie_store(true)
         .connect_timeout(options.connect_timeout)
         .tcp_nodelay(true)
@@ -316,5 +361,65 @@ mod tests {
         assert_eq!(url, "http://h/event-stream?channels=A&ss-tok=a+b%26c");
         assert!(with_query("not a url", &[("k".into(), "v".into())]).is_err());
         assert_eq!(with_query("whatever", &[]).unwrap(), "whatever");
+    }
+}
+
+/// wasm32 outside browsers: a minimal cookie jar. Browsers keep cookies themselves (and hide
+/// `Set-Cookie` from scripts and drop a script's `Cookie` header, so this jar stays empty
+/// there); Node's `fetch` keeps none, so without it a session signed in with `authenticate`
+/// would not reach the stream. Like the native client's jar it is per client, keyed by host,
+/// and honours expiry through `Max-Age`; other attributes are not interpreted.
+#[cfg(target_arch = "wasm32")]
+mod wasm_cookies {
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub(crate) struct CookieJar {
+        /// `(host, name, value)`.
+        cookies: Mutex<Vec<(String, String, String)>>,
+    }
+
+    fn host_of(url: &str) -> Option<String> {
+        url::Url::parse(url).ok()?.host_str().map(str::to_ascii_lowercase)
+    }
+
+    impl CookieJar {
+        /// Remembers the cookies a response sets.
+        pub(crate) fn store(&self, url: &url::Url, headers: &reqwest::header::HeaderMap) {
+            let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+                return;
+            };
+            let mut cookies = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
+            for header in headers.get_all(reqwest::header::SET_COOKIE) {
+                let Ok(text) = header.to_str() else { continue };
+                let mut parts = text.split(';');
+                let Some((name, value)) = parts.next().and_then(|pair| pair.split_once('=')) else {
+                    continue;
+                };
+                let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
+                let expired = parts.any(|attribute| {
+                    attribute
+                        .split_once('=')
+                        .filter(|(key, _)| key.trim().eq_ignore_ascii_case("max-age"))
+                        .is_some_and(|(_, age)| age.trim().parse::<i64>().is_ok_and(|age| age <= 0))
+                });
+                cookies.retain(|(h, n, _)| !(h == &host && n == &name));
+                if !expired {
+                    cookies.push((host.clone(), name, value));
+                }
+            }
+        }
+
+        /// The `Cookie` header for a request to `url`, when the jar has cookies for its host.
+        pub(crate) fn header_for(&self, url: &str) -> Option<String> {
+            let host = host_of(url)?;
+            let cookies = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
+            let pairs: Vec<String> = cookies
+                .iter()
+                .filter(|(h, _, _)| *h == host)
+                .map(|(_, name, value)| format!("{name}={value}"))
+                .collect();
+            (!pairs.is_empty()).then(|| pairs.join("; "))
+        }
     }
 }

@@ -1,0 +1,99 @@
+//! What the client does in a page (and skips where there is no `window`, as in Node or a
+//! worker): `css.*` messages style elements, handlers run with `this` bound to the element the
+//! `$css` part selects, and a `pagehide` listener unregisters the subscription with
+//! `navigator.sendBeacon` when the page goes away.
+
+use client_core::{ServerEventMessage, ServerEventsClient as CoreClient};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element, HtmlElement};
+
+use crate::hooks::Hooks;
+use crate::js;
+
+fn document() -> Option<Document> {
+    web_sys::window().and_then(|window| window.document())
+}
+
+/// The first element matching `css_selector`, or `undefined` (no selector, no page, no match, or
+/// an invalid selector).
+pub(crate) fn element_for(css_selector: Option<&str>) -> JsValue {
+    let (Some(selector), Some(document)) = (css_selector.filter(|s| !s.is_empty()), document())
+    else {
+        return JsValue::UNDEFINED;
+    };
+    match document.query_selector(selector) {
+        Ok(Some(element)) => element.into(),
+        _ => JsValue::UNDEFINED,
+    }
+}
+
+/// Applies a `css.{property}[$selector] value` message, as the TypeScript client does: the
+/// property of every element the selector matches (the `body` without one) is set to the
+/// message's body. An invalid selector is reported.
+pub(crate) fn apply_css(message: &ServerEventMessage, value: &JsValue, hooks: &Hooks) {
+    if message.op() != Some("css") {
+        return;
+    }
+    let (Some(property), Some(document)) = (message.target(), document()) else {
+        return;
+    };
+    let elements: Vec<Element> = match message.css_selector().filter(|s| !s.is_empty()) {
+        Some(selector) => match document.query_selector_all(selector) {
+            Ok(list) => (0..list.length())
+                .filter_map(|i| list.item(i))
+                .filter_map(|node| node.dyn_into::<Element>().ok())
+                .collect(),
+            Err(thrown) => {
+                hooks.report_thrown(&thrown);
+                return;
+            }
+        },
+        None => document.body().map(Element::from).into_iter().collect(),
+    };
+    for element in elements {
+        if let Some(element) = element.dyn_ref::<HtmlElement>() {
+            // `style[name] = value` accepts both `background-image` and `backgroundImage`.
+            if let Err(thrown) = js::set(&element.style().into(), property, value) {
+                hooks.report_thrown(&thrown);
+            }
+        }
+    }
+}
+
+/// A `pagehide` listener that unregisters the client while it is installed.
+pub(crate) struct UnloadGuard {
+    window: web_sys::Window,
+    listener: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl UnloadGuard {
+    /// Installs the listener when there is a page; `None` otherwise.
+    pub(crate) fn install(client: &CoreClient) -> Option<UnloadGuard> {
+        let window = web_sys::window()?;
+        let client = client.clone();
+        let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |_event: web_sys::Event| {
+            let url = client
+                .connection_info()
+                .and_then(|info| info.unregister_url);
+            // A beacon survives the page; the stop below may not get its request out.
+            if let (Some(url), Some(window)) = (url, web_sys::window()) {
+                let _ = window.navigator().send_beacon(&url);
+            }
+            wasm_bindgen_futures::spawn_local(client.stop());
+        });
+        window
+            .add_event_listener_with_callback("pagehide", listener.as_ref().unchecked_ref())
+            .ok()?;
+        Some(UnloadGuard { window, listener })
+    }
+}
+
+impl Drop for UnloadGuard {
+    fn drop(&mut self) {
+        let _ = self.window.remove_event_listener_with_callback(
+            "pagehide",
+            self.listener.as_ref().unchecked_ref(),
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! The error boundary: every [`client_core::Error`] becomes a JavaScript `Error` whose `name`
+//! says what went wrong (`"HttpError"`, `"UnauthorizedError"`, ...), with a `kind` (the same in
+//! camelCase, stable for code to switch on) and a `status` (the HTTP status, or `null`).
+
+use client_core::Error;
+use js_sys::Object;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::js;
+
+/// The stable `kind` of an error, as JavaScript code sees it.
+pub(crate) fn kind(error: &Error) -> &'static str {
+    match error {
+        Error::InvalidUrl { .. } => "invalidUrl",
+        Error::Http { .. } => "http",
+        Error::Unauthorized { .. } => "unauthorized",
+        Error::SubscriptionGone { .. } => "subscriptionGone",
+        Error::Network { .. } => "network",
+        Error::Timeout { .. } => "timeout",
+        Error::IdleTimeout { .. } => "idleTimeout",
+        Error::NoConnectEvent { .. } => "noConnectEvent",
+        Error::StreamEnded => "streamEnded",
+        Error::Protocol { .. } => "protocol",
+        Error::EventTooLarge { .. } => "eventTooLarge",
+        Error::InvalidUtf8 { .. } => "invalidUtf8",
+        Error::Deserialize { .. } => "deserialize",
+        Error::HandlerPanicked { .. } => "handlerFailed",
+        Error::InvalidArgument { .. } => "invalidArgument",
+        Error::NotConnected => "notConnected",
+        Error::Stopped => "stopped",
+        Error::Disposed => "disposed",
+        Error::NoRuntime => "noRuntime",
+        Error::Credentials(_) => "credentials",
+        _ => "other",
+    }
+}
+
+/// `"HttpError"` for `"http"`.
+fn name_for(kind: &str) -> String {
+    let mut chars = kind.chars();
+    let mut name: String = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .collect();
+    name.extend(chars);
+    name.push_str("Error");
+    name
+}
+
+/// The JavaScript `Error` for a client error.
+pub(crate) fn to_js(error: &Error) -> JsValue {
+    let kind = kind(error);
+    let js_error = js_sys::Error::new(&error.to_string());
+    js_error.set_name(&name_for(kind));
+    let object: &Object = js_error.unchecked_ref();
+    js::put(object, "kind", kind);
+    js::put(
+        object,
+        "status",
+        error
+            .status()
+            .map_or(JsValue::NULL, |s| JsValue::from(u32::from(s))),
+    );
+    js_error.into()
+}
+
+/// A JavaScript `TypeError` for an argument that cannot be used.
+pub(crate) fn invalid_argument(reason: &str) -> JsValue {
+    let error = js_sys::TypeError::new(reason);
+    let object: &Object = error.unchecked_ref();
+    js::put(object, "kind", "invalidArgument");
+    js::put(object, "status", JsValue::NULL);
+    error.into()
+}
+
+/// The `HandlerFailedError` for a user callback that threw `thrown` (kept as its `cause`).
+pub(crate) fn callback_failed(what: &str, thrown: &JsValue) -> JsValue {
+    let error = js_sys::Error::new(&format!(
+        "callback for {what} threw: {}",
+        js::describe(thrown)
+    ));
+    error.set_name("HandlerFailedError");
+    let object: &Object = error.unchecked_ref();
+    js::put(object, "kind", "handlerFailed");
+    js::put(object, "status", JsValue::NULL);
+    js::put(object, "cause", thrown.clone());
+    error.into()
+}

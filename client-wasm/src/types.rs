@@ -1,0 +1,226 @@
+//! TypeScript declarations for what crosses the boundary as plain objects (options, messages,
+//! errors), appended to the generated `.d.ts` so the whole API is typed.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** The name of a connection state. */
+export type ConnectionStateName = "idle" | "connecting" | "open" | "reconnecting" | "paused" | "closed";
+
+/** What `onStateChange` receives. */
+export interface ConnectionStateInfo {
+  state: ConnectionStateName;
+  /** `connecting` and `reconnecting`: the attempt number. */
+  attempt?: number;
+  /** `reconnecting`: the wait before the next attempt. */
+  delayMs?: number;
+  /** `open`: the subscription id. */
+  subscriptionId?: string;
+  /** `closed`: why (`"stopped"`, `"connectFailed"`, `"unauthorized"`, `"gaveUp"`, ...). */
+  reason?: string;
+  /** `reconnecting` and some `closed` states: the error behind it. */
+  error?: ServerEventsError | null;
+}
+
+/** Every error the client reports or rejects with is a JavaScript `Error` with these fields. */
+export interface ServerEventsError extends Error {
+  /** `"HttpError"`, `"UnauthorizedError"`, `"NetworkError"`, `"TimeoutError"`, ... */
+  name: string;
+  /** The same in camelCase: `"http"`, `"unauthorized"`, `"network"`, `"timeout"`,
+   *  `"idleTimeout"`, `"subscriptionGone"`, `"protocol"`, `"eventTooLarge"`, `"notConnected"`,
+   *  `"invalidUrl"`, `"invalidArgument"`, ... */
+  kind: string;
+  /** The HTTP status behind the error, or `null`. */
+  status: number | null;
+}
+
+/** One event as received: the envelope, plus the keys of an object body (envelope fields win). */
+export interface ServerEventMessage {
+  type: "ServerEventConnect" | "ServerEventHeartbeat" | "ServerEventJoin" | "ServerEventLeave" | "ServerEventUpdate" | "ServerEventMessage";
+  /** The SSE id (0 when the event had none). */
+  eventId: number;
+  /** The whole `data:` line, channel prefix included. */
+  data: string;
+  /** The channel of `channel@op.target`, or `null`. */
+  channel: string | null;
+  /** `op.target[$css]`, without the channel. */
+  selector: string | null;
+  /** The body text after the selector (may be empty). */
+  json: string;
+  /** The parsed body, or `null` when empty or not JSON. */
+  body: any;
+  op: string | null;
+  /** The target, with `%20` decoded and without the `$css` part. */
+  target: string | null;
+  /** The part after `$`, or `null`. */
+  cssSelector: string | null;
+  /** For built-in commands, every payload key as a string; `{}` otherwise. */
+  meta: Record<string, string>;
+  [key: string]: any;
+}
+
+/** A join, leave, update or heartbeat. */
+export interface ServerEventCommand extends ServerEventMessage {
+  userId: string;
+  displayName: string;
+  profileUrl: string | null;
+  /** The subscriber's channels, comma-separated, as ServiceStack sends them. */
+  channels: string;
+  isAuthenticated: boolean;
+  /** When the subscription was created (epoch ms), or `null`. */
+  createdAt: number | null;
+}
+
+export interface ServerEventJoin extends ServerEventCommand { type: "ServerEventJoin"; }
+export interface ServerEventLeave extends ServerEventCommand { type: "ServerEventLeave"; }
+export interface ServerEventUpdate extends ServerEventCommand { type: "ServerEventUpdate"; }
+export interface ServerEventHeartbeat extends ServerEventCommand { type: "ServerEventHeartbeat"; }
+
+/** `cmd.onConnect`: this client's subscription. */
+export interface ServerEventConnect extends ServerEventCommand {
+  type: "ServerEventConnect";
+  /** The subscription id. */
+  id: string;
+  unRegisterUrl: string | null;
+  heartbeatUrl: string | null;
+  updateSubscriberUrl: string | null;
+  heartbeatIntervalMs: number;
+  idleTimeoutMs: number;
+}
+
+/** A subscriber, as `getChannelSubscribers()` lists it. */
+export interface ServerEventUser {
+  userId: string;
+  displayName: string;
+  profileUrl: string | null;
+  channels: string[];
+  meta: Record<string, string>;
+}
+
+/** What `onReconnect` receives. */
+export interface ReconnectInfo {
+  /** The subscription that was lost (the client unregistered it). */
+  previousSubscriptionId: string | null;
+  /** The new subscription. */
+  subscriptionId: string;
+  attempts: number;
+  /** Why the previous connection ended (`null` for a requested restart). */
+  error: ServerEventsError | null;
+  /** Whether events may have been missed (ServiceStack never replays). */
+  possibleGap: boolean;
+  disconnectedForMs: number;
+}
+
+/** The body of `updateSubscriber`. */
+export interface UpdateEventSubscriber {
+  subscribeChannels?: string[] | string;
+  unsubscribeChannels?: string[] | string;
+}
+
+/** Makes the instance for a receiver given as a class. */
+export interface IResolver {
+  tryResolve(constructor: new (...args: any[]) => any): any;
+}
+
+/** What `getCredentials` returns (or resolves to). */
+export interface ServerEventsCredentials {
+  bearerToken?: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+}
+
+/** `handlers`: the lifecycle names below, or any other name for `cmd.{name}` messages. */
+export interface ServerEventsHandlers {
+  onConnect?: (info: ServerEventConnect, request: ServerEventConnect) => void;
+  onJoin?: (join: ServerEventJoin) => void;
+  onLeave?: (leave: ServerEventLeave) => void;
+  onUpdate?: (update: ServerEventUpdate) => void;
+  /** Every join, leave and update, after the specific handler. */
+  onCommand?: (command: ServerEventCommand) => void;
+  /** Every application message, after its handler, listeners and receiver. */
+  onMessage?: (message: ServerEventMessage) => void;
+  onHeartbeat?: (heartbeat: ServerEventHeartbeat) => void;
+  /** The client closed (stopped, or gave up). */
+  onStop?: () => void;
+  /** `cmd.{name}` handlers: the parsed body and the message; `this` is the element the `$css`
+   *  part of the selector matches, in a page. */
+  [name: string]: ((this: any, body: any, request: ServerEventMessage) => void) | ((...args: any[]) => void) | undefined;
+}
+
+/** The third constructor argument. */
+export interface ServerEventsClientOptions {
+  handlers?: ServerEventsHandlers;
+  /** op → receiver object or class (`cmd` is the global receiver). */
+  receivers?: Record<string, object | (new () => object)>;
+  /** Makes receiver instances from classes (default: a new instance per message). */
+  resolver?: IResolver;
+  /** Every error: connection failures, malformed events, exceptions thrown by callbacks. */
+  onException?: (error: ServerEventsError | any) => void;
+  /** The client has a new subscription after losing one. */
+  onReconnect?: (info: ReconnectInfo) => void;
+  /** Every connection state change. */
+  onStateChange?: (state: ConnectionStateInfo) => void;
+  /** Send cookies with cross-origin requests (fetch `credentials: "include"`). Default `true`. */
+  withCredentials?: boolean;
+  /** In a page, unregister with `navigator.sendBeacon` on `pagehide`. Default `true`. */
+  unregisterOnUnload?: boolean;
+  /** Override the server's heartbeat interval. */
+  heartbeatIntervalMs?: number;
+  /** Override how long the stream may stay silent before it is presumed dead. */
+  idleTimeoutMs?: number;
+  /** Limit for opening the stream and receiving `cmd.onConnect` (default 10000). */
+  connectTimeoutMs?: number;
+  /** Limit for heartbeats, unregisters and service calls (default 30000). */
+  requestTimeoutMs?: number;
+  /** The largest event accepted, in bytes (default 8 MiB). */
+  maxEventSize?: number;
+  /** Sent as `Authorization: Bearer …` on every request. */
+  bearerToken?: string;
+  /** Sent on every request. */
+  headers?: Record<string, string>;
+  /** Asked before every request (`refresh` is true after a 401/403). */
+  getCredentials?: (refresh: boolean) => ServerEventsCredentials | Promise<ServerEventsCredentials>;
+  /** Rewrites the stream URL before each connect. */
+  resolveStreamUrl?: (url: string) => string;
+  /** `"servicestack"` (default: random n³…(n+1)³ ms after the n-th failure, capped at 60 s),
+   *  `"never"`, `{ delayMs }` or `{ initialMs, maxMs }`. */
+  reconnect?: "servicestack" | "never" | { delayMs: number } | { initialMs: number; maxMs?: number };
+  /** Default `/event-stream`. */
+  eventStreamPath?: string;
+  /** Default `/event-subscribers`. */
+  subscribersPath?: string;
+}
+/** The chainable and variadic members of `ServerEventsClient` (the package entry adapts them to
+ *  `@servicestack/client`'s calling conventions). */
+export interface ServerEventsClient {
+  /** Starts connecting in the background and keeps reconnecting until `stop()`; resolves with
+   *  the client at once (`connect()` waits for the connection instead). */
+  start(): Promise<this>;
+  /** Adds a listener for `trigger.{name}` messages. */
+  addListener(name: string, listener: (message: ServerEventMessage) => void): this;
+  /** Removes a listener added with `addListener` (the same function). */
+  removeListener(name: string, listener: (message: ServerEventMessage) => void): this;
+  /** Sets a lifecycle handler (`onConnect`, `onJoin`, ..., `onStop`) or a `cmd.{name}` handler. */
+  registerHandler(name: string, handler: (...args: any[]) => void): this;
+  /** Removes the handler `name`. */
+  unregisterHandler(name: string): this;
+  /** Registers the global receiver (`cmd.*`): an object, or a class resolved by the resolver. */
+  registerReceiver(receiver: object | (new () => object)): this;
+  /** Registers a receiver for `{name}.*` messages (an object such as `document`, or a class). */
+  registerNamedReceiver(name: string, receiver: object | (new () => object)): this;
+  /** Removes the receiver for `name` (default `"cmd"`). */
+  unregisterReceiver(name?: string): this;
+  /** Sets the resolver for receivers given as classes. */
+  setResolver(resolver: IResolver): this;
+  /** Subscribes the live subscription to more channels. */
+  subscribeToChannels(...channels: (string | string[])[]): Promise<void>;
+  /** Unsubscribes the live subscription from channels. */
+  unsubscribeFromChannels(...channels: (string | string[])[]): Promise<void>;
+}
+
+/** `for await (const message of client.messages())`. */
+export interface MessageStream {
+  [Symbol.asyncIterator](): MessageStream;
+}
+"#;

@@ -1,0 +1,280 @@
+//! The browser leg: the npm package (`cargo xtask wasm`) and its tests in headless Chromium and
+//! Node (`cargo xtask test --only=wasm`).
+//!
+//! The package is built with the pinned `wasm-bindgen` CLI (`--target web`, one `.wasm` for
+//! browsers, bundlers and Node) into `client-wasm/pkg/`, packed with `npm pack` into
+//! `client-wasm/pkg-dist/`. The tests install that tarball into a scratch project and run the
+//! conformance scenarios, the package's own checks and the demo through it.
+//!
+//! Environment: `XTASK_WASM_DEV=1` builds the unoptimized wasm (fast, for local iteration);
+//! `CARGO_TARGET_DIR` is honoured.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{
+    Result, ensure_apt, ensure_cargo_tool, ensure_rust_target, has, output, root, run, run_in,
+    step, strict,
+};
+
+/// The wasm-bindgen CLI version; must equal the `wasm-bindgen` crate pinned in Cargo.toml.
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+/// The output name of the generated module (`wasm/server_events.js`, `..._bg.wasm`).
+const OUT_NAME: &str = "server_events";
+/// Files copied from `client-wasm/npm/` into the package.
+const NPM_FILES: [&str; 5] = ["index.js", "index.d.ts", "node.js", "adapt.js", "README.md"];
+
+/// Installs what the wasm leg needs: the pinned wasm-bindgen CLI, Chromium and its driver.
+pub fn setup() -> Result {
+    ensure_cargo_tool("wasm-bindgen-cli", WASM_BINDGEN_VERSION, "wasm-bindgen")?;
+    if !(has("chromium") && has("chromedriver"))
+        && let Err(error) = ensure_apt(&["chromium", "chromium-driver"])
+    {
+        if strict() {
+            return Err(format!(
+                "cannot install Chromium for the browser tests: {error}"
+            ));
+        }
+        eprintln!(
+            "warning: Chromium is not installed ({error}); the browser tests will be skipped"
+        );
+    }
+    match check_node() {
+        Err(error) if !strict() => {
+            eprintln!("warning: {error}; the wasm leg will be skipped");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Node 20 or newer runs the package's tests and `npm pack`.
+fn check_node() -> Result {
+    let version = output("node", &["--version"]).unwrap_or_default();
+    let major: u32 = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major >= 20 && has("npm") {
+        return Ok(());
+    }
+    Err(format!(
+        "Node 20+ and npm are needed for the npm package and its tests (found {:?})",
+        version.trim()
+    ))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn dev_build() -> bool {
+    std::env::var("XTASK_WASM_DEV").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The workspace version (`[workspace.package] version`).
+fn workspace_version() -> Result<String> {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let mut in_section = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_section = line == "[workspace.package]";
+        } else if in_section && let Some(value) = line.strip_prefix("version") {
+            let value = value.trim_start().trim_start_matches('=').trim();
+            return Ok(value.trim_matches('"').to_owned());
+        }
+    }
+    Err("no version in [workspace.package]".into())
+}
+
+fn gzipped_size(path: &Path) -> Result<u64> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .stdin(std::fs::File::open(path).map_err(|e| e.to_string())?)
+        .output()
+        .map_err(|e| format!("cannot run gzip: {e}"))?;
+    Ok(out.stdout.len() as u64)
+}
+
+fn copy(from: &Path, to: &Path) -> Result {
+    std::fs::copy(from, to)
+        .map(drop)
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+}
+
+/// Builds the npm package (`client-wasm/pkg/`) and packs it into `client-wasm/pkg-dist/`.
+pub fn build_package() -> Result {
+    package().map(drop)
+}
+
+fn package() -> Result<PathBuf> {
+    // `cargo xtask wasm` works on a fresh clone: the target, the pinned CLI and Node are checked
+    // (and the first two installed) here too, not only by `cargo xtask setup`.
+    ensure_rust_target("wasm32-unknown-unknown")?;
+    ensure_cargo_tool("wasm-bindgen-cli", WASM_BINDGEN_VERSION, "wasm-bindgen")?;
+    check_node()?;
+    let crate_dir = root().join("client-wasm");
+    let pkg = crate_dir.join("pkg");
+    let dist = crate_dir.join("pkg-dist");
+    let dev = dev_build();
+    step(&format!(
+        "building client-wasm for wasm32-unknown-unknown ({})",
+        if dev { "dev" } else { "release" }
+    ));
+    let mut cargo = Command::new("cargo");
+    cargo
+        .args([
+            "build",
+            "-p",
+            "client-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .current_dir(root());
+    if !dev {
+        // Size over speed for the shipped module; only this build sees these settings.
+        cargo
+            .arg("--release")
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
+            .env("CARGO_PROFILE_RELEASE_LTO", "true")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+    }
+    let status = cargo
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("the wasm build failed".into());
+    }
+    let wasm = target_dir()
+        .join("wasm32-unknown-unknown")
+        .join(if dev { "debug" } else { "release" })
+        .join("client_wasm.wasm");
+
+    step("wasm-bindgen --target web");
+    if pkg.exists() {
+        std::fs::remove_dir_all(&pkg)
+            .map_err(|e| format!("cannot clear {}: {e}", pkg.display()))?;
+    }
+    let out_dir = pkg.join("wasm");
+    std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+    let wasm_arg = wasm.to_string_lossy().into_owned();
+    let out_arg = out_dir.to_string_lossy().into_owned();
+    let mut bindgen = vec![
+        "--target",
+        "web",
+        "--out-name",
+        OUT_NAME,
+        "--out-dir",
+        &out_arg,
+    ];
+    if !dev {
+        // Function names are for debugging only; the shipped module goes without them.
+        bindgen.extend(["--remove-name-section", "--remove-producers-section"]);
+    }
+    bindgen.push(&wasm_arg);
+    run("wasm-bindgen", &bindgen)?;
+    // No wasm-opt: on this module `wasm-opt -Oz` cut 12 % of the raw size but made the gzipped
+    // file 1.5 % larger, and gzipped is what browsers download.
+    let module = out_dir.join(format!("{OUT_NAME}_bg.wasm"));
+
+    for file in NPM_FILES {
+        copy(&crate_dir.join("npm").join(file), &pkg.join(file))?;
+    }
+    let template =
+        std::fs::read_to_string(crate_dir.join("npm/package.json")).map_err(|e| e.to_string())?;
+    let version = workspace_version()?;
+    let manifest = template.replace("0.0.0-filled-by-xtask", &version);
+    std::fs::write(pkg.join("package.json"), manifest).map_err(|e| e.to_string())?;
+
+    let raw = std::fs::metadata(&module).map_err(|e| e.to_string())?.len();
+    let gzipped = gzipped_size(&module)?;
+    let report = format!(
+        "{{\"profile\":\"{}\",\"wasmBytes\":{raw},\"wasmGzipBytes\":{gzipped}}}\n",
+        if dev { "dev" } else { "release" }
+    );
+
+    step("npm pack");
+    std::fs::create_dir_all(&dist).map_err(|e| e.to_string())?;
+    let dist_arg = dist.to_string_lossy().into_owned();
+    let packed = Command::new("npm")
+        .args(["pack", "--json", "--pack-destination", &dist_arg])
+        .current_dir(&pkg)
+        .output()
+        .map_err(|e| format!("cannot run npm: {e}"))?;
+    if !packed.status.success() {
+        return Err(format!(
+            "npm pack failed: {}",
+            String::from_utf8_lossy(&packed.stderr)
+        ));
+    }
+    let listing = String::from_utf8_lossy(&packed.stdout);
+    let file_name = listing
+        .split("\"filename\":")
+        .nth(1)
+        .and_then(|rest| rest.split('"').nth(1))
+        .ok_or_else(|| format!("cannot read npm pack's output: {listing}"))?
+        .to_owned();
+    let tarball = dist.join(file_name);
+    std::fs::write(dist.join("size.json"), &report).map_err(|e| e.to_string())?;
+    eprintln!(
+        "package: {}\nwasm: {raw} bytes, {gzipped} bytes gzipped ({:.1} KiB)",
+        tarball.display(),
+        gzipped as f64 / 1024.0
+    );
+    Ok(tarball)
+}
+
+/// Runs the browser and Node tests against the packed package.
+pub fn test() -> Result {
+    if let Err(error) = check_node() {
+        if strict() {
+            return Err(error);
+        }
+        eprintln!("warning: {error}; skipping the wasm leg");
+        return Ok(());
+    }
+    let tarball = package()?;
+    step("building the test-server binary");
+    run(
+        "cargo",
+        &["build", "-p", "test-server", "--bin", "test-server"],
+    )?;
+    let server = target_dir().join("debug").join("test-server");
+    let browser = has("chromium") && has("chromedriver");
+    if !browser && strict() {
+        return Err("Chromium and chromedriver are required in CI".into());
+    }
+    let mut args = vec![
+        "tests-js/run.mjs".to_owned(),
+        "--tarball".to_owned(),
+        tarball.to_string_lossy().into_owned(),
+        "--server".to_owned(),
+        server.to_string_lossy().into_owned(),
+        "--work".to_owned(),
+        target_dir()
+            .join("wasm-tests")
+            .to_string_lossy()
+            .into_owned(),
+    ];
+    if !browser {
+        eprintln!("warning: no Chromium; running the Node leg only");
+        args.push("--legs=node".to_owned());
+    }
+    step("browser and Node tests (client-wasm/tests-js)");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_in(&root().join("client-wasm"), "node", &args)
+}
