@@ -35,7 +35,10 @@ pub fn run_in(dir: &Path, program: &str, args: &[&str]) -> Result {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`{program} {}` failed with {status}", args.join(" ")))
+        Err(format!(
+            "`{program} {}` failed with {status}",
+            args.join(" ")
+        ))
     }
 }
 
@@ -74,7 +77,11 @@ pub fn output(program: &str, args: &[&str]) -> Result<String> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(format!("`{program} {}` failed with {}", args.join(" "), out.status))
+        Err(format!(
+            "`{program} {}` failed with {}",
+            args.join(" "),
+            out.status
+        ))
     }
 }
 
@@ -105,8 +112,14 @@ pub fn ensure_apt(packages: &[&str]) -> Result {
     if missing.is_empty() {
         return Ok(());
     }
-    step(&format!("installing Debian packages: {}", missing.join(" ")));
-    let sudo = if output("id", &["-u"]).map(|u| u.trim() == "0").unwrap_or(false) {
+    step(&format!(
+        "installing Debian packages: {}",
+        missing.join(" ")
+    ));
+    let sudo = if output("id", &["-u"])
+        .map(|u| u.trim() == "0")
+        .unwrap_or(false)
+    {
         vec![]
     } else {
         vec!["sudo"]

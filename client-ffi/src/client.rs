@@ -1,0 +1,425 @@
+//! [`ServerEventsClient`]: the object Kotlin and Swift hold, wrapping `client_core`'s client.
+//!
+//! Async calls become Kotlin `suspend` functions and Swift `async` functions; they run on the
+//! bindings' tokio runtime. A cancelled coroutine or task does not cancel the work in Rust (the
+//! call runs to its end and its result is dropped), so stopping is explicit: `stop()`, or
+//! `dispose()`, or destroying the object (Kotlin `close()`/`use {}`, Swift `deinit`), which stops
+//! the client and unregisters its subscription in the background.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use client_core as core;
+
+use crate::credentials::{CredentialsProvider, ForeignCredentials};
+use crate::error::ServerEventsError;
+use crate::listener::{Listeners, MessageHandler, ServerEventsListener};
+use crate::options::ClientOptions;
+use crate::receiver::{ForeignReceiver, ReceiverMember, ServerEventReceiver};
+use crate::runtime::{on_runtime, runtime};
+use crate::streams::{MessageStream, StateStream};
+use crate::types::{
+    ConnectionState, ServerEventCommand, ServerEventConnect, ServerEventMessage, ServerEventUser,
+};
+
+type Result<T, E = ServerEventsError> = std::result::Result<T, E>;
+
+/// A ServiceStack Server Events client: one subscription to a host's event stream, with
+/// heartbeats and automatic reconnects.
+///
+/// Build it, register listeners, handlers and receivers, then `connect()`. Callbacks run on the
+/// client's background threads, one at a time, in the order the events arrived.
+#[derive(uniffi::Object)]
+pub struct ServerEventsClient {
+    inner: core::ServerEventsClient,
+    listeners: Arc<Listeners>,
+    /// Trigger listener ids handed out to Kotlin/Swift → the core's ids.
+    trigger_listeners: Mutex<HashMap<u64, (String, core::ListenerId)>>,
+    next_trigger_listener: AtomicU64,
+}
+
+impl Drop for ServerEventsClient {
+    fn drop(&mut self) {
+        // The core's stop is eager: the request is made here and the background task
+        // unregisters the subscription; the returned future only waits for that.
+        drop(self.inner.dispose());
+    }
+}
+
+fn duration(timeout_ms: u64) -> Duration {
+    Duration::from_millis(timeout_ms)
+}
+
+/// `text` as JSON, or an `InvalidArgument` naming what it was for.
+fn parse_json(what: &str, text: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| ServerEventsError::InvalidArgument {
+        reason: format!("{what} is not JSON: {e}"),
+    })
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| ServerEventsError::Internal {
+        detail: format!("cannot write JSON: {e}"),
+    })
+}
+
+#[uniffi::export]
+impl ServerEventsClient {
+    /// A client for the ServiceStack host at `base_url` (nothing connects until `connect()` or
+    /// `start()`). `credentials`, when given, is asked before every request.
+    #[uniffi::constructor(default(credentials = None, options))]
+    pub fn new(
+        base_url: String,
+        options: ClientOptions,
+        credentials: Option<Arc<dyn CredentialsProvider>>,
+    ) -> Result<Arc<Self>> {
+        let runtime = runtime()?;
+        // The core remembers the runtime current at build time and runs its task there.
+        let _context = runtime.enter();
+        let listeners = Arc::new(Listeners::default());
+        let mut builder =
+            listeners.attach(options.apply(core::ServerEventsClient::builder(base_url)));
+        if let Some(provider) = credentials {
+            builder = builder.credentials_provider(ForeignCredentials(provider));
+        }
+        let inner = builder.build()?;
+        Ok(Arc::new(ServerEventsClient {
+            inner,
+            listeners,
+            trigger_listeners: Mutex::new(HashMap::new()),
+            next_trigger_listener: AtomicU64::new(0),
+        }))
+    }
+
+    // ----- lifecycle -----
+
+    /// Connects and waits for `cmd.onConnect`, returning the subscription.
+    ///
+    /// On a connected client it returns the current subscription at once. On a client that has
+    /// never connected, a failed first attempt is thrown and the client stops (nothing retries
+    /// behind the caller's back); use `start()` to keep retrying instead.
+    pub async fn connect(&self) -> Result<ServerEventConnect> {
+        let inner = self.inner.clone();
+        on_runtime(async move { Ok(ServerEventConnect::from(&inner.connect().await?)) }).await
+    }
+
+    /// Starts connecting in the background and returns at once; the client keeps reconnecting
+    /// after failures until it is stopped.
+    pub fn start(&self) -> Result<()> {
+        Ok(self.inner.start()?)
+    }
+
+    /// Stops the client: ends the stream and the heartbeats and unregisters the subscription.
+    /// Returns once the subscription is unregistered. Safe to call from a callback only without
+    /// waiting for it (launch it in another coroutine or task).
+    pub async fn stop(&self) {
+        self.inner.stop().await;
+    }
+
+    /// Stops the client for good, like `stop()`; later starts throw `Disposed`. Destroying the
+    /// object does the same without waiting.
+    pub async fn dispose(&self) {
+        self.inner.dispose().await;
+    }
+
+    /// Drops the current connection and reconnects at once with the current channels (starts a
+    /// stopped client).
+    pub fn restart(&self) -> Result<()> {
+        Ok(self.inner.restart()?)
+    }
+
+    /// Pauses the client (for a backgrounded app): unregisters and disconnects until `resume()`.
+    pub fn pause(&self) {
+        self.inner.pause();
+    }
+
+    /// Resumes a paused client: reconnects at once.
+    pub fn resume(&self) -> Result<()> {
+        Ok(self.inner.resume()?)
+    }
+
+    // ----- state -----
+
+    /// The current connection state.
+    pub fn state(&self) -> ConnectionState {
+        ConnectionState::from(&self.inner.state())
+    }
+
+    /// Every state change from now on, starting with the current state.
+    pub fn state_changes(&self) -> Arc<StateStream> {
+        StateStream::new(self.inner.state_changes())
+    }
+
+    /// Every application message from now on, in order (nothing is dropped).
+    pub fn messages(&self) -> Arc<MessageStream> {
+        MessageStream::new(self.inner.messages())
+    }
+
+    /// The current subscription, when connected.
+    pub fn connection_info(&self) -> Option<ServerEventConnect> {
+        self.inner
+            .connection_info()
+            .as_ref()
+            .map(ServerEventConnect::from)
+    }
+
+    /// The current subscription id, when connected.
+    pub fn subscription_id(&self) -> Option<String> {
+        self.inner.subscription_id()
+    }
+
+    /// The display name of the current subscription, or `"(not connected)"`.
+    pub fn connection_display_name(&self) -> String {
+        self.inner.connection_display_name()
+    }
+
+    /// How many times the client has opened (or tried to open) the event stream.
+    pub fn times_started(&self) -> u64 {
+        self.inner.times_started()
+    }
+
+    /// The base URL of the host.
+    pub fn base_url(&self) -> String {
+        self.inner.base_url().to_owned()
+    }
+
+    /// The URL the next connect will open.
+    pub fn event_stream_url(&self) -> String {
+        self.inner.event_stream_url()
+    }
+
+    // ----- channels and subscribers -----
+
+    /// The channels the client subscribes to.
+    pub fn channels(&self) -> Vec<String> {
+        self.inner.channels()
+    }
+
+    /// Replaces the channel list locally; it takes effect on the next (re)connect.
+    pub fn set_channels(&self, channels: Vec<String>) -> Result<()> {
+        Ok(self.inner.set_channels(channels)?)
+    }
+
+    /// Subscribes the live subscription to more channels.
+    pub async fn subscribe_to_channels(&self, channels: Vec<String>) -> Result<()> {
+        let inner = self.inner.clone();
+        on_runtime(async move { Ok(inner.subscribe_to_channels(channels).await?) }).await
+    }
+
+    /// Unsubscribes the live subscription from channels.
+    pub async fn unsubscribe_from_channels(&self, channels: Vec<String>) -> Result<()> {
+        let inner = self.inner.clone();
+        on_runtime(async move { Ok(inner.unsubscribe_from_channels(channels).await?) }).await
+    }
+
+    /// Changes the live subscription's channels in one request.
+    pub async fn update_subscriber(
+        &self,
+        subscribe: Vec<String>,
+        unsubscribe: Vec<String>,
+    ) -> Result<()> {
+        let inner = self.inner.clone();
+        on_runtime(async move { Ok(inner.update_subscriber(subscribe, unsubscribe).await?) }).await
+    }
+
+    /// The subscribers of this client's channels.
+    pub async fn get_channel_subscribers(&self) -> Result<Vec<ServerEventUser>> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            let users = inner.get_channel_subscribers().await?;
+            Ok(users.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    /// The subscribers of `channels` (every subscriber when empty).
+    pub async fn get_subscribers(&self, channels: Vec<String>) -> Result<Vec<ServerEventUser>> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            let users = inner.get_subscribers(&channels).await?;
+            Ok(users.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    // ----- services and authentication -----
+
+    /// Signs in with ServiceStack's credentials provider (`POST /auth/credentials`); returns
+    /// the `AuthenticateResponse` as JSON. The session cookies are used by the stream,
+    /// heartbeats and service calls from then on.
+    pub async fn authenticate(&self, user_name: String, password: String) -> Result<String> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            let response = inner.authenticate(&user_name, password).await?;
+            to_json(&response)
+        })
+        .await
+    }
+
+    /// POSTs `request_json` to a service and returns the JSON response (`null` for an empty
+    /// one). A `path` starting with `/` is appended to the base URL, an absolute URL is used as
+    /// it is, and a bare name is a ServiceStack DTO at `/api/{name}`. Cookies and credentials
+    /// are shared with the event stream.
+    pub async fn post_json(&self, path: String, request_json: String) -> Result<String> {
+        let request = parse_json("the request", &request_json)?;
+        let service = self.inner.service_client();
+        on_runtime(async move {
+            let response: serde_json::Value = service.post(&path, &request).await?;
+            to_json(&response)
+        })
+        .await
+    }
+
+    /// GETs a service and returns the JSON response (paths as for `postJson`).
+    pub async fn get_json(&self, path: String) -> Result<String> {
+        let service = self.inner.service_client();
+        on_runtime(async move {
+            let response: serde_json::Value = service.get(&path).await?;
+            to_json(&response)
+        })
+        .await
+    }
+
+    // ----- waiting -----
+
+    /// Waits up to `timeout_ms` for the next application message received after this call.
+    pub async fn wait_for_next_message(&self, timeout_ms: u64) -> Result<ServerEventMessage> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            let message = inner.wait_for_next_message(duration(timeout_ms)).await?;
+            Ok(ServerEventMessage::from(&message))
+        })
+        .await
+    }
+
+    /// Waits up to `timeout_ms` for the next join, leave or update received after this call.
+    pub async fn wait_for_next_command(&self, timeout_ms: u64) -> Result<ServerEventCommand> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            let command = inner.wait_for_next_command(duration(timeout_ms)).await?;
+            Ok(ServerEventCommand::from(&command))
+        })
+        .await
+    }
+
+    /// Waits up to `timeout_ms` for the next `cmd.onHeartbeat` received after this call.
+    pub async fn wait_for_next_heartbeat(&self, timeout_ms: u64) -> Result<ServerEventCommand> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            let command = inner.wait_for_next_heartbeat(duration(timeout_ms)).await?;
+            Ok(ServerEventCommand::from(&command))
+        })
+        .await
+    }
+
+    /// Waits up to `timeout_ms` for the next `cmd.onConnect` (for example after a reconnect);
+    /// does not start the client.
+    pub async fn wait_for_next_connect(&self, timeout_ms: u64) -> Result<ServerEventConnect> {
+        let inner = self.inner.clone();
+        on_runtime(async move {
+            let info = inner.wait_for_next_connect(duration(timeout_ms)).await?;
+            Ok(ServerEventConnect::from(&info))
+        })
+        .await
+    }
+
+    // ----- callbacks -----
+
+    /// Adds a lifecycle listener; returns its id for `removeEventListener`.
+    pub fn add_event_listener(&self, listener: Arc<dyn ServerEventsListener>) -> u64 {
+        self.listeners.add(listener)
+    }
+
+    /// Removes a lifecycle listener; whether it was registered.
+    pub fn remove_event_listener(&self, id: u64) -> bool {
+        self.listeners.remove(id)
+    }
+
+    /// Handles `cmd.{name}` messages (the name is matched exactly); replaces an earlier handler
+    /// of that name.
+    pub fn register_handler(&self, name: String, handler: Arc<dyn MessageHandler>) {
+        let listeners = self.listeners.clone();
+        let what = format!("cmd.{name}");
+        self.inner.register_handler(&name, move |_client, message| {
+            listeners.run_handler(&what, handler.as_ref(), message);
+        });
+    }
+
+    /// Removes the handler of `cmd.{name}`; whether there was one.
+    pub fn remove_handler(&self, name: String) -> bool {
+        self.inner.remove_handler(&name)
+    }
+
+    /// Registers the global receiver, for `cmd.*` messages.
+    pub fn register_receiver(
+        &self,
+        members: Vec<ReceiverMember>,
+        receiver: Arc<dyn ServerEventReceiver>,
+    ) {
+        self.register_named_receiver("cmd".into(), members, receiver);
+    }
+
+    /// Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`.
+    pub fn register_named_receiver(
+        &self,
+        op: String,
+        members: Vec<ReceiverMember>,
+        receiver: Arc<dyn ServerEventReceiver>,
+    ) {
+        let receiver = ForeignReceiver::new(members, receiver, self.listeners.clone());
+        self.inner.register_named_receiver(&op, receiver);
+    }
+
+    /// Removes the receiver of `op`; whether there was one.
+    pub fn unregister_receiver(&self, op: String) -> bool {
+        self.inner.unregister_receiver(&op)
+    }
+
+    /// Adds a listener for `trigger.{name}` messages (several may share a name); returns its id
+    /// for `removeListener`.
+    pub fn add_listener(&self, name: String, listener: Arc<dyn MessageHandler>) -> u64 {
+        let listeners = self.listeners.clone();
+        let what = format!("trigger.{name}");
+        let core_id = self.inner.add_listener(&name, move |_client, message| {
+            listeners.run_handler(&what, listener.as_ref(), message);
+        });
+        let id = self.next_trigger_listener.fetch_add(1, Ordering::Relaxed) + 1;
+        self.trigger_listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, (name, core_id));
+        id
+    }
+
+    /// Removes one trigger listener of `name`; whether it was registered.
+    pub fn remove_listener(&self, name: String, id: u64) -> bool {
+        let mut ids = self
+            .trigger_listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match ids.get(&id) {
+            Some((registered, core_id)) if *registered == name => {
+                let removed = self.inner.remove_listener(&name, *core_id);
+                ids.remove(&id);
+                removed
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes every trigger listener of `name`; how many there were.
+    pub fn remove_listeners(&self, name: String) -> u32 {
+        self.trigger_listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (registered, _)| *registered != name);
+        u32::try_from(self.inner.remove_listeners(&name)).unwrap_or(u32::MAX)
+    }
+
+    /// Whether `name` has trigger listeners.
+    pub fn has_listeners(&self, name: String) -> bool {
+        self.inner.has_listeners(&name)
+    }
+}

@@ -1,0 +1,187 @@
+//! Receivers implemented in Kotlin or Swift: objects whose members are called by selector, like
+//! ServiceStack's `ServerEventReceiver`.
+//!
+//! The foreign side declares its members once (name and, for members taking an argument, the
+//! argument's type name); the client matches every `{op}.{target}` message against them with the
+//! same rule as `client_core::Receiver` (case-insensitive, `-` and `_` ignored; argument type
+//! names first, then member names) and calls `invoke` with the member's declared name, or
+//! `noSuchMethod` with the original target.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use client_core::{MessageReceiver, ReceiverContext};
+
+use crate::error::ServerEventsError;
+use crate::listener::Listeners;
+use crate::types::ServerEventMessage;
+
+/// One member of a foreign receiver.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReceiverMember {
+    /// The member's name, e.g. `FooMethod` or `announce`; matched against the target.
+    pub name: String,
+    /// For a member taking an argument: the argument's type name, e.g. `CustomType`, so
+    /// `cmd.CustomType` reaches this member too.
+    #[uniffi(default = None)]
+    pub argument_type: Option<String>,
+}
+
+/// A receiver implemented in Kotlin or Swift (register it with `registerReceiver` or
+/// `registerNamedReceiver`).
+#[uniffi::export(foreign)]
+pub trait ServerEventReceiver: Send + Sync {
+    /// A message matched `member` (its declared name): run it. The argument, if any, is the
+    /// message's `json`.
+    fn invoke(&self, member: String, message: ServerEventMessage) -> Result<(), ServerEventsError>;
+    /// No member matched `target` (as sent, e.g. `background-image`).
+    fn no_such_method(
+        &self,
+        target: String,
+        message: ServerEventMessage,
+    ) -> Result<(), ServerEventsError>;
+}
+
+/// The lookup key of a target or member name: lower case, without `-` and `_` (the rule of
+/// `client_core::Receiver`).
+fn key(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Adapts a foreign receiver to the core's [`MessageReceiver`].
+pub(crate) struct ForeignReceiver {
+    by_type: HashMap<String, String>,
+    by_name: HashMap<String, String>,
+    receiver: Arc<dyn ServerEventReceiver>,
+    listeners: Arc<Listeners>,
+}
+
+impl ForeignReceiver {
+    pub(crate) fn new(
+        members: Vec<ReceiverMember>,
+        receiver: Arc<dyn ServerEventReceiver>,
+        listeners: Arc<Listeners>,
+    ) -> Self {
+        let mut by_type = HashMap::new();
+        let mut by_name = HashMap::new();
+        for member in members {
+            if let Some(type_name) = &member.argument_type {
+                by_type.insert(key(type_name), member.name.clone());
+            }
+            by_name.insert(key(&member.name), member.name);
+        }
+        ForeignReceiver {
+            by_type,
+            by_name,
+            receiver,
+            listeners,
+        }
+    }
+
+    /// The declared name of the member `target` reaches, if any.
+    fn find(&self, target: &str) -> Option<&String> {
+        let wanted = key(target);
+        self.by_type
+            .get(&wanted)
+            .or_else(|| self.by_name.get(&wanted))
+    }
+}
+
+impl MessageReceiver for ForeignReceiver {
+    fn receive(&self, context: &ReceiverContext<'_>) -> Result<(), client_core::Error> {
+        let target = context.message.target().unwrap_or_default();
+        let message = ServerEventMessage::from(context.message);
+        let selector = context.message.selector().unwrap_or_default();
+        let outcome = match self.find(target) {
+            Some(member) => self.receiver.invoke(member.clone(), message),
+            None => self.receiver.no_such_method(target.to_owned(), message),
+        };
+        // Reported here rather than returned: the core's error type has no variant for a
+        // foreign failure, and the listeners are who needs to hear about it.
+        if let Err(error) = outcome {
+            self.listeners.exception(&error.in_callback(selector));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl ServerEventReceiver for Recorder {
+        fn invoke(
+            &self,
+            member: String,
+            message: ServerEventMessage,
+        ) -> Result<(), ServerEventsError> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{member} {}", message.json));
+            Ok(())
+        }
+        fn no_such_method(
+            &self,
+            target: String,
+            _: ServerEventMessage,
+        ) -> Result<(), ServerEventsError> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("noSuchMethod:{target}"));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn targets_match_type_names_then_member_names() {
+        let recorder = Arc::new(Recorder::default());
+        let receiver = ForeignReceiver::new(
+            vec![
+                ReceiverMember {
+                    name: "FooMethod".into(),
+                    argument_type: Some("CustomType".into()),
+                },
+                ReceiverMember {
+                    name: "BackgroundImage".into(),
+                    argument_type: None,
+                },
+            ],
+            recorder.clone(),
+            Arc::new(Listeners::default()),
+        );
+        let client = client_core::ServerEventsClient::new("http://h", ["A"]).unwrap();
+        for data in [
+            "test.fooMethod {}",
+            "test.CustomType {\"id\":1}",
+            "css.background-image x",
+            "test.nope 1",
+        ] {
+            let message = client_core::ServerEventMessage::parse(1, data.into()).unwrap();
+            receiver
+                .receive(&ReceiverContext {
+                    client: &client,
+                    message: &message,
+                })
+                .unwrap();
+        }
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            [
+                "FooMethod {}",
+                "FooMethod {\"id\":1}",
+                "BackgroundImage x",
+                "noSuchMethod:nope"
+            ]
+        );
+    }
+}
