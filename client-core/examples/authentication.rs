@@ -29,20 +29,28 @@ async fn sign_in(base_url: &str) -> Result<String, client_core::Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let config = ServerConfig { limit_to_authenticated_users: true, ..ServerConfig::default() };
+    let config = ServerConfig {
+        limit_to_authenticated_users: true,
+        ..ServerConfig::default()
+    };
     let server = TestServer::start(config).await?;
     let base_url = server.base_url().to_owned();
 
     let anonymous = ServerEventsClient::new(&base_url, ["home"])?;
     match anonymous.connect().await {
-        Err(error) if error.is_unauthorized() => println!("anonymous: refused as expected ({error})"),
+        Err(error) if error.is_unauthorized() => {
+            println!("anonymous: refused as expected ({error})")
+        }
         other => println!("anonymous: unexpected {other:?}"),
     }
 
     let with_cookies = ServerEventsClient::new(&base_url, ["home"])?;
     with_cookies.authenticate("user", "pass").await?;
     let info = with_cookies.connect().await?;
-    println!("cookie session: connected, authenticated = {}", info.is_authenticated);
+    println!(
+        "cookie session: connected, authenticated = {}",
+        info.is_authenticated
+    );
     with_cookies.stop().await;
 
     let asked = Arc::new(AtomicUsize::new(0));
@@ -64,9 +72,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
         })
         .build()?;
     let info = with_tokens.connect().await?;
-    println!("bearer token: connected, authenticated = {}", info.is_authenticated);
-    with_tokens.wait_for_next_heartbeat(Duration::from_secs(15)).await?;
-    println!("provider was asked {} times (once per request)", asked.load(Ordering::SeqCst));
+    println!(
+        "bearer token: connected, authenticated = {}",
+        info.is_authenticated
+    );
+    with_tokens
+        .wait_for_next_heartbeat(Duration::from_secs(15))
+        .await?;
+    println!(
+        "provider was asked {} times (once per request)",
+        asked.load(Ordering::SeqCst)
+    );
     with_tokens.stop().await;
 
     server.shutdown().await;

@@ -11,7 +11,7 @@
 use std::error::Error;
 use std::time::Duration;
 
-use client_core::{ServerEventsClient, ServerEventMessage};
+use client_core::{ServerEventMessage, ServerEventsClient};
 use serde::{Deserialize, Serialize};
 use test_server::{ServerConfig, TestServer};
 
@@ -37,13 +37,37 @@ struct PostChatToChannel<'a> {
 fn chatter(base_url: &str, name: &'static str) -> Result<ServerEventsClient, client_core::Error> {
     ServerEventsClient::builder(base_url)
         .channels([CHANNEL])
-        .on_connect(move |info| println!("[{name}] connected as {} (subscription {})", info.display_name, info.id))
-        .on_join(move |join| println!("[{name}] {} joined #{}", join.display_name, join.channel().unwrap_or("?")))
-        .on_leave(move |leave| println!("[{name}] {} left #{}", leave.display_name, leave.channel().unwrap_or("?")))
+        .on_connect(move |info| {
+            println!(
+                "[{name}] connected as {} (subscription {})",
+                info.display_name, info.id
+            )
+        })
+        .on_join(move |join| {
+            println!(
+                "[{name}] {} joined #{}",
+                join.display_name,
+                join.channel().unwrap_or("?")
+            )
+        })
+        .on_leave(move |leave| {
+            println!(
+                "[{name}] {} left #{}",
+                leave.display_name,
+                leave.channel().unwrap_or("?")
+            )
+        })
         .on_heartbeat(move |_| println!("[{name}] heartbeat"))
-        .handler("chat", move |_client, msg: &ServerEventMessage| match msg.parse_json::<ChatMessage>() {
-            Ok(chat) => println!("[{name}] #{} {}: {}", msg.channel().unwrap_or("?"), chat.from_name, chat.message),
-            Err(error) => println!("[{name}] unreadable chat: {error}"),
+        .handler("chat", move |_client, msg: &ServerEventMessage| {
+            match msg.parse_json::<ChatMessage>() {
+                Ok(chat) => println!(
+                    "[{name}] #{} {}: {}",
+                    msg.channel().unwrap_or("?"),
+                    chat.from_name,
+                    chat.message
+                ),
+                Err(error) => println!("[{name}] unreadable chat: {error}"),
+            }
         })
         .on_exception(move |error| println!("[{name}] error: {error}"))
         .build()
@@ -55,7 +79,12 @@ async fn say(client: &ServerEventsClient, message: &str) -> Result<(), client_co
         .service_client()
         .post(
             &format!("/channels/{CHANNEL}/chat"),
-            &PostChatToChannel { from: &from, channel: CHANNEL, message, selector: "cmd.chat" },
+            &PostChatToChannel {
+                from: &from,
+                channel: CHANNEL,
+                message,
+                selector: "cmd.chat",
+            },
         )
         .await?;
     Ok(())
@@ -66,7 +95,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let (server, base_url) = match std::env::args().nth(1) {
         Some(url) => (None, url),
         None => {
-            let config = ServerConfig { heartbeat_interval: Duration::from_millis(500), ..ServerConfig::default() };
+            let config = ServerConfig {
+                heartbeat_interval: Duration::from_millis(500),
+                ..ServerConfig::default()
+            };
             let server = TestServer::start(config).await?;
             let url = server.base_url().to_owned();
             println!("reference server listening on {url}");
@@ -92,7 +124,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     delivered.await?;
 
     // Heartbeats keep the subscriptions alive; show one round for each.
-    tokio::try_join!(alice.wait_for_next_heartbeat(WAIT), bob.wait_for_next_heartbeat(WAIT))?;
+    tokio::try_join!(
+        alice.wait_for_next_heartbeat(WAIT),
+        bob.wait_for_next_heartbeat(WAIT)
+    )?;
 
     let bob_left = alice.wait_for_next_command(WAIT);
     bob.stop().await;

@@ -36,7 +36,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .named_receiver(
             "tv",
             Receiver::shared(tv.clone())
-                .method("watch", |tv: &mut Tv, url: String, _| tv.watching = Some(url))
+                .method("watch", |tv: &mut Tv, url: String, _| {
+                    tv.watching = Some(url)
+                })
                 .action("off", |tv: &mut Tv, _| tv.watching = None),
         )
         // The target is matched ignoring case and dashes: `background-image` reaches
@@ -46,10 +48,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
             Receiver::shared(styles.clone())
                 .method("BackgroundImage", |s: &mut Styles, value: String, ctx| {
                     let target = ctx.message.css_selector().unwrap_or("body");
-                    s.applied.push(format!("{target} {{ background-image: {value} }}"));
+                    s.applied
+                        .push(format!("{target} {{ background-image: {value} }}"));
                 })
                 .no_such_method(|s: &mut Styles, property, ctx| {
-                    s.applied.push(format!("unsupported property {property}: {}", ctx.message.json()));
+                    s.applied.push(format!(
+                        "unsupported property {property}: {}",
+                        ctx.message.json()
+                    ));
                 }),
         )
         .build()?;

@@ -14,7 +14,9 @@ const WAIT: Duration = Duration::from_secs(10);
 async fn main() -> Result<(), Box<dyn Error>> {
     let server = TestServer::start(ServerConfig::default()).await?;
     let client = ServerEventsClient::new(server.base_url(), ["home"])?;
-    let first = client.add_listener("customEvent", |_, msg| println!("first listener got {}", msg.json()));
+    let first = client.add_listener("customEvent", |_, msg| {
+        println!("first listener got {}", msg.json())
+    });
     client.add_listener("customEvent", |_, msg| {
         let text: String = msg.parse_json().unwrap_or_default();
         println!("second listener got the string {text:?}");
@@ -22,13 +24,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
     client.connect().await?;
 
     let next = client.wait_for_next_message(WAIT);
-    server.events().notify_channel("home", "trigger.customEvent", "arg")?;
+    server
+        .events()
+        .notify_channel("home", "trigger.customEvent", "arg")?;
     next.await?;
 
     client.remove_listener("customEvent", first);
     println!("removed the first listener");
     let next = client.wait_for_next_message(WAIT);
-    server.events().notify_channel("home", "trigger.customEvent", "again")?;
+    server
+        .events()
+        .notify_channel("home", "trigger.customEvent", "again")?;
     next.await?;
 
     client.stop().await;

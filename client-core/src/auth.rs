@@ -84,7 +84,10 @@ impl Credentials {
     /// These credentials followed by `other`'s (a bearer token in `other` wins).
     pub(crate) fn merged(&self, other: &Credentials) -> Credentials {
         Credentials {
-            bearer_token: other.bearer_token.clone().or_else(|| self.bearer_token.clone()),
+            bearer_token: other
+                .bearer_token
+                .clone()
+                .or_else(|| self.bearer_token.clone()),
             headers: self.headers.iter().chain(&other.headers).cloned().collect(),
             query: self.query.iter().chain(&other.query).cloned().collect(),
         }
@@ -135,7 +138,10 @@ mod tests {
     fn secrets_never_print() {
         let creds = Credentials::bearer("tok-123").with_header("X-Key", "k-456");
         let shown = format!("{creds:?} {}", Secret::new("s"));
-        assert!(!shown.contains("tok-123") && !shown.contains("k-456") && !shown.contains(" s"), "{shown}");
+        assert!(
+            !shown.contains("tok-123") && !shown.contains("k-456") && !shown.contains(" s"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -145,6 +151,13 @@ mod tests {
         let merged = a.merged(&b);
         assert_eq!(merged.bearer_token.unwrap().expose(), "b");
         assert_eq!(merged.headers.len() + merged.query.len(), 2);
-        assert_eq!(Credentials::bearer("a").merged(&Credentials::default()).bearer_token.unwrap().expose(), "a");
+        assert_eq!(
+            Credentials::bearer("a")
+                .merged(&Credentials::default())
+                .bearer_token
+                .unwrap()
+                .expose(),
+            "a"
+        );
     }
 }

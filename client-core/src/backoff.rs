@@ -107,9 +107,7 @@ impl ReconnectPolicy {
             Schedule::Exponential { .. } if n == 0 => 0,
             Schedule::Exponential { initial } => {
                 let initial = u64::try_from(initial.as_millis()).unwrap_or(u64::MAX);
-                let ceiling = initial
-                    .saturating_mul(1u64 << (n - 1).min(32))
-                    .min(cap);
+                let ceiling = initial.saturating_mul(1u64 << (n - 1).min(32)).min(cap);
                 fastrand::u64(0..=ceiling)
             }
         };
@@ -124,7 +122,14 @@ mod tests {
     #[test]
     fn cubic_schedule_matches_the_csharp_table() {
         let policy = ReconnectPolicy::default();
-        for (n, low, high) in [(2, 8, 27), (3, 27, 64), (4, 64, 125), (10, 1000, 1331), (20, 8000, 9261), (38, 54872, 59319)] {
+        for (n, low, high) in [
+            (2, 8, 27),
+            (3, 27, 64),
+            (4, 64, 125),
+            (10, 1000, 1331),
+            (20, 8000, 9261),
+            (38, 54872, 59319),
+        ] {
             for _ in 0..200 {
                 let ms = policy.delay_for(n).unwrap().as_millis() as u64;
                 assert!((low..=high).contains(&ms), "n={n}: {ms}");
@@ -147,11 +152,15 @@ mod tests {
 
     #[test]
     fn exponential_and_fixed() {
-        let policy = ReconnectPolicy::exponential(Duration::from_millis(100), Duration::from_secs(1));
+        let policy =
+            ReconnectPolicy::exponential(Duration::from_millis(100), Duration::from_secs(1));
         for n in 1..40 {
             assert!(policy.delay_for(n).unwrap() <= Duration::from_secs(1));
         }
         assert!(policy.delay_for(2).unwrap() <= Duration::from_millis(200));
-        assert_eq!(ReconnectPolicy::fixed(Duration::from_millis(5)).delay_for(9), Some(Duration::from_millis(5)));
+        assert_eq!(
+            ReconnectPolicy::fixed(Duration::from_millis(5)).delay_for(9),
+            Some(Duration::from_millis(5))
+        );
     }
 }

@@ -26,7 +26,11 @@ use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
 use crate::transport::{Body, Method, Transport, TransportOptions};
 
 /// Characters kept as they are in channel names on the stream URL; the rest is percent-encoded.
-const CHANNEL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const CHANNEL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Rewrites the stream URL before each connect (for example to add a token).
 pub trait UrlRewriter: Fn(&str) -> String + MaybeSend + MaybeSync {}
@@ -260,7 +264,9 @@ impl ServerEventsClient {
     pub async fn connect(&self) -> Result<ServerEventConnect, Error> {
         let waiter = {
             let mut session = self.shared.session();
-            if let (Some(info), ConnectionState::Open { .. }) = (&session.connection, &session.state) {
+            if let (Some(info), ConnectionState::Open { .. }) =
+                (&session.connection, &session.state)
+            {
                 return Ok(info.clone());
             }
             if !session.task_running && session.connection.is_none() {
@@ -375,16 +381,19 @@ impl ServerEventsClient {
 
     /// The current subscription id, when connected.
     pub fn subscription_id(&self) -> Option<String> {
-        self.shared.session().connection.as_ref().map(|info| info.id.clone())
-    }
-
-    /// The display name of the current subscription, or `"(not connected)"`.
-    pub fn connection_display_name(&self) -> String {
         self.shared
             .session()
             .connection
             .as_ref()
-            .map_or_else(|| "(not connected)".to_owned(), |info| info.display_name.clone())
+            .map(|info| info.id.clone())
+    }
+
+    /// The display name of the current subscription, or `"(not connected)"`.
+    pub fn connection_display_name(&self) -> String {
+        self.shared.session().connection.as_ref().map_or_else(
+            || "(not connected)".to_owned(),
+            |info| info.display_name.clone(),
+        )
     }
 
     /// How many times the client has opened (or tried to open) the event stream.
@@ -446,7 +455,11 @@ impl ServerEventsClient {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<ServerEventCommand, Error>> + 'static {
-        wait_for("heartbeat", timeout, self.shared.dispatcher.wait_heartbeat())
+        wait_for(
+            "heartbeat",
+            timeout,
+            self.shared.dispatcher.wait_heartbeat(),
+        )
     }
 
     /// Waits for the next `cmd.onConnect` received after this call (for example the one that
@@ -466,7 +479,8 @@ impl ServerEventsClient {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.update_subscriber(validated_channels(channels)?, Vec::new()).await
+        self.update_subscriber(validated_channels(channels)?, Vec::new())
+            .await
     }
 
     /// Unsubscribes the live subscription from channels, then removes them from the local list.
@@ -475,7 +489,8 @@ impl ServerEventsClient {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.update_subscriber(Vec::new(), validated_channels(channels)?).await
+        self.update_subscriber(Vec::new(), validated_channels(channels)?)
+            .await
     }
 
     /// Changes the live subscription's channels through the server's `updateSubscriberUrl`;
@@ -490,7 +505,8 @@ impl ServerEventsClient {
             let session = self.shared.session();
             let info = session.connection.as_ref().ok_or(Error::NotConnected)?;
             let url = info.update_subscriber_url.clone().unwrap_or_else(|| {
-                self.shared.url_for(&format!("/event-subscribers/{}", info.id))
+                self.shared
+                    .url_for(&format!("/event-subscribers/{}", info.id))
             });
             (info.id.clone(), url)
         };
@@ -514,7 +530,9 @@ impl ServerEventsClient {
             .call(Method::Post, &url, Body::Json(body))
             .await?;
         let mut session = self.shared.session();
-        session.channels.retain(|channel| !unsubscribe.contains(channel));
+        session
+            .channels
+            .retain(|channel| !unsubscribe.contains(channel));
         for channel in subscribe {
             if !session.channels.contains(&channel) {
                 session.channels.push(channel);
@@ -530,7 +548,10 @@ impl ServerEventsClient {
     }
 
     /// The subscribers of `channels`, de-duplicated by the server (all subscribers when empty).
-    pub async fn get_subscribers(&self, channels: &[String]) -> Result<Vec<ServerEventUser>, Error> {
+    pub async fn get_subscribers(
+        &self,
+        channels: &[String],
+    ) -> Result<Vec<ServerEventUser>, Error> {
         let encoded: Vec<String> = channels
             .iter()
             .map(|channel| utf8_percent_encode(channel, CHANNEL_ENCODE).to_string())
@@ -539,7 +560,11 @@ impl ServerEventsClient {
         if !encoded.is_empty() {
             url = format!("{url}?channels={}", encoded.join(","));
         }
-        let text = self.shared.transport.call(Method::Get, &url, Body::Empty).await?;
+        let text = self
+            .shared
+            .transport
+            .call(Method::Get, &url, Body::Empty)
+            .await?;
         let entries: Vec<serde_json::Value> =
             serde_json::from_str(&text).map_err(|e| Error::Deserialize {
                 type_name: "subscriber list".into(),
@@ -570,7 +595,9 @@ impl ServerEventsClient {
         user_name: &str,
         password: impl Into<Secret>,
     ) -> Result<BTreeMap<String, serde_json::Value>, Error> {
-        self.service_client().authenticate(user_name, password).await
+        self.service_client()
+            .authenticate(user_name, password)
+            .await
     }
 
     /// Handles `cmd.{name}` messages (the name is matched exactly). Replaces an earlier handler
@@ -588,7 +615,12 @@ impl ServerEventsClient {
 
     /// Removes the handler for `cmd.{name}`; whether there was one.
     pub fn remove_handler(&self, name: &str) -> bool {
-        self.shared.dispatcher.routes().handlers.remove(name).is_some()
+        self.shared
+            .dispatcher
+            .routes()
+            .handlers
+            .remove(name)
+            .is_some()
     }
 
     /// Registers the global receiver, for `cmd.*` messages.
@@ -607,7 +639,12 @@ impl ServerEventsClient {
 
     /// Removes the receiver for `op`; whether there was one.
     pub fn unregister_receiver(&self, op: &str) -> bool {
-        self.shared.dispatcher.routes().receivers.remove(op).is_some()
+        self.shared
+            .dispatcher
+            .routes()
+            .receivers
+            .remove(op)
+            .is_some()
     }
 
     /// Adds a listener for `trigger.{name}` messages. Several listeners may share a name.
@@ -808,7 +845,9 @@ impl ClientBuilder {
 
     /// Registers a receiver for `{op}.*` messages.
     pub fn named_receiver(mut self, op: &str, receiver: impl MessageReceiver) -> Self {
-        self.routes.receivers.insert(op.to_owned(), Arc::new(receiver));
+        self.routes
+            .receivers
+            .insert(op.to_owned(), Arc::new(receiver));
         self
     }
 
@@ -1009,7 +1048,10 @@ mod tests {
     #[test]
     fn stream_url_encodes_channels_like_servicestack_clients() {
         let client = ServerEventsClient::new("http://h:1/app/", ["A", "B C", "*", "x_y"]).unwrap();
-        assert_eq!(client.event_stream_url(), "http://h:1/app/event-stream?channels=A,B%20C,%2A,x_y");
+        assert_eq!(
+            client.event_stream_url(),
+            "http://h:1/app/event-stream?channels=A,B%20C,%2A,x_y"
+        );
         let none = ServerEventsClient::new("http://h", Vec::<String>::new()).unwrap();
         assert_eq!(none.event_stream_url(), "http://h/event-stream?channels=");
     }
@@ -1017,10 +1059,22 @@ mod tests {
     #[test]
     fn bad_base_urls_and_channels_are_rejected() {
         for url in ["", "localhost:5000", "ftp://h", "http://"] {
-            assert!(matches!(ServerEventsClient::new(url, ["A"]), Err(Error::InvalidUrl { .. })), "{url}");
+            assert!(
+                matches!(
+                    ServerEventsClient::new(url, ["A"]),
+                    Err(Error::InvalidUrl { .. })
+                ),
+                "{url}"
+            );
         }
-        assert!(matches!(ServerEventsClient::new("http://h", ["a@b"]), Err(Error::InvalidArgument { .. })));
-        assert!(matches!(ServerEventsClient::new("http://h", ["a,b"]), Err(Error::InvalidArgument { .. })));
+        assert!(matches!(
+            ServerEventsClient::new("http://h", ["a@b"]),
+            Err(Error::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            ServerEventsClient::new("http://h", ["a,b"]),
+            Err(Error::InvalidArgument { .. })
+        ));
     }
 
     #[test]
@@ -1030,7 +1084,10 @@ mod tests {
             .resolve_stream_url(|url| format!("{url}&ss-tok=x"))
             .build()
             .unwrap();
-        assert_eq!(client.event_stream_url(), "http://h/event-stream?channels=A&ss-tok=x");
+        assert_eq!(
+            client.event_stream_url(),
+            "http://h/event-stream?channels=A&ss-tok=x"
+        );
     }
 
     #[test]

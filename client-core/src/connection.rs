@@ -121,7 +121,8 @@ impl Task {
         if let Some(lost) = &mut self.lost {
             lost.attempts += 1;
         }
-        self.shared.set_state(ConnectionState::Connecting { attempt });
+        self.shared
+            .set_state(ConnectionState::Connecting { attempt });
         let url = self.shared.event_stream_url();
         tracing::debug!(url = %redact_url(&url), attempt, "opening event stream");
         let mut control = self.control.clone();
@@ -237,7 +238,9 @@ impl Task {
                     return;
                 }
                 Err(SseError::InvalidUtf8 { id }) => {
-                    shared.dispatcher.report(&Error::InvalidUtf8 { event_id: id });
+                    shared
+                        .dispatcher
+                        .report(&Error::InvalidUtf8 { event_id: id });
                     return;
                 }
             };
@@ -294,7 +297,10 @@ impl Task {
             _ => self.shared.config.reconnect.delay_for(self.failures),
         }
         .map(|delay| {
-            let asked = self.decoder.retry_ms().map_or(Duration::ZERO, Duration::from_millis);
+            let asked = self
+                .decoder
+                .retry_ms()
+                .map_or(Duration::ZERO, Duration::from_millis);
             delay.max(asked)
         });
         let close = close.or_else(|| delay.is_none().then(|| CloseReason::GaveUp(error.clone())));
@@ -439,7 +445,9 @@ fn send_heartbeat(
     Box::pin(async move {
         match transport.call(Method::Post, &url, Body::Empty).await {
             Ok(_) => Ok(()),
-            Err(Error::Http { status: 404, .. }) => Err(Error::SubscriptionGone { subscription_id }),
+            Err(Error::Http { status: 404, .. }) => {
+                Err(Error::SubscriptionGone { subscription_id })
+            }
             Err(error) => Err(error),
         }
     })

@@ -120,7 +120,9 @@ impl Incoming {
         };
         Ok(match kind {
             None => Incoming::Message(message),
-            Some(CommandKind::Connect) => Incoming::Connect(ServerEventConnect::from_message(message)?),
+            Some(CommandKind::Connect) => {
+                Incoming::Connect(ServerEventConnect::from_message(message)?)
+            }
             Some(CommandKind::Heartbeat) => Incoming::Heartbeat(ServerEventCommand::from_message(
                 CommandKind::Heartbeat,
                 message,
@@ -140,7 +142,9 @@ pub(crate) struct Dispatcher {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks cannot leave them inconsistent (no user code runs under
     // them), so a poisoned lock is still usable.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -241,7 +245,9 @@ impl Dispatcher {
                     .unwrap_or_default(),
                 _ => Vec::new(),
             };
-            let receiver = message.op().and_then(|op| routes.receivers.get(op).cloned());
+            let receiver = message
+                .op()
+                .and_then(|op| routes.receivers.get(op).cloned());
             (handler, listeners, receiver)
         };
         if let Some(handler) = handler {
@@ -306,7 +312,10 @@ impl Dispatcher {
         receiver
     }
 
-    pub(crate) fn state_stream(&self, current: ConnectionState) -> mpsc::UnboundedReceiver<ConnectionState> {
+    pub(crate) fn state_stream(
+        &self,
+        current: ConnectionState,
+    ) -> mpsc::UnboundedReceiver<ConnectionState> {
         let (sender, receiver) = mpsc::unbounded();
         let _ = sender.unbounded_send(current);
         lock(&self.observers).state_streams.push(sender);

@@ -67,7 +67,9 @@ pub enum Error {
     },
     /// The stream opened but `cmd.onConnect` never came, typically because a proxy buffers
     /// the response.
-    #[error("the event stream opened but no cmd.onConnect arrived within {after:?}; is a proxy buffering the response?")]
+    #[error(
+        "the event stream opened but no cmd.onConnect arrived within {after:?}; is a proxy buffering the response?"
+    )]
     NoConnectEvent {
         /// How long the client waited after the headers.
         after: Duration,

@@ -104,7 +104,10 @@ impl<'de> de::Deserializer<'de> for CaseInsensitive {
                 let wanted = normalized(&key);
                 fields.iter().find(|field| normalized(field) == wanted)
             };
-            (declared.map_or(key, |f| (*f).to_owned()), CaseInsensitive(value))
+            (
+                declared.map_or(key, |f| (*f).to_owned()),
+                CaseInsensitive(value),
+            )
         });
         let mut access = MapDeserializer::new(renamed);
         let value = visitor.visit_map(&mut access)?;
@@ -174,8 +177,12 @@ mod tests {
             from_user_id: "-1".into(),
             message: "hi".into(),
             private: false,
-            nested: Some(Inner { display_name: "a".into() }),
-            list: Some(vec![Inner { display_name: "b".into() }]),
+            nested: Some(Inner {
+                display_name: "a".into(),
+            }),
+            list: Some(vec![Inner {
+                display_name: "b".into(),
+            }]),
         };
         for text in [
             r#"{"id":1,"fromUserId":"-1","message":"hi","private":false,"nested":{"displayName":"a"},"list":[{"DisplayName":"b"}]}"#,
@@ -187,7 +194,10 @@ mod tests {
 
     #[test]
     fn strings_scalars_and_empty_bodies() {
-        assert_eq!(from_str_case_insensitive::<String>("\"arg\"").unwrap(), "arg");
+        assert_eq!(
+            from_str_case_insensitive::<String>("\"arg\"").unwrap(),
+            "arg"
+        );
         assert_eq!(from_str_case_insensitive::<Option<i32>>("").unwrap(), None);
         assert_eq!(from_str_case_insensitive::<u8>("7").unwrap(), 7);
     }
@@ -195,7 +205,10 @@ mod tests {
     #[test]
     fn mismatches_are_errors_naming_the_type() {
         let err = from_str_case_insensitive::<Chat>("{\"id\":\"x\"}").unwrap_err();
-        assert!(matches!(&err, Error::Deserialize { type_name, .. } if type_name.contains("Chat")), "{err}");
+        assert!(
+            matches!(&err, Error::Deserialize { type_name, .. } if type_name.contains("Chat")),
+            "{err}"
+        );
         assert!(from_str_case_insensitive::<Chat>("not json").is_err());
     }
 }

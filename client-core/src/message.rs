@@ -238,7 +238,10 @@ impl ServerEventCommand {
     /// Builds the typed command from a parsed `cmd.*` message.
     pub fn from_message(kind: CommandKind, message: ServerEventMessage) -> Result<Self, Error> {
         let meta = string_map(message.json()).map_err(|reason| Error::Protocol {
-            reason: format!("{} payload is not a JSON object: {reason}", message.selector().unwrap_or("")),
+            reason: format!(
+                "{} payload is not a JSON object: {reason}",
+                message.selector().unwrap_or("")
+            ),
             data: truncate(message.data(), 200),
         })?;
         let get = |key: &str| meta.get(key).cloned();
@@ -414,7 +417,10 @@ mod tests {
     #[test]
     fn data_without_a_space_is_a_plain_message() {
         let msg = parse("hello");
-        assert_eq!((msg.selector(), msg.op(), msg.json()), (None, None, "hello"));
+        assert_eq!(
+            (msg.selector(), msg.op(), msg.json()),
+            (None, None, "hello")
+        );
     }
 
     #[test]
@@ -444,12 +450,18 @@ mod tests {
         assert_eq!(info.created_at_ms, Some(1_724_300_000_123));
         assert_eq!(info.heartbeat_interval, Duration::from_millis(200));
         assert_eq!(info.idle_timeout, Duration::from_secs(30));
-        assert_eq!(info.update_subscriber_url.as_deref(), Some("http://h/event-subscribers/abc"));
+        assert_eq!(
+            info.update_subscriber_url.as_deref(),
+            Some("http://h/event-subscribers/abc")
+        );
     }
 
     #[test]
     fn connect_without_interval_uses_defaults_not_zero() {
-        let info = ServerEventConnect::from_message(parse(r#"cmd.onConnect {"id":"x","heartbeatIntervalMs":"0"}"#)).unwrap();
+        let info = ServerEventConnect::from_message(parse(
+            r#"cmd.onConnect {"id":"x","heartbeatIntervalMs":"0"}"#,
+        ))
+        .unwrap();
         assert_eq!(info.heartbeat_interval, DEFAULT_HEARTBEAT_INTERVAL);
         assert_eq!(info.idle_timeout, DEFAULT_IDLE_TIMEOUT);
     }
@@ -462,13 +474,21 @@ mod tests {
 
     #[test]
     fn subscriber_map_becomes_a_user() {
-        let map: BTreeMap<String, String> = [("userId", "-1"), ("displayName", "user1"), ("channels", "A,B"), ("isAuthenticated", "false")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let map: BTreeMap<String, String> = [
+            ("userId", "-1"),
+            ("displayName", "user1"),
+            ("channels", "A,B"),
+            ("isAuthenticated", "false"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
         let user = ServerEventUser::from_map(map);
         assert_eq!(user.channels, ["A", "B"]);
-        assert_eq!(user.meta.get("isAuthenticated").map(String::as_str), Some("false"));
+        assert_eq!(
+            user.meta.get("isAuthenticated").map(String::as_str),
+            Some("false")
+        );
         assert!(!user.meta.contains_key("userId"));
     }
 }

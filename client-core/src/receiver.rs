@@ -206,7 +206,9 @@ impl<R: Send + 'static> Receiver<R> {
         match &self.instances {
             Instances::PerMessage(factory) => action(&mut factory()),
             Instances::Shared(instance) => {
-                let mut guard = instance.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut guard = instance
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
                 action(&mut guard);
             }
         }
@@ -220,7 +222,9 @@ impl<R: Send + 'static> MessageReceiver for Receiver<R> {
         match self.find(target) {
             Some(member) => self.with_instance(|instance| result = member(instance, context)),
             None => match &self.no_such_method {
-                Some(fallback) => self.with_instance(|instance| fallback(instance, target, context)),
+                Some(fallback) => {
+                    self.with_instance(|instance| fallback(instance, target, context))
+                }
                 None => tracing::debug!(target, "no receiver member matches"),
             },
         }

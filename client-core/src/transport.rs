@@ -96,7 +96,12 @@ impl Transport {
     }
 
     /// Sends a request and reads the whole response body as text.
-    pub(crate) async fn call(&self, method: Method, url: &str, body: Body) -> Result<String, Error> {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        body: Body,
+    ) -> Result<String, Error> {
         let response = self.execute(method, url, body, false).await?;
         let redacted = redact_url(url);
         rt::timeout(self.options.request_timeout, response.text())
@@ -116,7 +121,9 @@ impl Transport {
         streaming: bool,
     ) -> Result<reqwest::Response, Error> {
         let credentials = self.credentials(false).await?;
-        let response = self.send_once(method, url, &body, streaming, &credentials).await?;
+        let response = self
+            .send_once(method, url, &body, streaming, &credentials)
+            .await?;
         if !is_auth_failure(response.status().as_u16()) {
             return self.check_status(url, response).await;
         }
@@ -125,7 +132,9 @@ impl Transport {
         }
         tracing::debug!(url = %redact_url(url), status = response.status().as_u16(), "refreshing credentials");
         let credentials = self.credentials(true).await?;
-        let retried = self.send_once(method, url, &body, streaming, &credentials).await?;
+        let retried = self
+            .send_once(method, url, &body, streaming, &credentials)
+            .await?;
         if is_auth_failure(retried.status().as_u16()) {
             return Err(unauthorized(url, &retried));
         }
@@ -345,10 +354,12 @@ fn build_http_client(options: &TransportOptions) -> Result<reqwest::Client, Erro
 
 #[cfg(target_arch = "wasm32")]
 fn build_http_client(_options: &TransportOptions) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder().build().map_err(|e| Error::Network {
-        url: String::new(),
-        message: format!("cannot build the HTTP client: {e}"),
-    })
+    reqwest::Client::builder()
+        .build()
+        .map_err(|e| Error::Network {
+            url: String::new(),
+            message: format!("cannot build the HTTP client: {e}"),
+        })
 }
 
 #[cfg(test)]
@@ -357,7 +368,11 @@ mod tests {
 
     #[test]
     fn query_credentials_are_appended_and_encoded() {
-        let url = with_query("http://h/event-stream?channels=A", &[("ss-tok".into(), "a b&c".into())]).unwrap();
+        let url = with_query(
+            "http://h/event-stream?channels=A",
+            &[("ss-tok".into(), "a b&c".into())],
+        )
+        .unwrap();
         assert_eq!(url, "http://h/event-stream?channels=A&ss-tok=a+b%26c");
         assert!(with_query("not a url", &[("k".into(), "v".into())]).is_err());
         assert_eq!(with_query("whatever", &[]).unwrap(), "whatever");
@@ -380,7 +395,10 @@ mod wasm_cookies {
     }
 
     fn host_of(url: &str) -> Option<String> {
-        url::Url::parse(url).ok()?.host_str().map(str::to_ascii_lowercase)
+        url::Url::parse(url)
+            .ok()?
+            .host_str()
+            .map(str::to_ascii_lowercase)
     }
 
     impl CookieJar {

@@ -323,7 +323,11 @@ async fn core_lifecycle_calls_are_idempotent_and_safe_inside_handlers() {
     let info = client.connect().await.expect("connect");
     client.start().expect("start is idempotent");
     client.start().expect("start is idempotent");
-    assert_eq!(client.times_started(), 1, "repeated starts open one connection");
+    assert_eq!(
+        client.times_started(),
+        1,
+        "repeated starts open one connection"
+    );
     assert_eq!(server.events().subscription_count(), 1);
 
     server
@@ -350,11 +354,16 @@ async fn core_lifecycle_calls_are_idempotent_and_safe_inside_handlers() {
     tokio::time::timeout(Duration::from_secs(5), client.stop())
         .await
         .expect("a second stop returns at once");
-    client.restart().expect("restart on a stopped client is a no-op");
+    client
+        .restart()
+        .expect("restart on a stopped client is a no-op");
     assert_eq!(client.times_started(), 1);
     assert_eq!(server.events().subscription_count(), 0);
     // An explicit start brings it back.
-    let again = client.connect().await.expect("reconnect after an explicit start");
+    let again = client
+        .connect()
+        .await
+        .expect("reconnect after an explicit start");
     assert_ne!(again.id, info.id);
     client.dispose().await;
     assert_eq!(client.start(), Err(Error::Disposed));

@@ -36,7 +36,10 @@ async fn connect_payload(base: &str) -> Value {
             .expect("stream open");
         text.push_str(&String::from_utf8_lossy(&chunk));
     }
-    let data = text.lines().find_map(|l| l.strip_prefix("data: cmd.onConnect ")).expect("onConnect");
+    let data = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: cmd.onConnect "))
+        .expect("onConnect");
     serde_json::from_str(data).expect("json")
 }
 
@@ -48,15 +51,32 @@ async fn instances_have_their_profile_and_their_own_port() {
     let default: Value = default.json().await.unwrap();
     let default_url = default["baseUrl"].as_str().unwrap().to_owned();
     assert_ne!(default_url, control.base_url());
-    assert_eq!(connect_payload(&default_url).await["heartbeatIntervalMs"], "200");
+    assert_eq!(
+        connect_payload(&default_url).await["heartbeatIntervalMs"],
+        "200"
+    );
 
-    let slow: Value = start_instance(control.base_url(), "slow_heartbeat").await.json().await.unwrap();
+    let slow: Value = start_instance(control.base_url(), "slow_heartbeat")
+        .await
+        .json()
+        .await
+        .unwrap();
     let slow_url = slow["baseUrl"].as_str().unwrap();
-    assert_eq!(connect_payload(slow_url).await["heartbeatIntervalMs"], "10000");
+    assert_eq!(
+        connect_payload(slow_url).await["heartbeatIntervalMs"],
+        "10000"
+    );
 
-    let auth: Value = start_instance(control.base_url(), "auth").await.json().await.unwrap();
+    let auth: Value = start_instance(control.base_url(), "auth")
+        .await
+        .json()
+        .await
+        .unwrap();
     let anonymous = client()
-        .get(format!("{}/event-stream", auth["baseUrl"].as_str().unwrap()))
+        .get(format!(
+            "{}/event-stream",
+            auth["baseUrl"].as_str().unwrap()
+        ))
         .send()
         .await
         .unwrap();
@@ -74,19 +94,33 @@ async fn unknown_profiles_are_rejected() {
 #[tokio::test]
 async fn shutdown_stops_only_that_instance() {
     let control = server().await;
-    let started: Value = start_instance(control.base_url(), "default").await.json().await.unwrap();
+    let started: Value = start_instance(control.base_url(), "default")
+        .await
+        .json()
+        .await
+        .unwrap();
     let url = started["baseUrl"].as_str().unwrap().to_owned();
-    let stopped = client().post(format!("{url}/test/shutdown")).send().await.unwrap();
+    let stopped = client()
+        .post(format!("{url}/test/shutdown"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stopped.status(), 202);
     // The port closes within the shutdown grace; poll until a request is refused.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         match client().get(format!("{url}/test/stats")).send().await {
             Err(_) => break,
-            Ok(_) if tokio::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(20)).await,
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
             Ok(_) => panic!("instance still answering after shutdown"),
         }
     }
-    let control_alive = client().get(format!("{}/test/stats", control.base_url())).send().await.unwrap();
+    let control_alive = client()
+        .get(format!("{}/test/stats", control.base_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(control_alive.status(), 200);
 }

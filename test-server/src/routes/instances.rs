@@ -24,11 +24,17 @@ pub(crate) async fn start_instance(
     State(state): State<AppState>,
     req: Req,
 ) -> Result<Response, ApiError> {
-    let profile = req.params.str("profile").unwrap_or_else(|| "default".into());
+    let profile = req
+        .params
+        .str("profile")
+        .unwrap_or_else(|| "default".into());
     let mut config = ServerConfig::for_profile(&profile).ok_or_else(|| {
         ApiError::bad_request(
             "ArgumentException",
-            format!("unknown profile {profile:?}; expected one of {:?}", ServerConfig::PROFILES),
+            format!(
+                "unknown profile {profile:?}; expected one of {:?}",
+                ServerConfig::PROFILES
+            ),
         )
     })?;
     config.static_dir = state.shared.config.static_dir.clone();
@@ -45,7 +51,10 @@ pub(crate) async fn start_instance(
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .push(instance);
-    Ok(json(StatusCode::OK, &json_value!({ "baseUrl": base_url, "profile": profile })))
+    Ok(json(
+        StatusCode::OK,
+        &json_value!({ "baseUrl": base_url, "profile": profile }),
+    ))
 }
 
 /// `POST /test/shutdown`: stops this server (closing every stream) once the answer is sent.
