@@ -13,7 +13,8 @@
 //!   [`SseError::EventTooLarge`] and its bytes are not kept; decoding resumes at the next event.
 //!
 //! Decoded events borrow the decoder's buffers, so the decoder allocates nothing per event once
-//! its buffers have grown to the working size.
+//! its buffers have grown to the working size. An event whose single `data:` line arrives whole
+//! in one chunk is not even copied: it borrows the chunk.
 //!
 //! ```
 //! use client_core::sse::{SseDecoder, SseEvent};
@@ -33,7 +34,8 @@ pub const DEFAULT_MAX_EVENT_SIZE: usize = 8 * 1024 * 1024;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// One decoded event. It borrows the decoder and lives until the callback returns.
+/// One decoded event. It borrows the decoder (or the fed chunk) and lives until the callback
+/// returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SseEvent<'a> {
     /// The last event id seen on this stream (it persists across events), or `""`.
@@ -80,8 +82,51 @@ const SHORT_SCAN: usize = 16;
 fn find_line_end(input: &[u8]) -> Option<usize> {
     if input.len() < SHORT_SCAN {
         input.iter().position(|&b| b == b'\n' || b == b'\r')
+    } else if matches!(input[0], b'\n' | b'\r') {
+        // The blank line that ends every event.
+        Some(0)
     } else {
         memchr::memchr2(b'\n', b'\r', input)
+    }
+}
+
+/// Splits a line into field and value at its first colon, dropping one space after it.
+#[inline]
+fn split_field(line: &[u8]) -> (&[u8], &[u8]) {
+    // The two fields ServiceStack sends are recognised without a search.
+    let colon = if line.starts_with(b"data:") {
+        Some(4)
+    } else if line.starts_with(b"id:") {
+        Some(2)
+    } else {
+        memchr::memchr(b':', line)
+    };
+    match colon {
+        Some(colon) => {
+            let value = &line[colon + 1..];
+            (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+        }
+        None => (line, &b""[..]),
+    }
+}
+
+/// Hands one event with `data` to `on_event` (or the error if it is not UTF-8).
+#[inline]
+fn emit<F>(id: &str, event_type: &str, data: &[u8], on_event: &mut F)
+where
+    F: FnMut(Result<SseEvent<'_>, SseError>),
+{
+    match std::str::from_utf8(data) {
+        Ok(data) => on_event(Ok(SseEvent {
+            id,
+            event: if event_type.is_empty() {
+                "message"
+            } else {
+                event_type
+            },
+            data,
+        })),
+        Err(_) => on_event(Err(SseError::InvalidUtf8 { id: id.to_owned() })),
     }
 }
 
@@ -156,32 +201,71 @@ impl SseDecoder {
     where
         F: FnMut(Result<SseEvent<'_>, SseError>),
     {
-        let mut input = chunk;
-        if self.skip_lf && !input.is_empty() {
+        let mut pos = 0;
+        if self.skip_lf && !chunk.is_empty() {
             self.skip_lf = false;
-            if input[0] == b'\n' {
-                input = &input[1..];
+            if chunk[0] == b'\n' {
+                pos = 1;
             }
         }
-        while !input.is_empty() {
+        // The value of a `data:` line that lies whole in `chunk` and has not been copied yet: a
+        // single-line event that ends in the same chunk is dispatched straight from it.
+        let mut borrowed: Option<(usize, usize)> = None;
+        while pos < chunk.len() {
+            let input = &chunk[pos..];
             let Some(end) = find_line_end(input) else {
+                self.take_borrowed(chunk, &mut borrowed);
                 self.keep_partial(input, &mut on_event);
                 return;
             };
-            if self.partial.is_empty() && !self.partial_overflow {
-                self.process_line(&input[..end], &mut on_event);
+            let line = &input[..end];
+            if !self.partial.is_empty() || self.partial_overflow {
+                self.take_borrowed(chunk, &mut borrowed);
+                self.finish_partial(line, &mut on_event);
+            } else if let (true, Some((start, stop))) = (line.is_empty(), borrowed) {
+                borrowed = None;
+                emit(
+                    &self.last_event_id,
+                    &self.event_type,
+                    &chunk[start..stop],
+                    &mut on_event,
+                );
+                self.event_type.clear();
+            } else if borrowed.is_none() && self.can_borrow(line) {
+                let skip = usize::from(line.get(5) == Some(&b' '));
+                borrowed = Some((pos + 5 + skip, pos + end));
             } else {
-                self.finish_partial(&input[..end], &mut on_event);
+                self.take_borrowed(chunk, &mut borrowed);
+                self.process_line(line, &mut on_event);
             }
             let terminator = input[end];
-            input = &input[end + 1..];
+            pos += end + 1;
             if terminator == b'\r' {
-                match input.first() {
-                    Some(b'\n') => input = &input[1..],
+                match chunk.get(pos) {
+                    Some(b'\n') => pos += 1,
                     Some(_) => {}
                     None => self.skip_lf = true,
                 }
             }
+        }
+        self.take_borrowed(chunk, &mut borrowed);
+    }
+
+    /// Whether `line` can be kept as a borrowed, not yet copied, `data:` line: it would be the
+    /// event's only data so far and `process_line` would just copy its value.
+    fn can_borrow(&self, line: &[u8]) -> bool {
+        !self.has_data
+            && !self.oversized
+            && !self.at_start
+            && line.len() <= self.max_event_size
+            && line.starts_with(b"data:")
+    }
+
+    /// Copies a borrowed `data:` value into the event, as `process_line` would have.
+    fn take_borrowed(&mut self, chunk: &[u8], borrowed: &mut Option<(usize, usize)>) {
+        if let Some((start, stop)) = borrowed.take() {
+            self.data.extend_from_slice(&chunk[start..stop]);
+            self.has_data = true;
         }
     }
 
@@ -261,13 +345,7 @@ impl SseDecoder {
         if line[0] == b':' {
             return;
         }
-        let (field, value) = match memchr::memchr(b':', line) {
-            Some(colon) => {
-                let value = &line[colon + 1..];
-                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
-            }
-            None => (line, &b""[..]),
-        };
+        let (field, value) = split_field(line);
         match field {
             b"data" => {
                 if self.has_data {
@@ -276,9 +354,13 @@ impl SseDecoder {
                 self.data.extend_from_slice(value);
                 self.has_data = true;
             }
-            b"id" if memchr::memchr(0, value).is_none() => {
+            // Ids are short: a plain scan beats memchr's set-up.
+            b"id" if !value.contains(&0) => {
                 self.last_event_id.clear();
-                self.last_event_id.push_str(&String::from_utf8_lossy(value));
+                match std::str::from_utf8(value) {
+                    Ok(id) => self.last_event_id.push_str(id),
+                    Err(_) => self.last_event_id.push_str(&String::from_utf8_lossy(value)),
+                }
             }
             b"event" => {
                 self.event_type.clear();
@@ -315,20 +397,7 @@ impl SseDecoder {
         if self.oversized {
             self.oversized = false;
         } else if self.has_data {
-            match std::str::from_utf8(&self.data) {
-                Ok(data) => on_event(Ok(SseEvent {
-                    id: &self.last_event_id,
-                    event: if self.event_type.is_empty() {
-                        "message"
-                    } else {
-                        &self.event_type
-                    },
-                    data,
-                })),
-                Err(_) => on_event(Err(SseError::InvalidUtf8 {
-                    id: self.last_event_id.clone(),
-                })),
-            }
+            emit(&self.last_event_id, &self.event_type, &self.data, on_event);
         }
         self.data.clear();
         self.has_data = false;
@@ -359,7 +428,8 @@ mod tests {
 
     #[test]
     fn servicestack_frames_in_every_chunking() {
-        let input = b"id: 1\ndata: cmd.onConnect {\"id\":\"x\"}\n\nid: 2\ndata: A@cmd.onJoin {}\n\n";
+        let input =
+            b"id: 1\ndata: cmd.onConnect {\"id\":\"x\"}\n\nid: 2\ndata: A@cmd.onJoin {}\n\n";
         for size in 1..=input.len() {
             assert_eq!(
                 decode_in_chunks(input, size, 1024),
