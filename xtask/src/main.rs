@@ -49,9 +49,28 @@ fn lint() -> Result {
     step("cargo fmt --check");
     run("cargo", &["fmt", "--all", "--check"])?;
     step("cargo clippy");
-    run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
     step("client-core builds for wasm32-unknown-unknown");
-    run("cargo", &["check", "-p", "client-core", "--target", "wasm32-unknown-unknown"])?;
+    run(
+        "cargo",
+        &[
+            "check",
+            "-p",
+            "client-core",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+    )?;
     step("docs build without warnings");
     let status = std::process::Command::new("cargo")
         .args(["doc", "--no-deps", "-p", "client-core", "-p", "test-server"])
@@ -74,7 +93,10 @@ fn test(args: &[&str]) -> Result {
     }
     if wants("rust") {
         step("Rust tests (client-core, test-server, conformance-tests)");
-        run("cargo", &["test", "--workspace", "--exclude", "client-wasm"])?;
+        run(
+            "cargo",
+            &["test", "--workspace", "--exclude", "client-wasm"],
+        )?;
     }
     if wants("wasm") {
         wasm::test()?;

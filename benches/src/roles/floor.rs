@@ -1,0 +1,229 @@
+//! `sdk-bench floor`: the least a client can do. reqwest 0.13 `bytes_stream()` on the event
+//! stream, counting frames (`\n\n`) and nothing else: no decoding, no routing, no heartbeats.
+//!
+//! Modes (`--mode`): `throughput`, `latency` (the only one that looks inside frames, to read the
+//! send time), `connect` (a new `reqwest::Client` per connect, until the `cmd.onConnect` frame
+//! is complete) and `hold --n N` (N open streams until stdin closes, for the server's memory).
+
+use std::io::BufRead as _;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _, stream};
+use memchr::memmem;
+use serde_json::json;
+
+use super::ack::{ACK_EVERY, AckSender};
+use super::client::latency_result;
+use super::{emit, runtime};
+use crate::args::Args;
+use sdk_benches::chat::CHANNEL;
+use sdk_benches::sys;
+
+/// Frames the server sends before any message: `cmd.onConnect` and our own `cmd.onJoin`.
+const PRELUDE_FRAMES: u64 = 2;
+
+/// Runs the mode given by `--mode`.
+pub fn main(args: &Args) -> Result<(), String> {
+    let url: String = args.get("url")?;
+    let mode: String = args.get("mode")?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = runtime()?;
+    rt.block_on(async {
+        match mode.as_str() {
+            "throughput" => throughput(&url, args).await,
+            "latency" => latency(&url, args).await,
+            "connect" => connect(&url, args).await,
+            "hold" => hold(&url, args).await,
+            other => Err(format!("unknown mode {other:?}")),
+        }
+    })
+}
+
+async fn open(
+    client: &reqwest::Client,
+    url: &str,
+    channel: &str,
+) -> Result<impl Stream<Item = reqwest::Result<Bytes>> + Unpin + use<>, String> {
+    let response = client
+        .get(format!("{url}/event-stream?channels={channel}"))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| format!("GET /event-stream: {e}"))?;
+    Ok(response.bytes_stream())
+}
+
+/// Counts `\n\n` across chunk boundaries.
+#[derive(Default)]
+struct FrameCounter {
+    frames: u64,
+    last_was_lf: bool,
+}
+
+impl FrameCounter {
+    fn feed(&mut self, chunk: &[u8]) {
+        if chunk.is_empty() {
+            return;
+        }
+        if self.last_was_lf && chunk[0] == b'\n' {
+            self.frames += 1;
+        }
+        self.frames += memmem::find_iter(chunk, b"\n\n").count() as u64;
+        self.last_was_lf = chunk[chunk.len() - 1] == b'\n';
+    }
+}
+
+async fn throughput(url: &str, args: &Args) -> Result<(), String> {
+    let total: u64 = args.get("count")?;
+    let timeout = Duration::from_secs(args.get_or("timeout-secs", 600)?);
+    let ack = AckSender::new(args.get("ack-port")?, args.get("run")?)
+        .map_err(|e| format!("ack socket: {e}"))?;
+    let client = reqwest::Client::new();
+    let mut body = open(&client, url, CHANNEL).await?;
+    let mut counter = FrameCounter::default();
+    let mut ready = false;
+    let mut first = None;
+    let mut acked_block = 0;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let chunk = tokio::time::timeout_at(deadline.into(), body.next())
+            .await
+            .map_err(|_| {
+                format!(
+                    "received {} of {total} messages in {timeout:?}",
+                    counter.frames
+                )
+            })?
+            .ok_or("the stream ended")?
+            .map_err(|e| format!("stream: {e}"))?;
+        counter.feed(&chunk);
+        if !ready && counter.frames >= PRELUDE_FRAMES {
+            ready = true;
+            emit(&json!({ "ready": true }));
+        }
+        let messages = counter.frames.saturating_sub(PRELUDE_FRAMES);
+        if messages > 0 && first.is_none() {
+            first = Some((Instant::now(), sys::cpu_seconds()));
+        }
+        // Acknowledge at the same granularity as the other clients.
+        let block = messages.min(total) / ACK_EVERY;
+        if block != acked_block || messages >= total {
+            acked_block = block;
+            ack.send(messages.min(total));
+        }
+        if messages >= total {
+            let (t0, cpu0) = first.unwrap_or((Instant::now(), sys::cpu_seconds()));
+            emit(&json!({
+                "events": messages,
+                "secs": t0.elapsed().as_secs_f64(),
+                "cpu_secs": sys::cpu_seconds() - cpu0,
+                "errors": 0,
+            }));
+            return Ok(());
+        }
+    }
+}
+
+async fn latency(url: &str, args: &Args) -> Result<(), String> {
+    let total: u64 = args.get("count")?;
+    let warmup: u64 = args.get_or("warmup", 0)?;
+    let timeout = Duration::from_secs(args.get_or("timeout-secs", 600)?);
+    let client = reqwest::Client::new();
+    let mut body = open(&client, url, CHANNEL).await?;
+    let finder = memmem::Finder::new(b"\n\n");
+    let stamp = memmem::Finder::new(b"\"sentNs\":");
+    let mut pending: Vec<u8> = Vec::new();
+    let mut frames = 0u64;
+    let mut samples = Vec::with_capacity(total as usize);
+    let deadline = Instant::now() + timeout;
+    while frames < total + PRELUDE_FRAMES {
+        let chunk = tokio::time::timeout_at(deadline.into(), body.next())
+            .await
+            .map_err(|_| format!("received {frames} frames in {timeout:?}"))?
+            .ok_or("the stream ended")?
+            .map_err(|e| format!("stream: {e}"))?;
+        let received = sys::monotonic_ns();
+        pending.extend_from_slice(&chunk);
+        let mut start = 0;
+        while let Some(end) = finder.find(&pending[start..]) {
+            let frame = &pending[start..start + end];
+            frames += 1;
+            if frames == PRELUDE_FRAMES {
+                emit(&json!({ "ready": true }));
+            }
+            if frames > PRELUDE_FRAMES + warmup
+                && let Some(at) = stamp.find(frame)
+            {
+                let digits = &frame[at + 9..];
+                let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+                if let Some(sent) = std::str::from_utf8(&digits[..len])
+                    .ok()
+                    .and_then(|d| d.parse::<u64>().ok())
+                {
+                    samples.push(received.saturating_sub(sent));
+                }
+            }
+            start += end + 2;
+        }
+        pending.drain(..start);
+    }
+    emit(&latency_result(&mut samples, 0));
+    Ok(())
+}
+
+async fn connect(url: &str, args: &Args) -> Result<(), String> {
+    let n: usize = args.get("n")?;
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        let mut body = open(&client, url, "connect").await?;
+        let mut counter = FrameCounter::default();
+        while counter.frames == 0 {
+            let chunk = body
+                .next()
+                .await
+                .ok_or("the stream ended before cmd.onConnect")?
+                .map_err(|e| format!("stream: {e}"))?;
+            counter.feed(&chunk);
+        }
+        samples.push(started.elapsed().as_nanos() as u64);
+    }
+    emit(&latency_result(&mut samples, 0));
+    Ok(())
+}
+
+async fn hold(url: &str, args: &Args) -> Result<(), String> {
+    sys::raise_nofile_limit();
+    let n: usize = args.get("n")?;
+    let client = reqwest::Client::new();
+    let streams: Vec<_> = stream::iter(0..n)
+        .map(|i| {
+            let client = &client;
+            async move {
+                let mut body = open(client, url, &format!("hold-{i}")).await?;
+                let mut counter = FrameCounter::default();
+                while counter.frames == 0 {
+                    let chunk = body
+                        .next()
+                        .await
+                        .ok_or("the stream ended before cmd.onConnect")?
+                        .map_err(|e| format!("stream: {e}"))?;
+                    counter.feed(&chunk);
+                }
+                Ok::<_, String>(body)
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let streams: Vec<_> = streams.into_iter().collect::<Result<_, _>>()?;
+    emit(&json!({ "ready": true, "streams": streams.len() }));
+    // Keep the streams open until the orchestrator closes our stdin.
+    tokio::task::spawn_blocking(|| for _ in std::io::stdin().lock().lines() {})
+        .await
+        .map_err(|e| e.to_string())?;
+    drop(streams);
+    Ok(())
+}

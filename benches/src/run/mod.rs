@@ -1,0 +1,162 @@
+//! `sdk-bench run [--quick] [--out FILE] [--criterion DIR] --node DIR [--only b1,b2,b3]`:
+//! B1 allocation counts (criterion has already timed B1; its results are read from `--criterion`),
+//! then B2 and B3 against reference-server processes, then the report.
+//!
+//! The commands that produced the run (listed in the report) come from the environment variable
+//! `SDK_BENCH_COMMANDS`, one per line, set by `cargo xtask bench`.
+
+pub mod b1;
+pub mod b2;
+pub mod b3;
+pub mod clients;
+pub mod machine;
+pub mod plan;
+pub mod procs;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sdk_benches::sys;
+
+use crate::args::Args;
+use clients::Programs;
+use plan::Plan;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn load(loads: &mut Vec<(String, f64)>, when: &str) {
+    if let Some(load) = sys::load_average() {
+        loads.push((when.to_owned(), load));
+    }
+}
+
+/// How many samples criterion took for one B1 case.
+fn criterion_samples(dir: &Path) -> Option<usize> {
+    let path = dir
+        .join("b1_frames-120B")
+        .join("client-core")
+        .join("whole")
+        .join("new")
+        .join("sample.json");
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    Some(value.get("iters")?.as_array()?.len())
+}
+
+/// Runs the benchmarks and writes the report.
+pub fn run(args: &Args) -> Result<(), String> {
+    let started = Instant::now();
+    let plan = if args.flag("quick") {
+        Plan::quick()
+    } else {
+        Plan::full()
+    };
+    let root = workspace_root();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let criterion_dir = args
+        .str("criterion")
+        .map_or_else(|| target.join("criterion"), PathBuf::from);
+    let node_dir = PathBuf::from(args.get::<String>("node")?);
+    let out = args.str("out").map_or_else(
+        || {
+            if plan.quick {
+                target.join("BENCHMARKS.quick.md")
+            } else {
+                root.join("BENCHMARKS.md")
+            }
+        },
+        PathBuf::from,
+    );
+    let only: Vec<String> = args
+        .str("only")
+        .unwrap_or("b1,b2,b3")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let wants = |section: &str| only.iter().any(|s| s == section);
+    if !node_dir
+        .join("node_modules")
+        .join("@servicestack")
+        .join("client")
+        .exists()
+    {
+        return Err(format!(
+            "{} has no node_modules/@servicestack/client (cargo xtask bench installs it)",
+            node_dir.display()
+        ));
+    }
+    let programs = Programs {
+        exe: std::env::current_exe().map_err(|e| e.to_string())?,
+        node_dir: node_dir.clone(),
+    };
+    sys::raise_nofile_limit();
+    let mut loads = Vec::new();
+    load(&mut loads, "at the start (after the B1 criterion run)");
+
+    let b1 = if wants("b1") {
+        eprintln!(
+            "\n==> B1: allocation counts (timing: criterion, {})",
+            criterion_dir.display()
+        );
+        b1::collect(&criterion_dir, plan.b1_budget)
+    } else {
+        Vec::new()
+    };
+
+    let mut run_id = 0;
+    let (b2, mut b3) = if wants("b2") || wants("b3") {
+        let mut server = programs.server(plan.heartbeat_ms)?;
+        eprintln!("\n==> reference server at {}", server.url);
+        let b2 = if wants("b2") {
+            eprintln!("\n==> B2 delivery");
+            let b2 = b2::measure(&programs, &mut server, &plan, &mut run_id)?;
+            load(&mut loads, "after B2");
+            b2
+        } else {
+            b2::B2::default()
+        };
+        let b3 = if wants("b3") {
+            eprintln!("\n==> B3 footprint");
+            b3::measure_clients(&programs, &mut server, &plan)?
+        } else {
+            b3::B3::default()
+        };
+        server.quit()?;
+        (b2, b3)
+    } else {
+        (b2::B2::default(), b3::B3::default())
+    };
+    if wants("b3") {
+        eprintln!("\n==> B3 server memory per subscriber");
+        b3.server_bytes_per_subscriber = b3::measure_server(&programs, &plan)?;
+    }
+    load(&mut loads, "at the end");
+
+    let commands = std::env::var("SDK_BENCH_COMMANDS")
+        .map(|c| c.lines().map(str::to_owned).collect())
+        .unwrap_or_else(|_| vec![std::env::args().collect::<Vec<_>>().join(" ")]);
+    let results = report::Results {
+        machine: machine::Machine::detect(&root.join("Cargo.lock"), &node_dir),
+        criterion_samples: criterion_samples(&criterion_dir),
+        plan,
+        commands,
+        loads,
+        b1,
+        b2,
+        b3,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    };
+    let text = report::render(&results);
+    if let Some(parent) = out.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    std::fs::write(&out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    eprintln!("\nwrote {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! What a run measures: the full plan for the report, the quick one for CI.
+
+use std::time::Duration;
+
+/// Counts and durations of one `sdk-bench run`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub quick: bool,
+    /// Repetitions of every measurement (the report shows medians).
+    pub runs: usize,
+    /// B1: time box of the single counted pass (cases too slow for criterion get only that).
+    pub b1_budget: Duration,
+    /// B2: messages per throughput run.
+    pub throughput_count: u64,
+    /// B2: JSON body length of every chat message.
+    pub body_len: usize,
+    /// B2: messages the publisher may have in flight beyond the last acknowledgement.
+    pub window: u64,
+    /// B2: publish rates for the latency runs (events/s).
+    pub rates: Vec<f64>,
+    /// B2: measured seconds per latency run, after the warm-up.
+    pub latency_secs: f64,
+    /// B2: warm-up seconds per latency run (not recorded).
+    pub latency_warmup_secs: f64,
+    /// B3: connects per run.
+    pub connects: usize,
+    /// B3: idle client counts.
+    pub idle_clients: Vec<usize>,
+    /// B3: idle window in seconds.
+    pub idle_secs: f64,
+    /// B3: heartbeat interval the server advertises (ms).
+    pub heartbeat_ms: u64,
+    /// B3: subscribers for the server's memory per subscriber.
+    pub server_subscribers: usize,
+}
+
+impl Plan {
+    /// The plan for the report.
+    pub fn full() -> Plan {
+        Plan {
+            quick: false,
+            runs: 5,
+            b1_budget: Duration::from_secs(30),
+            throughput_count: 1_000_000,
+            body_len: 120,
+            window: 32_768,
+            rates: vec![1_000.0, 10_000.0],
+            latency_secs: 10.0,
+            latency_warmup_secs: 1.0,
+            connects: 1_000,
+            idle_clients: vec![1, 100, 1_000],
+            idle_secs: 20.0,
+            heartbeat_ms: 10_000,
+            server_subscribers: 10_000,
+        }
+    }
+
+    /// The CI smoke run: every section, small counts, one run each.
+    pub fn quick() -> Plan {
+        Plan {
+            quick: true,
+            runs: 1,
+            b1_budget: Duration::from_secs(2),
+            throughput_count: 20_000,
+            window: 8_192,
+            latency_secs: 1.0,
+            latency_warmup_secs: 0.2,
+            connects: 20,
+            idle_clients: vec![1, 10, 50],
+            idle_secs: 1.5,
+            heartbeat_ms: 500,
+            server_subscribers: 300,
+            ..Plan::full()
+        }
+    }
+}

@@ -1,0 +1,519 @@
+//! Writes BENCHMARKS.md from what the run measured. Every figure comes from this run.
+
+use std::fmt::Write as _;
+
+use sdk_benches::corpus::{Chunking, Shape};
+use sdk_benches::decoders::Contender;
+use sdk_benches::stats::median;
+
+use super::b1::{Case, Timing};
+use super::b2::B2;
+use super::b3::B3;
+use super::clients::Client;
+use super::machine::Machine;
+use super::plan::Plan;
+
+/// Everything the report needs.
+pub struct Results {
+    pub plan: Plan,
+    pub machine: Machine,
+    /// The commands that produced the run, in order.
+    pub commands: Vec<String>,
+    /// Criterion's sample count per B1 case (from its `sample.json`).
+    pub criterion_samples: Option<usize>,
+    /// `(moment, 1-minute load average)`.
+    pub loads: Vec<(String, f64)>,
+    pub b1: Vec<Case>,
+    pub b2: B2,
+    pub b3: B3,
+    pub elapsed_secs: f64,
+}
+
+/// A goal and whether the run met it.
+struct Goal {
+    text: String,
+    measured: String,
+    met: Option<bool>,
+}
+
+fn rate(per_s: f64) -> String {
+    if per_s >= 1e6 {
+        format!("{:.2} M/s", per_s / 1e6)
+    } else if per_s >= 1e3 {
+        format!("{:.1} k/s", per_s / 1e3)
+    } else {
+        format!("{per_s:.0} /s")
+    }
+}
+
+fn mib_s(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn bytes(v: f64) -> String {
+    if v.abs() >= 1024.0 * 1024.0 {
+        format!("{:.2} MiB", v / (1024.0 * 1024.0))
+    } else if v.abs() >= 1024.0 {
+        format!("{:.1} KiB", v / 1024.0)
+    } else {
+        format!("{v:.0} B")
+    }
+}
+
+fn us(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.1} ms", v / 1000.0)
+    } else {
+        format!("{v:.0} µs")
+    }
+}
+
+fn ratio(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}×")
+    } else {
+        format!("{v:.2}×")
+    }
+}
+
+fn status(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "**met**",
+        Some(false) => "**missed**",
+        None => "not measured",
+    }
+}
+
+fn med<T>(runs: &[T], f: impl Fn(&T) -> f64) -> Option<f64> {
+    median(&runs.iter().map(f).collect::<Vec<_>>())
+}
+
+fn spread<T>(runs: &[T], f: impl Fn(&T) -> f64) -> String {
+    let values: Vec<f64> = runs.iter().map(f).collect();
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if values.len() < 2 {
+        String::new()
+    } else {
+        format!("{min:.0}–{max:.0}")
+    }
+}
+
+fn runs_of<T: Clone>(table: &[(Client, Vec<T>)], client: Client) -> Vec<T> {
+    table
+        .iter()
+        .find(|(c, _)| *c == client)
+        .map(|(_, r)| r.clone())
+        .unwrap_or_default()
+}
+
+fn case(b1: &[Case], shape: Shape, chunking: Chunking, contender: Contender) -> Option<&Case> {
+    b1.iter()
+        .find(|c| c.shape == shape && c.chunking == chunking && c.contender == contender)
+}
+
+fn goals(r: &Results) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    // B1: ours against each peer on 120 B frames, at every chunking.
+    for (peer, factor) in [
+        (Contender::EventsourceStream, 10.0),
+        (Contender::SseStream, 1.0),
+    ] {
+        let mut parts = Vec::new();
+        let mut worst: Option<f64> = None;
+        for chunking in Chunking::ALL {
+            let ours =
+                case(&r.b1, Shape::Frames120, chunking, Contender::Ours).map(Case::events_per_s);
+            let theirs = case(&r.b1, Shape::Frames120, chunking, peer).map(Case::events_per_s);
+            if let (Some(ours), Some(theirs)) = (ours, theirs) {
+                let x = ours / theirs;
+                worst = Some(worst.map_or(x, |w: f64| w.min(x)));
+                parts.push(format!("{} {}", chunking.name(), ratio(x)));
+            }
+        }
+        goals.push(Goal {
+            text: format!(
+                "B1: events/s on 120 B frames at least {} {} (every chunking)",
+                if factor > 1.0 {
+                    format!("{factor:.0}×")
+                } else {
+                    "that of".to_owned()
+                },
+                peer.name()
+            ),
+            measured: if parts.is_empty() {
+                "–".into()
+            } else {
+                format!(
+                    "lowest {} ({})",
+                    ratio(worst.unwrap_or(0.0)),
+                    parts.join(", ")
+                )
+            },
+            met: worst.map(|w| w >= factor),
+        });
+    }
+    let whole = case(&r.b1, Shape::OneMiB, Chunking::Whole, Contender::Ours).map(Case::ns);
+    let seven = case(&r.b1, Shape::OneMiB, Chunking::Bytes(7), Contender::Ours).map(Case::ns);
+    let linear = whole.zip(seven).map(|(w, s)| s / w);
+    let floor_whole = case(&r.b1, Shape::OneMiB, Chunking::Whole, Contender::Floor).map(Case::ns);
+    let floor_seven =
+        case(&r.b1, Shape::OneMiB, Chunking::Bytes(7), Contender::Floor).map(Case::ns);
+    let floor_linear = floor_seven.zip(whole.or(floor_whole)).map(|(s, w)| s / w);
+    goals.push(Goal {
+        text: "B1: the 1 MiB event in 7-byte chunks costs at most 3× feeding it whole".into(),
+        measured: linear.map_or("–".into(), |x| {
+            format!(
+                "{} the time{}",
+                ratio(x),
+                floor_linear.map_or(String::new(), |f| format!(
+                    " (the floor, scanning and copying 7-byte chunks without decoding, already takes {} client-core's whole-feed time)",
+                    ratio(f)
+                ))
+            )
+        }),
+        met: linear.map(|x| x <= 3.0),
+    });
+    let tput = |client| med(&runs_of(&r.b2.throughput, client), |t| t.events_per_s);
+    let sdk = tput(Client::Sdk);
+    let vs_official = sdk.zip(tput(Client::Official)).map(|(a, b)| a / b);
+    goals.push(Goal {
+        text: "B2: events/s at least 5× the official client's".into(),
+        measured: vs_official.map_or("–".into(), |x| {
+            format!(
+                "{} ({} vs {})",
+                ratio(x),
+                rate(sdk.unwrap_or(0.0)),
+                rate(tput(Client::Official).unwrap_or(0.0))
+            )
+        }),
+        met: vs_official.map(|x| x >= 5.0),
+    });
+    let vs_floor = sdk.zip(tput(Client::Floor)).map(|(a, b)| a / b);
+    goals.push(Goal {
+        text: "B2: events/s at least 50% of the floor's".into(),
+        measured: vs_floor.map_or("–".into(), |x| {
+            format!(
+                "{:.0}% ({} vs {})",
+                x * 100.0,
+                rate(sdk.unwrap_or(0.0)),
+                rate(tput(Client::Floor).unwrap_or(0.0))
+            )
+        }),
+        met: vs_floor.map(|x| x >= 0.5),
+    });
+    let p99 =
+        r.b2.latency
+            .iter()
+            .find(|(rate, _)| (*rate - 10_000.0).abs() < 1.0)
+            .and_then(|(_, per)| med(&runs_of(per, Client::Sdk), |l| l.p99_us));
+    goals.push(Goal {
+        text: "B2: publish→handler p99 at most 1 ms at 10k events/s".into(),
+        measured: p99.map_or("–".into(), |p| format!("p99 {}", us(p))),
+        met: p99.map(|p| p <= 1000.0),
+    });
+    goals
+}
+
+/// Renders the report.
+pub fn render(r: &Results) -> String {
+    let p = &r.plan;
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "# Benchmarks\n");
+    let _ = writeln!(
+        w,
+        "Written by `cargo xtask bench{}` on {}; every figure below was measured by that run \
+         (do not edit by hand: rerun it). Definitions: `design.md`, section Benchmarks.\n",
+        if p.quick { " --quick" } else { "" },
+        r.machine.date
+    );
+    if p.quick {
+        let _ = writeln!(
+            w,
+            "> **Quick mode**: small counts and one run each. These figures only show that the harness works.\n"
+        );
+    }
+
+    let _ = writeln!(w, "## Goals\n");
+    let _ = writeln!(w, "| Goal | Measured | Status |\n|---|---|---|");
+    for goal in goals(r) {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} |",
+            goal.text,
+            goal.measured,
+            status(goal.met)
+        );
+    }
+
+    let _ = writeln!(w, "\n## Machine and versions\n");
+    let m = &r.machine;
+    let _ = writeln!(
+        w,
+        "- CPU: {} ({} logical CPUs), memory {}",
+        m.cpu, m.logical_cpus, m.memory
+    );
+    let _ = writeln!(w, "- OS: {}, kernel {}", m.os, m.kernel);
+    let _ = writeln!(w, "- {}; Node {}", m.rustc, m.node);
+    let versions: Vec<String> = m.versions.iter().map(|(n, v)| format!("{n} {v}")).collect();
+    let _ = writeln!(w, "- Under test: {}", versions.join(", "));
+    let loads: Vec<String> = r
+        .loads
+        .iter()
+        .map(|(when, l)| format!("{l:.2} {when}"))
+        .collect();
+    let _ = writeln!(
+        w,
+        "- 1-minute load average: {}. With {} logical CPUs, a load above about {} means other work \
+         competed with the benchmark, and the figures were measured under load.",
+        loads.join(", "),
+        m.logical_cpus,
+        m.logical_cpus.saturating_sub(1).max(1)
+    );
+    let _ = writeln!(w, "- Whole run: {:.0} s", r.elapsed_secs);
+
+    let _ = writeln!(w, "\n## How it was run\n\n```sh");
+    for command in &r.commands {
+        let _ = writeln!(w, "{command}");
+    }
+    let _ = writeln!(w, "```\n");
+    let _ = writeln!(
+        w,
+        "- Build: {}.\n\
+         - B1: criterion, {} samples per case; the figure is criterion's median time per pass over the corpus. \
+         Allocations: a counting global allocator over one pass from a fresh decoder.\n\
+         - B2 and B3: the reference server (`test-server` library) in its own process with a publisher thread; \
+         every client in its own process, so CPU time (getrusage / `process.cpuUsage()`) and memory are its own. \
+         {} run(s) per measurement; contenders alternate within each round; tables show the median \
+         (and the range of the runs where there are several).",
+        if r.plan.quick {
+            "the `dev` profile (unoptimised: the quick run only shows that the harness works), `CARGO_TARGET_DIR=target`"
+        } else {
+            "the `bench` profile (release, thin LTO, one codegen unit), `CARGO_TARGET_DIR=target/bench`"
+        },
+        r.criterion_samples.map_or("–".into(), |n| n.to_string()),
+        p.runs
+    );
+
+    render_b1(w, r);
+    render_b2(w, r);
+    render_b3(w, r);
+    let _ = writeln!(w, "\n## Notes\n\n{}", NOTES.trim());
+    s
+}
+
+fn render_b1(w: &mut String, r: &Results) {
+    let _ = writeln!(w, "\n## B1 decode\n");
+    let _ = writeln!(
+        w,
+        "ServiceStack frames (`id: N` + one `data: bench@cmd.chat <json>` line) totalling about 1 MiB, \
+         and one event with a 1 MiB `data:` line; fed whole and in 1460-, 64- and 7-byte chunks \
+         (`bytes::Bytes` slices of one buffer, as reqwest yields them). Each contender counts the events \
+         and their data length; the floor is not a decoder (see Notes). Ratios are events/s of \
+         client-core over the other row. \
+         † one pass only (too slow for criterion); ‡ one pass did not get through the input within \
+         its {:.0} s time box, so its rate is an upper bound.\n",
+        r.plan.b1_budget.as_secs_f64()
+    );
+    for shape in Shape::ALL {
+        let Some(first) = r.b1.iter().find(|c| c.shape == shape) else {
+            continue;
+        };
+        let _ = writeln!(
+            w,
+            "### {} ({} events, {} per pass)\n",
+            shape.name(),
+            first.events,
+            bytes(first.bytes as f64)
+        );
+        let _ = writeln!(
+            w,
+            "| Chunks | Decoder | MiB/s | events/s | ns per chunk | allocs/event | bytes allocated/event | client-core vs this |\n|---|---|---:|---:|---:|---:|---:|---:|"
+        );
+        for chunking in Chunking::ALL {
+            let ours = case(&r.b1, shape, chunking, Contender::Ours).map(Case::events_per_s);
+            for contender in Contender::ALL {
+                let Some(c) = case(&r.b1, shape, chunking, contender) else {
+                    continue;
+                };
+                let (mark, bound) = match c.timing() {
+                    Timing::Criterion(_) => ("", ""),
+                    Timing::SinglePass(_) => (" †", ""),
+                    Timing::Unfinished(_) => (" ‡", "< "),
+                };
+                let versus = match (contender, ours) {
+                    (Contender::Ours, _) => String::new(),
+                    (_, Some(a)) => format!(
+                        "{}{}",
+                        if bound.is_empty() { "" } else { "> " },
+                        ratio(a / c.events_per_s())
+                    ),
+                    _ => "–".into(),
+                };
+                let _ = writeln!(
+                    w,
+                    "| {} | {}{mark} | {bound}{} | {bound}{} | {}{:.0} | {} | {} | {} |",
+                    chunking.name(),
+                    contender.name(),
+                    mib_s(c.mib_per_s()),
+                    rate(c.events_per_s()),
+                    if bound.is_empty() { "" } else { "> " },
+                    c.ns() / c.chunks.max(1) as f64,
+                    c.allocs_per_event.map_or("–".into(), |a| format!("{a:.2}")),
+                    c.alloc_bytes_per_event.map_or("–".into(), bytes),
+                    versus
+                );
+            }
+        }
+        let _ = writeln!(w);
+    }
+}
+
+fn render_b2(w: &mut String, r: &Results) {
+    let p = &r.plan;
+    let _ = writeln!(w, "\n## B2 delivery\n");
+    let _ = writeln!(
+        w,
+        "The server publishes {} chat messages ({} B JSON bodies, selector `bench@cmd.chat`) to one \
+         subscriber as fast as it can, never more than {} messages ahead of the subscriber's \
+         acknowledgements (UDP, every 1024 messages; the slow-reader limit is raised to 64 MiB). \
+         client-core decodes each into a typed struct in a `chat` handler (`parse_json`); the official \
+         client's `chat` handler gets the body its client already `JSON.parse`d; the floor counts `\\n\\n`. \
+         events/s and CPU seconds are the client process's, from its first message to its last.\n",
+        p.throughput_count, p.body_len, p.window
+    );
+    let floor = med(&runs_of(&r.b2.throughput, Client::Floor), |t| {
+        t.events_per_s
+    });
+    let official = med(&runs_of(&r.b2.throughput, Client::Official), |t| {
+        t.events_per_s
+    });
+    let _ = writeln!(
+        w,
+        "| Client | events/s (median) | runs (events/s) | client CPU-s per million | vs official | vs floor |\n|---|---:|---:|---:|---:|---:|"
+    );
+    for client in Client::DELIVERY {
+        let runs = runs_of(&r.b2.throughput, client);
+        let Some(eps) = med(&runs, |t| t.events_per_s) else {
+            continue;
+        };
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {:.2} | {} | {} |",
+            client.name(),
+            rate(eps),
+            spread(&runs, |t| t.events_per_s),
+            med(&runs, |t| t.cpu_s_per_million).unwrap_or(0.0),
+            official.map_or("–".into(), |o| ratio(eps / o)),
+            floor.map_or("–".into(), |f| format!("{:.0}%", eps / f * 100.0)),
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\nLatency: the publisher thread stamps each message with `CLOCK_MONOTONIC` just before \
+         `notify_channel_json`; the handler (the floor: the chunk's arrival) subtracts it. {} s per run \
+         after {} s of warm-up, heartbeats on (server default interval).\n",
+        p.latency_secs, p.latency_warmup_secs
+    );
+    let _ = writeln!(
+        w,
+        "| Rate | Client | p50 | p99 | p99.9 | max | publisher's worst lag |\n|---:|---|---:|---:|---:|---:|---:|"
+    );
+    for (rate_per_s, per_client) in &r.b2.latency {
+        for client in Client::DELIVERY {
+            let runs = runs_of(per_client, client);
+            if runs.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                rate(*rate_per_s),
+                client.name(),
+                us(med(&runs, |l| l.p50_us).unwrap_or(0.0)),
+                us(med(&runs, |l| l.p99_us).unwrap_or(0.0)),
+                us(med(&runs, |l| l.p999_us).unwrap_or(0.0)),
+                us(med(&runs, |l| l.max_us).unwrap_or(0.0)),
+                us(med(&runs, |l| l.publisher_lag_us).unwrap_or(0.0)),
+            );
+        }
+    }
+}
+
+fn render_b3(w: &mut String, r: &Results) {
+    let p = &r.plan;
+    let _ = writeln!(w, "\n## B3 footprint\n");
+    let _ = writeln!(
+        w,
+        "Connect: {} times per run, a new client (new TCP connection) from `connect()` (official: \
+         `start()`; floor: the GET) until `onConnect` (floor: the end of the `cmd.onConnect` frame), \
+         then `stop()` (which unregisters).\n",
+        p.connects
+    );
+    let _ = writeln!(w, "| Client | p50 | p99 |\n|---|---:|---:|");
+    for client in Client::DELIVERY {
+        let runs = runs_of(&r.b3.connect, client);
+        if runs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} |",
+            client.name(),
+            us(med(&runs, |c| c.p50_us).unwrap_or(0.0)),
+            us(med(&runs, |c| c.p99_us).unwrap_or(0.0))
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\nIdle: N clients in one process, each on its own channel, connected, then {} s idle with \
+         heartbeats every {} ms. Memory is the growth after the N connects (one warm-up client first) ÷ N; \
+         live is the Rust allocator's live bytes (Node: JS heap + external) ÷ N; CPU is the process's \
+         CPU time during the idle window ÷ N, per minute.\n",
+        p.idle_secs, p.heartbeat_ms
+    );
+    let _ = writeln!(
+        w,
+        "| N | Client | RSS per client | live heap per client | CPU per client per minute | heartbeats per client in the window |\n|---:|---|---:|---:|---:|---:|"
+    );
+    for (n, per_client) in &r.b3.idle {
+        for client in Client::IDLE {
+            let runs = runs_of(per_client, client);
+            if runs.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                w,
+                "| {n} | {} | {} | {} | {:.3} ms | {:.1} |",
+                client.name(),
+                bytes(med(&runs, |i| i.rss_bytes).unwrap_or(0.0)),
+                bytes(med(&runs, |i| i.live_bytes).unwrap_or(0.0)),
+                med(&runs, |i| i.cpu_ms_per_min).unwrap_or(0.0),
+                med(&runs, |i| i.heartbeats).unwrap_or(0.0),
+            );
+        }
+    }
+    let server = median(&r.b3.server_bytes_per_subscriber);
+    let _ = writeln!(
+        w,
+        "\nServer: a fresh server per run; {} raw event streams (the floor's, no heartbeats) held open by \
+         one process; the server process's RSS growth ÷ subscribers: **{}** per subscriber (median; runs: {}).",
+        p.server_subscribers,
+        server.map_or("–".into(), bytes),
+        r.b3.server_bytes_per_subscriber
+            .iter()
+            .map(|b| bytes(*b))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+/// What the figures mean and what profiling found; prose only (the numbers are in the tables).
+const NOTES: &str = include_str!("notes.md");
