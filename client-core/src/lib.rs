@@ -68,6 +68,11 @@ pub mod rt;
 mod service;
 pub mod sse;
 mod state;
+
+/// The workspace README's Rust quick start, compiled as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeQuickStart;
 mod transport;
 
 pub use auth::{BoxFuture, Credentials, CredentialsProvider, Secret};
