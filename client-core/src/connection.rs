@@ -149,15 +149,15 @@ impl Task {
         let mut control = self.control.clone();
         let mut live: Option<Live> = None;
         let mut last_activity = Instant::now();
-        let mut next_heartbeat: Option<Instant> = None;
+        // Timers are armed when their deadline changes, not once per chunk: at high message
+        // rates re-arming two timers for every chunk costs more than decoding it.
+        let silence_timer = rt::sleep(connect_timeout);
+        tokio::pin!(silence_timer);
+        let heartbeat_timer = rt::sleep(FOREVER);
+        tokio::pin!(heartbeat_timer);
+        let mut heartbeat_due = false;
         let mut heartbeat: Option<BoxFuture<'static, Result<(), Error>>> = None;
         loop {
-            let silence_limit = live.as_ref().map_or(connect_timeout, |l| l.idle_timeout);
-            let silence_left = silence_limit.saturating_sub(last_activity.elapsed());
-            let heartbeat_in = match (&heartbeat, next_heartbeat) {
-                (None, Some(at)) => Some(at.saturating_duration_since(Instant::now())),
-                _ => None,
-            };
             tokio::select! {
                 biased;
                 _ = control.changed() => {
@@ -169,11 +169,10 @@ impl Task {
                     Some(Ok(bytes)) => {
                         last_activity = Instant::now();
                         if let Some(connected) = self.dispatch_chunk(&bytes) {
-                            next_heartbeat = connected
-                                .heartbeat_url
-                                .as_ref()
-                                .map(|_| Instant::now() + connected.heartbeat_interval);
+                            heartbeat_due = connected.heartbeat_url.is_some();
+                            heartbeat_timer.set(rt::sleep(connected.heartbeat_interval));
                             heartbeat = None;
+                            silence_timer.set(rt::sleep(connected.idle_timeout));
                             live = Some(connected);
                         }
                     }
@@ -190,12 +189,14 @@ impl Task {
                     match result {
                         Ok(()) => {
                             let interval = live.as_ref().map_or(FOREVER, |l| l.heartbeat_interval);
-                            next_heartbeat = Some(Instant::now() + interval);
+                            heartbeat_timer.set(rt::sleep(interval));
+                            heartbeat_due = true;
                         }
                         Err(error) => return Ended::Failed(error),
                     }
                 }
-                () = rt::sleep(heartbeat_in.unwrap_or(FOREVER)), if heartbeat_in.is_some() => {
+                () = &mut heartbeat_timer, if heartbeat_due => {
+                    heartbeat_due = false;
                     if let Some(live) = &live
                         && let Some(url) = &live.heartbeat_url
                     {
@@ -205,13 +206,18 @@ impl Task {
                             live.subscription_id.clone(),
                         ));
                     }
-                    next_heartbeat = None;
                 }
-                () = rt::sleep(silence_left) => {
-                    return Ended::Failed(match live {
-                        Some(_) => Error::IdleTimeout { after: silence_limit },
-                        None => Error::NoConnectEvent { after: silence_limit },
-                    });
+                () = &mut silence_timer => {
+                    let silence_limit = live.as_ref().map_or(connect_timeout, |l| l.idle_timeout);
+                    let silent_for = last_activity.elapsed();
+                    if silent_for >= silence_limit {
+                        return Ended::Failed(match live {
+                            Some(_) => Error::IdleTimeout { after: silence_limit },
+                            None => Error::NoConnectEvent { after: silence_limit },
+                        });
+                    }
+                    // Data arrived since the timer was armed: wait for the rest of the limit.
+                    silence_timer.set(rt::sleep(silence_limit - silent_for));
                 }
             }
         }
