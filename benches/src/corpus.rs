@@ -92,11 +92,22 @@ pub fn frame(id: u64, body_len: usize) -> String {
 impl Corpus {
     /// Builds the corpus for `shape`.
     pub fn new(shape: Shape) -> Corpus {
-        let mut text = String::with_capacity(CORPUS_BYTES + 8192);
+        Corpus::scaled(shape, 1)
+    }
+
+    /// The corpus for `shape` shrunk `divisor` times (the one event's body too), for tests that
+    /// run the slow contenders unoptimised.
+    pub fn scaled(shape: Shape, divisor: usize) -> Corpus {
+        let total = CORPUS_BYTES / divisor;
+        let body_len = match shape {
+            Shape::OneMiB => shape.body_len() / divisor,
+            _ => shape.body_len(),
+        };
+        let mut text = String::with_capacity(total + 8192);
         let mut events = 0;
-        while events == 0 || text.len() < CORPUS_BYTES {
+        while events == 0 || text.len() < total {
             events += 1;
-            text.push_str(&frame(events as u64, shape.body_len()));
+            text.push_str(&frame(events as u64, body_len));
             if shape == Shape::OneMiB {
                 break;
             }
