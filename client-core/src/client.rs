@@ -1057,6 +1057,12 @@ mod tests {
     }
 
     #[test]
+    fn international_host_names_become_punycode() {
+        let client = ServerEventsClient::new("http://BÜCHER.example:8080/api", ["A"]).unwrap();
+        assert_eq!(client.base_url(), "http://xn--bcher-kva.example:8080/api");
+    }
+
+    #[test]
     fn bad_base_urls_and_channels_are_rejected() {
         for url in ["", "localhost:5000", "ftp://h", "http://"] {
             assert!(

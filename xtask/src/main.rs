@@ -48,12 +48,39 @@ fn setup() -> Result {
 fn lint() -> Result {
     step("cargo fmt --check");
     run("cargo", &["fmt", "--all", "--check"])?;
+    run(
+        "cargo",
+        &[
+            "fmt",
+            "--manifest-path",
+            "client-wasm/Cargo.toml",
+            "--check",
+        ],
+    )?;
     step("cargo clippy");
     run(
         "cargo",
         &[
             "clippy",
             "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    step("cargo clippy: client-wasm for wasm32-unknown-unknown");
+    let target_dir = wasm::target_dir().display().to_string();
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--manifest-path",
+            "client-wasm/Cargo.toml",
+            "--target-dir",
+            &target_dir,
+            "--target",
+            "wasm32-unknown-unknown",
             "--all-targets",
             "--",
             "-D",
@@ -93,10 +120,7 @@ fn test(args: &[&str]) -> Result {
     }
     if wants("rust") {
         step("Rust tests (client-core, test-server, conformance-tests)");
-        run(
-            "cargo",
-            &["test", "--workspace", "--exclude", "client-wasm"],
-        )?;
+        run("cargo", &["test", "--workspace"])?;
     }
     if wants("wasm") {
         wasm::test()?;

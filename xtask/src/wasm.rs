@@ -67,7 +67,8 @@ fn check_node() -> Result {
     ))
 }
 
-fn target_dir() -> PathBuf {
+/// The target directory every build of the workspace and of client-wasm shares.
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|dir| {
@@ -135,14 +136,17 @@ fn package() -> Result<PathBuf> {
         if dev { "dev" } else { "release" }
     ));
     let mut cargo = Command::new("cargo");
+    // client-wasm is a workspace of its own (its lockfile picks the ASCII-only IDNA backend);
+    // it builds into the shared target directory.
     cargo
         .args([
             "build",
-            "-p",
-            "client-wasm",
+            "--manifest-path",
+            "client-wasm/Cargo.toml",
             "--target",
             "wasm32-unknown-unknown",
         ])
+        .env("CARGO_TARGET_DIR", target_dir())
         .current_dir(root());
     if !dev {
         // Size over speed for the shipped module; only this build sees these settings.

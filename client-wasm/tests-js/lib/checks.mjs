@@ -96,6 +96,10 @@ export const CHECKS = {
           what,
         );
       }
+      // The platform's URL parser turns international names into punycode before the core sees
+      // them (the module carries no Unicode IDNA tables).
+      const idn = new ServerEventsClient("http://BÜCHER.example:8080/api/", ["A"]);
+      equal(idn.baseUrl, "http://xn--bcher-kva.example:8080/api", "an international host name");
       throws(
         () => new ServerEventsClient(baseUrl, [3]),
         (e) => assert(e instanceof TypeError, `a channel that is a number: ${e}`),
