@@ -28,6 +28,17 @@ fn command_output(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// `time` as `YYYY-MM-DD HH:MM UTC` (through `date`, like the report's own date).
+pub fn utc(time: std::time::SystemTime) -> String {
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    command_output(
+        "date",
+        &["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d %H:%M UTC"],
+    )
+}
+
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }

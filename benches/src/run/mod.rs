@@ -48,6 +48,20 @@ fn criterion_samples(dir: &Path) -> Option<usize> {
     Some(value.get("iters")?.as_array()?.len())
 }
 
+/// The module size `cargo xtask wasm` recorded, if it has run.
+fn wasm_size(root: &Path) -> Option<report::WasmSize> {
+    let path = root.join("client-wasm").join("pkg-dist").join("size.json");
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+    let written = std::fs::metadata(&path).ok()?.modified().ok()?;
+    Some(report::WasmSize {
+        bytes: value.get("wasmBytes")?.as_u64()?,
+        gzip_bytes: value.get("wasmGzipBytes")?.as_u64()?,
+        profile: value.get("profile")?.as_str()?.to_owned(),
+        written: machine::utc(written),
+    })
+}
+
 /// Runs the benchmarks and writes the report.
 pub fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
@@ -150,6 +164,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         b1,
         b2,
         b3,
+        wasm: wasm_size(&root),
         elapsed_secs: started.elapsed().as_secs_f64(),
     };
     let text = report::render(&results);

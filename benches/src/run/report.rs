@@ -26,8 +26,23 @@ pub struct Results {
     pub b1: Vec<Case>,
     pub b2: B2,
     pub b3: B3,
+    /// The npm package's module size, from `client-wasm/pkg-dist/size.json`.
+    pub wasm: Option<WasmSize>,
     pub elapsed_secs: f64,
 }
+
+/// What `cargo xtask wasm` measured of the module it packed.
+#[derive(Debug, Clone)]
+pub struct WasmSize {
+    pub bytes: u64,
+    pub gzip_bytes: u64,
+    pub profile: String,
+    /// When `size.json` was written (UTC).
+    pub written: String,
+}
+
+/// The goal for the gzipped module (design.md: under 200 KB).
+const WASM_GZIP_GOAL: u64 = 200_000;
 
 /// A goal and whether the run met it.
 struct Goal {
@@ -218,6 +233,21 @@ fn goals(r: &Results) -> Vec<Goal> {
         measured: p99.map_or("–".into(), |p| format!("p99 {}", us(p))),
         met: p99.map(|p| p <= 1000.0),
     });
+    goals.push(Goal {
+        text: "client-wasm: the gzipped module under 200 KB".into(),
+        measured: r.wasm.as_ref().map_or(
+            "– (no `client-wasm/pkg-dist/size.json`: run `cargo xtask wasm`)".into(),
+            |size| {
+                format!(
+                    "{} B ({:.1} KB) gzipped, {} B raw",
+                    size.gzip_bytes,
+                    size.gzip_bytes as f64 / 1000.0,
+                    size.bytes
+                )
+            },
+        ),
+        met: r.wasm.as_ref().map(|size| size.gzip_bytes < WASM_GZIP_GOAL),
+    });
     goals
 }
 
@@ -305,8 +335,29 @@ pub fn render(r: &Results) -> String {
     render_b1(w, r);
     render_b2(w, r);
     render_b3(w, r);
+    render_wasm(w, r);
     let _ = writeln!(w, "\n## Notes\n\n{}", NOTES.trim());
     s
+}
+
+fn render_wasm(w: &mut String, r: &Results) {
+    let _ = writeln!(w, "\n## client-wasm module size\n");
+    match &r.wasm {
+        Some(size) => {
+            let _ = writeln!(
+                w,
+                "The npm package's `server_events_bg.wasm` as `cargo xtask wasm` packed it ({} build, \
+                 written {}): {} B raw, {} B after `gzip -9`. Goal: under {} B gzipped.",
+                size.profile, size.written, size.bytes, size.gzip_bytes, WASM_GZIP_GOAL
+            );
+        }
+        None => {
+            let _ = writeln!(
+                w,
+                "Not measured: `client-wasm/pkg-dist/size.json` is missing."
+            );
+        }
+    }
 }
 
 fn render_b1(w: &mut String, r: &Results) {
