@@ -72,3 +72,14 @@ pub fn load_average() -> Option<f64> {
         .parse()
         .ok()
 }
+
+/// CPU time the hypervisor took from this virtual machine (all CPUs, seconds since boot): the
+/// `steal` column of `/proc/stat`. While it grows, every process here stands still.
+pub fn steal_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().find(|line| line.starts_with("cpu "))?;
+    let ticks: f64 = cpu.split_whitespace().nth(8)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(ticks / hz)
+}

@@ -1,12 +1,23 @@
 //! B1 decode: the timing comes from the criterion bench (`benches/decode.rs`); here, allocation
-//! counts per event and the reading of criterion's results.
+//! counts per event, the reading of criterion's results, and the ratios against each peer timed
+//! back to back (this VM's speed drifts by up to 2× between minutes, so ratios of separately
+//! timed criterion cases are not reliable).
 
+use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use sdk_benches::alloc_count;
 use sdk_benches::corpus::{Chunking, Corpus, Shape};
 use sdk_benches::decoders::Contender;
+use sdk_benches::stats::median;
+
+use super::plan::Plan;
+
+/// Peers whose single pass takes longer than this get no back-to-back ratio (their criterion or
+/// single-pass time is compared instead; they are orders of magnitude behind anyway).
+pub const PAIR_MAX_PASS: Duration = Duration::from_millis(500);
 
 /// The criterion group of a shape.
 pub fn group(shape: Shape) -> String {
@@ -33,6 +44,9 @@ pub struct Case {
     pub allocs_per_event: Option<f64>,
     /// Bytes requested per event, when it finished.
     pub alloc_bytes_per_event: Option<f64>,
+    /// For a peer: the median over the rounds of (its time per pass ÷ client-core's), the two
+    /// timed back to back in each round.
+    pub paired_ratio: Option<f64>,
 }
 
 /// How a case was timed.
@@ -74,9 +88,11 @@ impl Case {
     }
 }
 
-/// Counts allocations for every case (one pass each, time-boxed to `budget`) and reads
-/// criterion's medians from `criterion_dir`.
-pub fn collect(criterion_dir: &Path, budget: Duration) -> Vec<Case> {
+/// Counts allocations for every case (one pass each, time-boxed to the plan's budget), times
+/// client-core against each peer back to back, and reads criterion's medians from
+/// `criterion_dir`.
+pub fn collect(criterion_dir: &Path, plan: &Plan) -> Vec<Case> {
+    let budget = plan.b1_budget;
     let mut cases = Vec::new();
     for shape in Shape::ALL {
         let corpus = Corpus::new(shape);
@@ -109,11 +125,50 @@ pub fn collect(criterion_dir: &Path, budget: Duration) -> Vec<Case> {
                     finished: pass.finished,
                     allocs_per_event: per_event(counted.allocs),
                     alloc_bytes_per_event: per_event(counted.bytes),
+                    paired_ratio: (contender != Contender::Ours
+                        && pass.finished
+                        && pass.elapsed <= PAIR_MAX_PASS)
+                        .then(|| paired_ratio(&chunks, contender, plan))
+                        .flatten(),
                 });
             }
         }
     }
     cases
+}
+
+/// The median over the plan's rounds of `peer`'s time per pass ÷ client-core's, the two timed
+/// back to back (in alternating order) in every round.
+fn paired_ratio(chunks: &[Bytes], peer: Contender, plan: &Plan) -> Option<f64> {
+    let mut ratios = Vec::with_capacity(plan.b1_pair_rounds);
+    for round in 0..plan.b1_pair_rounds {
+        let (ours, theirs) = if round % 2 == 0 {
+            let ours = ns_per_pass(Contender::Ours, chunks, plan.b1_pair_min);
+            (ours, ns_per_pass(peer, chunks, plan.b1_pair_min))
+        } else {
+            let theirs = ns_per_pass(peer, chunks, plan.b1_pair_min);
+            (
+                ns_per_pass(Contender::Ours, chunks, plan.b1_pair_min),
+                theirs,
+            )
+        };
+        ratios.push(theirs / ours);
+    }
+    median(&ratios)
+}
+
+/// Mean time per pass over as many passes as fit in `min` (at least one).
+fn ns_per_pass(contender: Contender, chunks: &[Bytes], min: Duration) -> f64 {
+    let started = Instant::now();
+    let mut passes = 0u32;
+    loop {
+        black_box(contender.decode(black_box(chunks)));
+        passes += 1;
+        let elapsed = started.elapsed();
+        if elapsed >= min {
+            return elapsed.as_nanos() as f64 / f64::from(passes);
+        }
+    }
 }
 
 /// Criterion's median estimate (ns per iteration) for one case, if it was measured.

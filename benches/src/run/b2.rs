@@ -10,6 +10,7 @@ use super::clients::{Client, PerClient, Programs, Server, order, push};
 use super::plan::Plan;
 use super::procs::num;
 use sdk_benches::chat::CHANNEL;
+use sdk_benches::sys;
 
 /// One throughput run.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +28,8 @@ pub struct Latency {
     pub max_us: f64,
     /// The publisher's worst lateness against its schedule.
     pub publisher_lag_us: f64,
+    /// CPU time the hypervisor stole from the machine during the run (ms, all CPUs).
+    pub steal_ms: f64,
 }
 
 /// Everything B2 measured: per contender, one entry per run.
@@ -158,7 +161,11 @@ fn latency_once(
         "body_len": plan.body_len,
     }))?;
     let timeout = Duration::from_secs_f64(plan.latency_secs + plan.latency_warmup_secs + 120.0);
+    let steal_before = sys::steal_seconds();
     let publisher = server.proc.next(timeout)?;
+    let steal_ms = steal_before
+        .zip(sys::steal_seconds())
+        .map_or(0.0, |(before, after)| (after - before) * 1e3);
     let result = proc.next(timeout)?;
     proc.finish(Duration::from_secs(30))?;
     server.wait_subs(CHANNEL, 0)?;
@@ -168,5 +175,6 @@ fn latency_once(
         p999_us: num(&result, "p999_us")?,
         max_us: num(&result, "max_us")?,
         publisher_lag_us: num(&publisher, "max_publisher_lag_us")?,
+        steal_ms,
     })
 }

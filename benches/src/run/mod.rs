@@ -1,4 +1,5 @@
-//! `sdk-bench run [--quick] [--out FILE] [--criterion DIR] --node DIR [--only b1,b2,b3]`:
+//! `sdk-bench run [--quick] [--out FILE] [--criterion DIR] --node DIR [--only b1,b2,b3]
+//! [--latency-secs S]`:
 //! B1 allocation counts (criterion has already timed B1; its results are read from `--criterion`),
 //! then B2 and B3 against reference-server processes, then the report.
 //!
@@ -65,11 +66,12 @@ fn wasm_size(root: &Path) -> Option<report::WasmSize> {
 /// Runs the benchmarks and writes the report.
 pub fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
-    let plan = if args.flag("quick") {
+    let mut plan = if args.flag("quick") {
         Plan::quick()
     } else {
         Plan::full()
     };
+    plan.latency_secs = args.get_or("latency-secs", plan.latency_secs)?;
     let root = workspace_root();
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
@@ -118,7 +120,7 @@ pub fn run(args: &Args) -> Result<(), String> {
             "\n==> B1: allocation counts (timing: criterion, {})",
             criterion_dir.display()
         );
-        b1::collect(&criterion_dir, plan.b1_budget)
+        b1::collect(&criterion_dir, &plan)
     } else {
         Vec::new()
     };

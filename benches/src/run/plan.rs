@@ -10,6 +10,10 @@ pub struct Plan {
     pub runs: usize,
     /// B1: time box of the single counted pass (cases too slow for criterion get only that).
     pub b1_budget: Duration,
+    /// B1: rounds of back-to-back timing of client-core and each peer, for the ratios.
+    pub b1_pair_rounds: usize,
+    /// B1: each timing in a round repeats passes for at least this long.
+    pub b1_pair_min: Duration,
     /// B2: messages per throughput run.
     pub throughput_count: u64,
     /// B2: JSON body length of every chat message.
@@ -41,6 +45,8 @@ impl Plan {
             quick: false,
             runs: 5,
             b1_budget: Duration::from_secs(30),
+            b1_pair_rounds: 11,
+            b1_pair_min: Duration::from_millis(20),
             throughput_count: 1_000_000,
             body_len: 120,
             window: 32_768,
@@ -61,6 +67,8 @@ impl Plan {
             quick: true,
             runs: 1,
             b1_budget: Duration::from_secs(2),
+            b1_pair_rounds: 3,
+            b1_pair_min: Duration::from_millis(2),
             throughput_count: 20_000,
             window: 8_192,
             latency_secs: 1.0,
