@@ -23,6 +23,10 @@ struct Args {
     /// Port to bind; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Start from a conformance-scenario profile (default, auth, no_notify, slow_heartbeat; see
+    /// conformance-tests/scenarios/FORMAT.md); the other flags override its settings.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(ServerConfig::PROFILES))]
+    profile: Option<String>,
     /// HeartbeatInterval in milliseconds [default: 10000].
     #[arg(long)]
     heartbeat_ms: Option<u64>,
@@ -51,7 +55,11 @@ struct Args {
 
 impl Args {
     fn config(&self) -> ServerConfig {
-        let mut config = ServerConfig::default();
+        let mut config = self
+            .profile
+            .as_deref()
+            .and_then(ServerConfig::for_profile)
+            .unwrap_or_default();
         if let Some(ms) = self.heartbeat_ms {
             config.heartbeat_interval = Duration::from_millis(ms);
         }
@@ -61,11 +69,17 @@ impl Args {
         if let Some(ms) = self.housekeeping_ms {
             config.housekeeping_interval = Duration::from_millis(ms);
         }
-        config.limit_to_authenticated_users = self.auth_required;
-        config.notify_channel_of_subscriptions = !self.no_notify;
-        config.validate_user_address = !self.no_validate_address;
-        config.static_dir = self.static_dir.clone();
-        config.newlines_before_frame = self.newlines_before_frame;
+        // The switches only ever turn a setting away from its default, so a profile's own
+        // choice stands unless one is given.
+        config.limit_to_authenticated_users |= self.auth_required;
+        config.notify_channel_of_subscriptions &= !self.no_notify;
+        config.validate_user_address &= !self.no_validate_address;
+        if self.static_dir.is_some() {
+            config.static_dir = self.static_dir.clone();
+        }
+        if self.newlines_before_frame > 0 {
+            config.newlines_before_frame = self.newlines_before_frame;
+        }
         config
     }
 }

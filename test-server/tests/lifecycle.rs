@@ -85,17 +85,10 @@ async fn shutdown_with_an_idle_keep_alive_connection_and_a_pending_delay() {
     drop((c, delayed));
 }
 
-#[test]
-fn binary_prints_its_address_serves_and_stops_on_sigterm() {
+/// Starts the binary with `args` and returns it with the base URL from its first line.
+fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_test-server"))
-        .args([
-            "--port",
-            "0",
-            "--heartbeat-ms",
-            "250",
-            "--no-notify",
-            "--auth-required",
-        ])
+        .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -110,6 +103,19 @@ fn binary_prints_its_address_serves_and_stops_on_sigterm() {
         .trim()
         .to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    (child, url)
+}
+
+#[test]
+fn binary_prints_its_address_serves_and_stops_on_sigterm() {
+    let (mut child, url) = spawn_binary(&[
+        "--port",
+        "0",
+        "--heartbeat-ms",
+        "250",
+        "--no-notify",
+        "--auth-required",
+    ]);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -151,6 +157,57 @@ fn binary_prints_its_address_serves_and_stops_on_sigterm() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[tokio::test]
+async fn binary_starts_from_a_scenario_profile_and_flags_override_it() {
+    let (mut auth, url) = spawn_binary(&["--profile", "auth"]);
+    let status = client()
+        .get(format!("{url}/event-stream"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let _ = auth.kill();
+    let _ = auth.wait();
+    assert_eq!(
+        status, 401,
+        "the auth profile limits streams to signed-in users"
+    );
+
+    let (mut slow, url) = spawn_binary(&["--profile", "slow_heartbeat", "--heartbeat-ms", "700"]);
+    let mut stream = client()
+        .get(format!("{url}/event-stream?channels=p"))
+        .send()
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.windows(2).any(|w| w == b"\n\n") {
+        let chunk = tokio::time::timeout(T, stream.chunk())
+            .await
+            .expect("the onConnect frame in time")
+            .unwrap()
+            .expect("the stream stays open");
+        head.extend_from_slice(&chunk);
+    }
+    let _ = slow.kill();
+    let _ = slow.wait();
+    let frame = String::from_utf8_lossy(&head);
+    assert!(
+        frame.contains(r#""heartbeatIntervalMs":"700""#),
+        "the flag overrides the profile's 10 s: {frame}"
+    );
+}
+
+#[test]
+fn binary_rejects_an_unknown_profile() {
+    let out = Command::new(env!("CARGO_BIN_EXE_test-server"))
+        .args(["--profile", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("slow_heartbeat"));
 }
 
 #[test]

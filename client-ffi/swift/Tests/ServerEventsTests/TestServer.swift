@@ -15,15 +15,10 @@ final class TestServer {
         ProcessInfo.processInfo.environment["SERVEREVENTS_TEST_SERVER"] ?? "../../target/debug/test-server"
     }
 
-    /// The command-line flags of each server profile of FORMAT.md (the same as the Kotlin tests').
+    /// The command-line flags of a server profile of FORMAT.md: the binary knows the profiles
+    /// (`ServerConfig::for_profile`), so every leg gets the same; an unknown one stops it at start.
     static func flags(_ profile: String) throws -> [String] {
-        switch profile {
-        case "default": return ["--heartbeat-ms", "200", "--idle-timeout-ms", "30000", "--housekeeping-ms", "5000"]
-        case "auth": return ["--heartbeat-ms", "200", "--idle-timeout-ms", "30000", "--housekeeping-ms", "5000", "--auth-required"]
-        case "no_notify": return ["--heartbeat-ms", "200", "--idle-timeout-ms", "400", "--housekeeping-ms", "5000", "--no-notify"]
-        case "slow_heartbeat": return ["--heartbeat-ms", "10000", "--idle-timeout-ms", "30000", "--housekeeping-ms", "5000"]
-        default: throw TestFailure("unknown server profile '\(profile)'")
-        }
+        ["--profile", profile]
     }
 
     private init(process: Process, baseUrl: String, profile: String) {

@@ -3,6 +3,7 @@ package servicestack.serverevents
 import java.util.Base64
 import java.util.concurrent.CyclicBarrier
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Job
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.TimeoutCancellationException
@@ -480,17 +481,28 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
         }
         // Opened now, so nothing (the initial `idle` state, the first message) is missed.
         val states: StateStream = client.stateChanges()
-        test.streams += AutoCloseable { states.cancel(); states.close() }
-        background.launch {
+        val stateReader = background.launch {
             while (true) log.add("state", Fields.state(states.next() ?: break))
         }
+        test.streams += endOf(stateReader, cancel = states::cancel, destroy = states::close)
         if (step["consumeStream"]?.jsonPrimitive?.booleanOrNull == true) {
             val messages: MessageStream = client.messages()
-            test.streams += AutoCloseable { messages.cancel(); messages.close() }
-            background.launch {
+            val messageReader = background.launch {
                 while (true) log.add("streamed", Fields.message(messages.next() ?: break))
             }
+            test.streams += endOf(messageReader, cancel = messages::cancel, destroy = messages::close)
         }
+    }
+
+    /**
+     * Closes a stream read by [reader]: cancelling ends its pending `next()` with null, and only
+     * once the reader has seen that is the object destroyed (a `next()` on a destroyed object
+     * throws, which is the binding's use-after-close error, not something to provoke here).
+     */
+    private fun endOf(reader: Job, cancel: () -> Unit, destroy: () -> Unit) = AutoCloseable {
+        cancel()
+        runBlocking { withTimeoutOrNull(5000) { reader.join() } }
+        destroy()
     }
 
     /** Checks a call's outcome against `expectError` (a matcher over `{message, status, kind}`). */

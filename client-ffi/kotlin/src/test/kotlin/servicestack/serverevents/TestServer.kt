@@ -26,16 +26,10 @@ class TestServer private constructor(
         private val logDir = File(System.getProperty("serverevents.logDir") ?: "target/test-server-logs")
 
         /**
-         * The command-line flags of each server profile of conformance-tests/scenarios/FORMAT.md.
-         * (Mirrored in the Swift tests.)
+         * The command-line flags of a server profile of conformance-tests/scenarios/FORMAT.md:
+         * the binary knows the profiles (`ServerConfig::for_profile`), so every leg gets the same.
          */
-        fun flags(profile: String): List<String> = when (profile) {
-            "default" -> listOf("--heartbeat-ms", "200", "--idle-timeout-ms", "30000", "--housekeeping-ms", "5000")
-            "auth" -> flags("default") + "--auth-required"
-            "no_notify" -> listOf("--heartbeat-ms", "200", "--idle-timeout-ms", "400", "--housekeeping-ms", "5000", "--no-notify")
-            "slow_heartbeat" -> listOf("--heartbeat-ms", "10000", "--idle-timeout-ms", "30000", "--housekeeping-ms", "5000")
-            else -> throw IllegalArgumentException("unknown server profile '$profile'")
-        }
+        fun flags(profile: String): List<String> = listOf("--profile", profile)
 
         /** Starts a server with [profile]; its log (stderr) goes to `target/test-server-logs/[logName].log`. */
         fun start(profile: String, logName: String): TestServer {
