@@ -142,6 +142,39 @@ impl Error {
         matches!(self, Error::Unauthorized { .. })
     }
 
+    /// A stable camelCase name for the kind of error, the same in every binding (the npm
+    /// package's `error.kind`, the Kotlin and Swift `kind()`), for code to switch on and for logs.
+    ///
+    /// ```
+    /// use client_core::Error;
+    /// assert_eq!(Error::StreamEnded.kind(), "streamEnded");
+    /// assert_eq!(Error::Credentials("no token".into()).kind(), "credentials");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidUrl { .. } => "invalidUrl",
+            Error::Http { .. } => "http",
+            Error::Unauthorized { .. } => "unauthorized",
+            Error::SubscriptionGone { .. } => "subscriptionGone",
+            Error::Network { .. } => "network",
+            Error::Timeout { .. } => "timeout",
+            Error::IdleTimeout { .. } => "idleTimeout",
+            Error::NoConnectEvent { .. } => "noConnectEvent",
+            Error::StreamEnded => "streamEnded",
+            Error::Protocol { .. } => "protocol",
+            Error::EventTooLarge { .. } => "eventTooLarge",
+            Error::InvalidUtf8 { .. } => "invalidUtf8",
+            Error::Deserialize { .. } => "deserialize",
+            Error::HandlerPanicked { .. } => "handlerFailed",
+            Error::InvalidArgument { .. } => "invalidArgument",
+            Error::NotConnected => "notConnected",
+            Error::Stopped => "stopped",
+            Error::Disposed => "disposed",
+            Error::NoRuntime => "noRuntime",
+            Error::Credentials(_) => "credentials",
+        }
+    }
+
     /// The HTTP status behind this error, when there was one.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -331,6 +331,43 @@ mod tests {
     }
 
     #[test]
+    fn kinds_match_the_core_and_the_other_bindings() {
+        let core_errors = [
+            Error::InvalidUrl {
+                url: "u".into(),
+                reason: "r".into(),
+            },
+            Error::Unauthorized {
+                status: 401,
+                url: "u".into(),
+            },
+            Error::Network {
+                url: "u".into(),
+                message: "m".into(),
+            },
+            Error::IdleTimeout {
+                after: Duration::from_secs(1),
+            },
+            Error::Protocol {
+                reason: "r".into(),
+                data: "d".into(),
+            },
+            Error::EventTooLarge { limit: 1 },
+            Error::HandlerPanicked {
+                selector: "s".into(),
+                message: "m".into(),
+            },
+            Error::Disposed,
+            Error::Credentials("c".into()),
+        ];
+        for core in core_errors {
+            let kind = core.kind();
+            assert_eq!(ServerEventsError::from(core).kind(), kind);
+        }
+        assert_eq!(ServerEventsError::from(Error::NoRuntime).kind(), "other");
+    }
+
+    #[test]
     fn foreign_failures_are_named_after_the_callback() {
         let error = ServerEventsError::from(uniffi::UnexpectedUniFFICallbackError {
             reason: "java.lang.IllegalStateException: boom".into(),

@@ -8,33 +8,6 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::js;
 
-/// The stable `kind` of an error, as JavaScript code sees it.
-pub(crate) fn kind(error: &Error) -> &'static str {
-    match error {
-        Error::InvalidUrl { .. } => "invalidUrl",
-        Error::Http { .. } => "http",
-        Error::Unauthorized { .. } => "unauthorized",
-        Error::SubscriptionGone { .. } => "subscriptionGone",
-        Error::Network { .. } => "network",
-        Error::Timeout { .. } => "timeout",
-        Error::IdleTimeout { .. } => "idleTimeout",
-        Error::NoConnectEvent { .. } => "noConnectEvent",
-        Error::StreamEnded => "streamEnded",
-        Error::Protocol { .. } => "protocol",
-        Error::EventTooLarge { .. } => "eventTooLarge",
-        Error::InvalidUtf8 { .. } => "invalidUtf8",
-        Error::Deserialize { .. } => "deserialize",
-        Error::HandlerPanicked { .. } => "handlerFailed",
-        Error::InvalidArgument { .. } => "invalidArgument",
-        Error::NotConnected => "notConnected",
-        Error::Stopped => "stopped",
-        Error::Disposed => "disposed",
-        Error::NoRuntime => "noRuntime",
-        Error::Credentials(_) => "credentials",
-        _ => "other",
-    }
-}
-
 /// `"HttpError"` for `"http"`.
 fn name_for(kind: &str) -> String {
     let mut chars = kind.chars();
@@ -50,7 +23,7 @@ fn name_for(kind: &str) -> String {
 
 /// The JavaScript `Error` for a client error.
 pub(crate) fn to_js(error: &Error) -> JsValue {
-    let kind = kind(error);
+    let kind = error.kind();
     let js_error = js_sys::Error::new(&error.to_string());
     js_error.set_name(&name_for(kind));
     let object: &Object = js_error.unchecked_ref();

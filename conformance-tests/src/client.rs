@@ -17,33 +17,6 @@ use crate::receivers::{ReceiverFactory, body_of};
 use crate::recorder::Recorder;
 use crate::scenario::ClientSpec;
 
-/// The stable name of an error kind, the same in every leg (the wasm package's `error.kind`).
-pub fn error_kind(error: &Error) -> &'static str {
-    match error {
-        Error::InvalidUrl { .. } => "invalidUrl",
-        Error::Http { .. } => "http",
-        Error::Unauthorized { .. } => "unauthorized",
-        Error::SubscriptionGone { .. } => "subscriptionGone",
-        Error::Network { .. } => "network",
-        Error::Timeout { .. } => "timeout",
-        Error::IdleTimeout { .. } => "idleTimeout",
-        Error::NoConnectEvent { .. } => "noConnectEvent",
-        Error::StreamEnded => "streamEnded",
-        Error::Protocol { .. } => "protocol",
-        Error::EventTooLarge { .. } => "eventTooLarge",
-        Error::InvalidUtf8 { .. } => "invalidUtf8",
-        Error::Deserialize { .. } => "deserialize",
-        Error::HandlerPanicked { .. } => "handlerFailed",
-        Error::InvalidArgument { .. } => "invalidArgument",
-        Error::NotConnected => "notConnected",
-        Error::Stopped => "stopped",
-        Error::Disposed => "disposed",
-        Error::NoRuntime => "noRuntime",
-        Error::Credentials(_) => "credentials",
-        _ => "other",
-    }
-}
-
 fn object(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
@@ -53,7 +26,7 @@ pub fn error_fields(error: &Error) -> Map<String, Value> {
     object([
         ("message", json!(error.to_string())),
         ("status", json!(error.status())),
-        ("kind", json!(error_kind(error))),
+        ("kind", json!(error.kind())),
     ])
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use client_core::ServerEventsClient;
-use conformance_tests::client::{TestClient, error_kind};
+use conformance_tests::client::TestClient;
 use conformance_tests::scenario::{ClientSpec, Profile};
 use conformance_tests::{server, wait};
 use serde_json::Value;
@@ -327,7 +327,7 @@ async fn fault_100k_messages_through_10_reconnects() {
                 exceptions
                     .lock()
                     .unwrap()
-                    .push(format!("{}: {error}", error_kind(error)));
+                    .push(format!("{}: {error}", error.kind()));
             })
             .build()
             .unwrap()
