@@ -12,7 +12,6 @@
 //! run `sdk-bench run`, which measures B1 allocations, B2 and B3 and writes the report.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::util::{Result, has, root, step};
 
@@ -23,26 +22,7 @@ const QUICK_TARGET: &str = "target";
 
 /// Runs `program args` in the workspace root with extra environment variables.
 fn run_env(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
-    let shown: Vec<String> = envs
-        .iter()
-        .filter(|(k, _)| *k != "SDK_BENCH_COMMANDS")
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    eprintln!("$ {} {program} {}", shown.join(" "), args.join(" "));
-    let status = Command::new(program)
-        .args(args)
-        .envs(envs.iter().copied())
-        .current_dir(root())
-        .status()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{program} {}` failed with {status}",
-            args.join(" ")
-        ))
-    }
+    crate::util::run_env(&root(), program, args, envs)
 }
 
 /// Copies the Node script and manifest into `dir` and installs the pinned packages there.

@@ -26,26 +26,24 @@ pub fn step(title: &str) {
 
 /// Runs `program args` in `dir`, inheriting output; fails on a non-zero exit.
 pub fn run_in(dir: &Path, program: &str, args: &[&str]) -> Result {
-    eprintln!("$ {program} {}", args.join(" "));
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{program} {}` failed with {status}",
-            args.join(" ")
-        ))
-    }
+    run_env(dir, program, args, &[])
 }
 
 /// Runs `program args` in `dir` with extra environment variables, inheriting output; fails on
-/// a non-zero exit.
+/// a non-zero exit. The command line is echoed first, long or multi-line values
+/// shortened.
 pub fn run_env(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
-    eprintln!("$ {program} {}", args.join(" "));
+    let shown: Vec<String> = envs
+        .iter()
+        .map(|(key, value)| {
+            if value.len() > 80 || value.contains('\n') {
+                format!("{key}=… ")
+            } else {
+                format!("{key}={value} ")
+            }
+        })
+        .collect();
+    eprintln!("$ {}{program} {}", shown.concat(), args.join(" "));
     let status = Command::new(program)
         .args(args)
         .envs(envs.iter().copied())
