@@ -66,6 +66,23 @@ pub(crate) fn can_access(shared: &Shared, sub: &Subscription, remote: Option<IpA
     }
 }
 
+/// The subscription a service request names by `id`, once its token is valid (else 401), the
+/// subscription exists (else 404) and the caller may act on it (else 403).
+pub(crate) fn requested_subscription(
+    shared: &Shared,
+    req: &Req,
+) -> Result<Arc<Subscription>, ApiError> {
+    reject_invalid_token(shared, req)?;
+    let id = req.params.str("id").unwrap_or_default();
+    let sub = shared
+        .get(&id)
+        .ok_or_else(|| ApiError::subscription_not_found(&id))?;
+    if !can_access(shared, &sub, req.remote) {
+        return Err(ApiError::subscription_forbidden(&id));
+    }
+    Ok(sub)
+}
+
 /// Rejects requests presenting an unknown or expired bearer token (401).
 pub(crate) fn reject_invalid_token(shared: &Shared, req: &Req) -> Result<Credentials, ApiError> {
     match shared.auth.resolve(&req.parts.headers, req.query_token()) {

@@ -6,7 +6,7 @@ use axum::response::Response;
 use bytes::{BufMut, BytesMut};
 use http::StatusCode;
 
-use super::{AppState, can_access, reject_invalid_token};
+use super::{AppState, requested_subscription};
 use crate::binding::{Req, query_value};
 use crate::respond::{ApiError, json_text};
 
@@ -50,14 +50,7 @@ pub(crate) async fn update_subscriber(
 
 pub(crate) fn handle_update(state: &AppState, req: Req) -> Result<Response, ApiError> {
     let shared = &state.shared;
-    reject_invalid_token(shared, &req)?;
-    let id = req.params.str("id").unwrap_or_default();
-    let sub = shared
-        .get(&id)
-        .ok_or_else(|| ApiError::subscription_not_found(&id))?;
-    if !can_access(shared, &sub, req.remote) {
-        return Err(ApiError::subscription_forbidden(&id));
-    }
+    let sub = requested_subscription(shared, &req)?;
     let subscribe = req.params.list("subscribeChannels");
     let unsubscribe = req.params.list("unsubscribeChannels");
     for ch in subscribe.iter().chain(unsubscribe.iter()).flatten() {
@@ -66,12 +59,12 @@ pub(crate) fn handle_update(state: &AppState, req: Req) -> Result<Response, ApiE
     if let Some(channels) = unsubscribe
         && !shared.unsubscribe_from_channels(&sub, &channels)
     {
-        return Err(ApiError::subscription_not_found(&id));
+        return Err(ApiError::subscription_not_found(&sub.id));
     }
     if let Some(channels) = subscribe
         && !shared.subscribe_to_channels(&sub, &channels)
     {
-        return Err(ApiError::subscription_not_found(&id));
+        return Err(ApiError::subscription_not_found(&sub.id));
     }
     Ok(json_text(StatusCode::OK, "{}"))
 }

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
 
-use super::{AppState, can_access, reject_invalid_token};
+use super::{AppState, requested_subscription};
 use crate::binding::Req;
 use crate::respond::{ApiError, json_text};
 
@@ -23,14 +23,7 @@ pub(crate) async fn unregister(
 
 pub(crate) async fn handle(state: &AppState, req: Req) -> Result<Response, ApiError> {
     let shared = &state.shared;
-    reject_invalid_token(shared, &req)?;
-    let id = req.params.str("id").unwrap_or_default();
-    let sub = shared
-        .get(&id)
-        .ok_or_else(|| ApiError::subscription_not_found(&id))?;
-    if !can_access(shared, &sub, req.remote) {
-        return Err(ApiError::subscription_forbidden(&id));
-    }
+    let sub = requested_subscription(shared, &req)?;
     let meta = sub.meta_json();
     shared.unregister_sub(&sub);
     sub.stream.wait_ended(CLOSE_WAIT).await;
