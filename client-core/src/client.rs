@@ -230,7 +230,11 @@ impl ServerEventsClient {
     /// Starts connecting in the background and returns at once. The client keeps reconnecting
     /// after failures until it is stopped. Calling it on a running client does nothing.
     pub fn start(&self) -> Result<(), Error> {
-        let mut session = self.shared.session();
+        self.start_locked(self.shared.session())
+    }
+
+    /// [`start`](Self::start) for a caller already holding the session lock, which it releases.
+    fn start_locked(&self, mut session: MutexGuard<'_, Session>) -> Result<(), Error> {
         if session.disposed {
             return Err(Error::Disposed);
         }
@@ -272,9 +276,12 @@ impl ServerEventsClient {
             if !session.task_running && session.connection.is_none() {
                 session.stop_on_first_failure = true;
             }
-            self.shared.dispatcher.wait_connect()
+            let waiter = self.shared.dispatcher.wait_connect();
+            // Under the same lock as the waiter's registration, so a task that is just ending
+            // (and fails the waiters it finds) either sees this start or never sees this waiter.
+            self.start_locked(session)?;
+            waiter
         };
-        self.start()?;
         waiter.await.unwrap_or(Err(Error::Stopped))
     }
 

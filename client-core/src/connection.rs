@@ -390,8 +390,9 @@ impl Task {
             session.restart_pending = false;
             session.state = closed.clone();
             self.shared.running.send_replace(false);
+            // Still under the lock: a connect() registered after it belongs to the next task.
+            self.shared.dispatcher.fail_connects(&Error::Stopped);
         }
-        self.shared.dispatcher.fail_connects(&Error::Stopped);
         self.shared.dispatcher.state_changed(&closed);
         if matches!(reason, CloseReason::Disposed | CloseReason::Dropped) {
             self.shared.dispatcher.close_observers();

@@ -124,8 +124,8 @@ impl ServerEventsClient {
         self.inner.dispose().await;
     }
 
-    /// Drops the current connection and reconnects at once with the current channels (starts a
-    /// stopped client).
+    /// Drops the current connection and reconnects at once with the current channels. Like the
+    /// C# and Java clients it does nothing on a stopped client: `start()` or `connect()` that.
     pub fn restart(&self) -> Result<()> {
         Ok(self.inner.restart()?)
     }

@@ -61,30 +61,10 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-    use std::thread::Thread;
+    // Polls on the test's own thread with no tokio context, as Kotlin's and Swift's pollers do.
+    use futures_executor::block_on;
 
     use super::*;
-
-    /// A minimal executor with no tokio context, standing in for Kotlin's and Swift's pollers.
-    fn block_on<F: Future>(future: F) -> F::Output {
-        struct Unpark(Thread);
-        impl Wake for Unpark {
-            fn wake(self: Arc<Self>) {
-                self.0.unpark();
-            }
-        }
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-        let mut context = Context::from_waker(&waker);
-        let mut future = std::pin::pin!(future);
-        loop {
-            match future.as_mut().poll(&mut context) {
-                Poll::Ready(output) => return output,
-                Poll::Pending => std::thread::park(),
-            }
-        }
-    }
 
     #[test]
     fn work_runs_on_the_runtime_from_a_foreign_executor() {

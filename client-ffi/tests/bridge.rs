@@ -1,13 +1,12 @@
 //! The exported object driven the way Kotlin and Swift drive it: futures polled by an executor
-//! that is not tokio (here a minimal thread-parking one), callbacks arriving on the library's own
+//! that is not tokio (here `futures_executor`'s thread-parking one), callbacks arriving on the library's own
 //! threads, and dropping the object standing in for Kotlin `close()` / Swift `deinit`.
 
-use std::future::Future;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
 use std::time::{Duration, Instant};
+
+use futures_executor::block_on;
 
 use client_ffi::{
     ClientOptions, ConnectionState, MessageHandler, ReconnectInfo, ServerEventCommand,
@@ -15,25 +14,6 @@ use client_ffi::{
     ServerEventsListener,
 };
 use test_server::{ServerConfig, TestServer};
-
-/// Polls a future on the calling thread, outside any tokio context (as JNA/Swift threads are).
-fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut context) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => std::thread::park(),
-        }
-    }
-}
 
 /// The reference server on its own runtime, as the tests' separate process would be.
 struct Server {
@@ -205,8 +185,12 @@ fn stop_waits_for_the_unregister_and_a_restart_reconnects() {
     let first = block_on(client.connect()).expect("connects");
     block_on(client.stop());
     assert_eq!(server.subscriptions(), 0);
-    client.restart().expect("restarts");
-    // connect() on a client that is (re)connecting waits for its next cmd.onConnect.
+    // Like the C# and Java clients, restart() leaves a stopped client stopped ...
+    client
+        .restart()
+        .expect("restart is allowed on a stopped client");
+    assert!(matches!(client.state(), ConnectionState::Closed { .. }));
+    // ... and connect() starts it again, even right after the old task ended.
     let second = block_on(client.connect()).expect("reconnects");
     assert_ne!(first.id, second.id);
     block_on(client.dispose());

@@ -368,3 +368,26 @@ async fn core_lifecycle_calls_are_idempotent_and_safe_inside_handlers() {
     client.dispose().await;
     assert_eq!(client.start(), Err(Error::Disposed));
 }
+
+/// `connect()` called the moment `stop()` returns gets a new connection, never the `Stopped`
+/// meant for the task that just ended (that task used to fail waiters registered after it had
+/// already ended). Many back-to-back cycles, since the window is narrow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_connect_right_after_stop_gets_a_new_connection() {
+    let server = server::start(Profile::Default).await.expect("server");
+    let client =
+        client_core::ServerEventsClient::new(server.base_url(), ["cycles"]).expect("client");
+    let mut previous = client.connect().await.expect("first connect").id;
+    for cycle in 1..=25 {
+        client.stop().await;
+        let next = tokio::time::timeout(Duration::from_secs(10), client.connect())
+            .await
+            .unwrap_or_else(|_| panic!("cycle {cycle}: connect hangs"))
+            .unwrap_or_else(|e| panic!("cycle {cycle}: connect after stop failed: {e}"));
+        assert_ne!(next.id, previous, "cycle {cycle}: a new subscription");
+        previous = next.id;
+    }
+    client.stop().await;
+    assert_eq!(server.events().subscription_count(), 0);
+    server.shutdown().await;
+}

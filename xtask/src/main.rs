@@ -119,7 +119,7 @@ fn test(args: &[&str]) -> Result {
         lint()?;
     }
     if wants("rust") {
-        step("Rust tests (client-core, test-server, conformance-tests)");
+        step("Rust tests (the whole workspace)");
         run("cargo", &["test", "--workspace"])?;
     }
     if wants("wasm") {
