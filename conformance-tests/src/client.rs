@@ -186,7 +186,9 @@ pub fn configure(
     let r = recorder.clone();
     builder = builder.on_reconnect(move |info| r.record("reconnect", reconnect_fields(info)));
 
-    for name in &spec.handlers {
+    let recording = spec.handlers.iter().map(|name| (name, false));
+    let throwing = spec.throwing_handlers.iter().map(|name| (name, true));
+    for (name, throws) in recording.chain(throwing) {
         let r = recorder.clone();
         let handler_name = name.clone();
         builder = builder.handler(name, move |_client, message| {
@@ -197,20 +199,9 @@ pub fn configure(
                     ("body", body_of(message.json())),
                 ]),
             );
-        });
-    }
-    for name in &spec.throwing_handlers {
-        let r = recorder.clone();
-        let handler_name = name.clone();
-        builder = builder.handler(name, move |_client, message| {
-            r.record(
-                "handler",
-                object([
-                    ("name", json!(handler_name)),
-                    ("body", body_of(message.json())),
-                ]),
-            );
-            panic!("handler {handler_name} fails on purpose");
+            if throws {
+                panic!("handler {handler_name} fails on purpose");
+            }
         });
     }
     let singleton = spec.resolver.as_deref() == Some("singleton");
