@@ -84,25 +84,33 @@ impl Args {
     }
 }
 
-async fn shutdown_signal() {
+/// Listens for Ctrl-C and SIGTERM from the moment it is called (not from its first poll), so a
+/// signal sent as soon as the address is printed still shuts the server down gracefully.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -138,6 +146,7 @@ async fn main() -> ExitCode {
         }
     };
 
+    let shutdown = shutdown_signal();
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {}", server.base_url());
@@ -145,7 +154,7 @@ async fn main() -> ExitCode {
     }
     tracing::info!("listening on {}", server.base_url());
 
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS
