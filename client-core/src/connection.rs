@@ -303,11 +303,16 @@ impl Task {
             _ => self.shared.config.reconnect.delay_for(self.failures),
         }
         .map(|delay| {
-            let asked = self
+            // The stream's `retry:` field, and a `Retry-After` header (from a proxy or a busy
+            // server) up to the policy's cap, lengthen the wait; neither shortens it.
+            let retry_field = self
                 .decoder
                 .retry_ms()
                 .map_or(Duration::ZERO, Duration::from_millis);
-            delay.max(asked)
+            let retry_after = error.retry_after().map_or(Duration::ZERO, |asked| {
+                asked.min(self.shared.config.reconnect.max_delay)
+            });
+            delay.max(retry_field).max(retry_after)
         });
         let close = close.or_else(|| delay.is_none().then(|| CloseReason::GaveUp(error.clone())));
         if let Some(reason) = close {

@@ -28,6 +28,10 @@ pub enum Error {
         url: String,
         /// The start of the response body, when there was one.
         body: String,
+        /// How long the server (or a proxy) asked the client to wait, from a `Retry-After`
+        /// header in seconds or as an HTTP date. The reconnect waits at least this long, up to
+        /// the reconnect policy's `max_delay`.
+        retry_after: Option<Duration>,
     },
     /// The server refused the credentials (401 or 403), also after one refresh.
     #[error("unauthorized: HTTP {status} from {url}")]
@@ -172,6 +176,14 @@ impl Error {
             Error::Disposed => "disposed",
             Error::NoRuntime => "noRuntime",
             Error::Credentials(_) => "credentials",
+        }
+    }
+
+    /// How long the server asked the client to wait before trying again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Http { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 

@@ -235,6 +235,11 @@ impl Transport {
         if (200..300).contains(&status) {
             return Ok(response);
         }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, rt::SystemTime::now()));
         let body = rt::timeout(Duration::from_secs(2), response.text())
             .await
             .and_then(Result::ok)
@@ -243,8 +248,23 @@ impl Transport {
             status,
             url: redact_url(url),
             body: truncate(body.trim(), 300),
+            retry_after,
         })
     }
+}
+
+/// A `Retry-After` value: delay-seconds, or an HTTP date (a date in the past means no wait).
+fn parse_retry_after(value: &str, now: rt::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value)
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    let now = now.duration_since(rt::UNIX_EPOCH).ok()?;
+    Some(at.saturating_sub(now))
 }
 
 fn is_auth_failure(status: u16) -> bool {
@@ -365,6 +385,26 @@ fn build_http_client(_options: &TransportOptions) -> Result<reqwest::Client, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = rt::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00 GMT
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past: no wait"
+        );
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
 
     #[test]
     fn query_credentials_are_appended_and_encoded() {

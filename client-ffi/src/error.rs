@@ -210,7 +210,9 @@ impl From<Error> for ServerEventsError {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidUrl { url, reason } => ServerEventsError::InvalidUrl { url, reason },
-            Error::Http { status, url, body } => ServerEventsError::Http { status, url, body },
+            Error::Http {
+                status, url, body, ..
+            } => ServerEventsError::Http { status, url, body },
             Error::Unauthorized { status, url } => ServerEventsError::Unauthorized { status, url },
             Error::SubscriptionGone { subscription_id } => {
                 ServerEventsError::SubscriptionGone { subscription_id }
@@ -295,6 +297,7 @@ mod tests {
             status: 503,
             url: "http://h/x".into(),
             body: "busy".into(),
+            retry_after: None,
         };
         let text = core.to_string();
         let ffi = ServerEventsError::from(core);

@@ -1,6 +1,7 @@
 //! The error boundary: every [`client_core::Error`] becomes a JavaScript `Error` whose `name`
 //! says what went wrong (`"HttpError"`, `"UnauthorizedError"`, ...), with a `kind` (the same in
-//! camelCase, stable for code to switch on) and a `status` (the HTTP status, or `null`).
+//! camelCase, stable for code to switch on), a `status` (the HTTP status, or `null`) and a
+//! `retryAfterMs` (the server's `Retry-After`, or `null`).
 
 use client_core::Error;
 use js_sys::Object;
@@ -35,6 +36,13 @@ pub(crate) fn to_js(error: &Error) -> JsValue {
             .status()
             .map_or(JsValue::NULL, |s| JsValue::from(u32::from(s))),
     );
+    js::put(
+        object,
+        "retryAfterMs",
+        error.retry_after().map_or(JsValue::NULL, |after| {
+            JsValue::from(after.as_millis() as f64)
+        }),
+    );
     js_error.into()
 }
 
@@ -44,6 +52,7 @@ pub(crate) fn invalid_argument(reason: &str) -> JsValue {
     let object: &Object = error.unchecked_ref();
     js::put(object, "kind", "invalidArgument");
     js::put(object, "status", JsValue::NULL);
+    js::put(object, "retryAfterMs", JsValue::NULL);
     error.into()
 }
 
@@ -57,6 +66,7 @@ pub(crate) fn callback_failed(what: &str, thrown: &JsValue) -> JsValue {
     let object: &Object = error.unchecked_ref();
     js::put(object, "kind", "handlerFailed");
     js::put(object, "status", JsValue::NULL);
+    js::put(object, "retryAfterMs", JsValue::NULL);
     js::put(object, "cause", thrown.clone());
     error.into()
 }

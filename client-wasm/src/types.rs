@@ -33,6 +33,9 @@ export interface ServerEventsError extends Error {
   kind: string;
   /** The HTTP status behind the error, or `null`. */
   status: number | null;
+  /** How long the server asked to wait (`Retry-After`), in milliseconds, or `null`. A reconnect
+   *  waits at least this long, up to the reconnect policy's cap. */
+  retryAfterMs: number | null;
 }
 
 /** One event as received: the envelope, plus the keys of an object body (envelope fields win). */

@@ -392,3 +392,66 @@ async fn fault_100k_messages_through_10_reconnects() {
         .collect();
     assert!(unexpected.is_empty(), "{unexpected:?}");
 }
+
+/// A stream request refused with `Retry-After` (as a proxy or a busy server answers 503 or 429)
+/// makes the reconnect wait at least that long, but never longer than the policy's `max_delay`;
+/// then the client reconnects by itself. ServiceStack's clients ignore the header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_retry_after_lengthens_the_reconnect_wait_up_to_the_cap() {
+    use client_core::{ConnectionState, Error, ReconnectPolicy};
+    use futures_util::StreamExt;
+
+    let server = server::start(Profile::Default).await.unwrap();
+    let mut policy = ReconnectPolicy::default();
+    policy.max_delay = Duration::from_millis(1500);
+    let client = ServerEventsClient::builder(server.base_url())
+        .channels(["home"])
+        .reconnect_policy(policy)
+        .build()
+        .unwrap();
+    let mut states = client.state_changes();
+    client.connect().await.unwrap();
+
+    // The wait the client announces after the refused request, and that it connects again.
+    let mut refused_then_open = async |status: u16| -> (Duration, Option<Duration>) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let mut announced = None;
+            while let Some(state) = states.next().await {
+                match state {
+                    ConnectionState::Reconnecting {
+                        delay,
+                        cause: cause @ Error::Http { .. },
+                        ..
+                    } => {
+                        assert_eq!(cause.status(), Some(status), "{cause}");
+                        announced = Some((delay, cause.retry_after()));
+                    }
+                    ConnectionState::Open { .. } if announced.is_some() => break,
+                    _ => {}
+                }
+            }
+            announced.expect("a refused reconnect, then open again")
+        })
+        .await
+        .expect("the client reconnects after the refused request")
+    };
+
+    server
+        .faults()
+        .fail_streams_with_retry_after(503, 1, Some(Duration::from_secs(1)));
+    server.events().disconnect_all();
+    let (delay, asked) = refused_then_open(503).await;
+    assert_eq!(asked, Some(Duration::from_secs(1)));
+    assert_eq!(delay, Duration::from_secs(1), "the cubic wait is shorter");
+
+    server
+        .faults()
+        .fail_streams_with_retry_after(429, 1, Some(Duration::from_secs(120)));
+    server.events().disconnect_all();
+    let (delay, asked) = refused_then_open(429).await;
+    assert_eq!(asked, Some(Duration::from_secs(120)));
+    assert_eq!(delay, Duration::from_millis(1500), "capped at max_delay");
+
+    client.stop().await;
+    server.shutdown().await;
+}

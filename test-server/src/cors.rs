@@ -28,6 +28,7 @@ pub(crate) fn cors_layer() -> CorsLayer {
             header::CACHE_CONTROL,
             header::VARY,
             header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
             HeaderName::from_static("x-powered-by"),
             HeaderName::from_static("x-accel-buffering"),
         ])

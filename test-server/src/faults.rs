@@ -18,6 +18,7 @@ pub struct Faults {
 struct FaultsInner {
     fail_status: AtomicU16,
     fail_count: AtomicUsize,
+    fail_retry_after_secs: AtomicU64,
     stall_count: AtomicUsize,
     cut_count: AtomicUsize,
     delay_ms: AtomicU64,
@@ -33,6 +34,8 @@ pub struct FaultsSnapshot {
     pub fail_streams_status: u16,
     /// Streams still to fail (`usize::MAX` = until cleared).
     pub fail_streams_count: usize,
+    /// The `Retry-After` seconds failing streams send (0 = no header).
+    pub fail_streams_retry_after_secs: u64,
     /// Streams still to stall.
     pub stall_streams_count: usize,
     /// Frames still to cut.
@@ -71,6 +74,24 @@ impl Faults {
     /// The next `count` `GET` requests on the stream path answer `status` (e.g. 500) before any
     /// stream header is written. `usize::MAX` = until cleared.
     pub fn fail_streams(&self, status: u16, count: usize) {
+        self.fail_streams_with_retry_after(status, count, None);
+    }
+
+    /// Like [`fail_streams`](Self::fail_streams), the failures carrying `Retry-After: <seconds>`
+    /// (as a proxy or a busy server sends with 503 or 429). `None` sends no header.
+    pub fn fail_streams_with_retry_after(
+        &self,
+        status: u16,
+        count: usize,
+        retry_after: Option<Duration>,
+    ) {
+        // Whole seconds, rounded up: the header has no fractions.
+        let seconds = retry_after.map_or(0, |after| {
+            after.as_secs() + u64::from(after.subsec_nanos() > 0)
+        });
+        self.inner
+            .fail_retry_after_secs
+            .store(seconds, Ordering::Release);
         self.inner.fail_status.store(status, Ordering::Release);
         self.inner.fail_count.store(count, Ordering::Release);
     }
@@ -115,6 +136,7 @@ impl Faults {
         FaultsSnapshot {
             fail_streams_status: self.inner.fail_status.load(Ordering::Acquire),
             fail_streams_count: self.inner.fail_count.load(Ordering::Acquire),
+            fail_streams_retry_after_secs: self.inner.fail_retry_after_secs.load(Ordering::Acquire),
             stall_streams_count: self.inner.stall_count.load(Ordering::Acquire),
             cut_streams_mid_frame_count: self.inner.cut_count.load(Ordering::Acquire),
             delay_responses_ms: self.inner.delay_ms.load(Ordering::Acquire),
@@ -123,8 +145,14 @@ impl Faults {
         }
     }
 
-    pub(crate) fn take_fail_stream(&self) -> Option<u16> {
-        take(&self.inner.fail_count).then(|| self.inner.fail_status.load(Ordering::Acquire))
+    /// The status (and `Retry-After` seconds, 0 for none) of the next failing stream, if any.
+    pub(crate) fn take_fail_stream(&self) -> Option<(u16, u64)> {
+        take(&self.inner.fail_count).then(|| {
+            (
+                self.inner.fail_status.load(Ordering::Acquire),
+                self.inner.fail_retry_after_secs.load(Ordering::Acquire),
+            )
+        })
     }
 
     pub(crate) fn take_stall_stream(&self) -> bool {
@@ -161,9 +189,11 @@ mod tests {
         let faults = Faults::default();
         assert_eq!(faults.take_fail_stream(), None);
         faults.fail_streams(503, 2);
-        assert_eq!(faults.take_fail_stream(), Some(503));
-        assert_eq!(faults.take_fail_stream(), Some(503));
+        assert_eq!(faults.take_fail_stream(), Some((503, 0)));
+        assert_eq!(faults.take_fail_stream(), Some((503, 0)));
         assert_eq!(faults.take_fail_stream(), None);
+        faults.fail_streams_with_retry_after(429, 1, Some(Duration::from_millis(1500)));
+        assert_eq!(faults.take_fail_stream(), Some((429, 2)), "rounded up");
         faults.stall_streams(usize::MAX);
         for _ in 0..10 {
             assert!(faults.take_stall_stream());

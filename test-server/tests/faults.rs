@@ -39,12 +39,34 @@ async fn fail_streams_answers_the_status_before_any_stream_header() {
     for _ in 0..3 {
         let resp = client().get(stream_url(&server, "")).send().await.unwrap();
         assert_eq!(resp.status(), 503);
+        assert!(resp.headers().get("retry-after").is_none());
     }
+
+    // With a Retry-After header, as a proxy or a busy server sends.
+    let snapshot = set_faults(
+        &server,
+        json!({"failStreams": {"status": 429, "count": 1, "retryAfter": 7}}),
+    )
+    .await;
+    assert_eq!(snapshot["failStreamsRetryAfterSecs"], 7);
+    let resp = client().get(stream_url(&server, "")).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "7");
+    let refused = client()
+        .post(format!("{}/test/faults", server.base_url()))
+        .json(&json!({"failStreams": {"status": 503, "retryAfter": "soon"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let message = refused.text().await.unwrap();
+    assert!(message.contains("retryAfter"), "{message}");
+
     set_faults(&server, json!({"clear": true})).await;
     let (_sse, args) = Sse::connect(&server, "").await;
     // Failed requests do not consume anonymous identities.
     assert_eq!(s(&args["userId"]), "-2");
-    assert_eq!(server.events().stats().stream_requests, 7);
+    assert_eq!(server.events().stats().stream_requests, 8);
 }
 
 #[tokio::test]

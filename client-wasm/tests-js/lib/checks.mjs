@@ -138,7 +138,11 @@ export const CHECKS = {
       equal(client.channels, ["C", "E"], "channels after updateSubscriber");
       const listed = await client.get("/event-subscribers?channels=C");
       assert(Array.isArray(listed) && listed.length === 1, `get() parses JSON: ${JSON.stringify(listed)}`);
-      await rejects(client.get("/no-such-route"), (e) => equal([e.name, e.status], ["HttpError", 404], "get() of a missing route"), "get(/no-such-route)");
+      await rejects(client.get("/no-such-route"), (e) => equal([e.name, e.status, e.retryAfterMs], ["HttpError", 404, null], "get() of a missing route"), "get(/no-such-route)");
+      // A refusal with Retry-After (readable cross-origin: the server exposes the header).
+      const faults = await fetch(`${baseUrl}/test/faults`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ failStreams: { status: 503, count: 1, retryAfter: 3 } }) });
+      assert(faults.ok, `POST /test/faults answered ${faults.status}`);
+      await rejects(client.get("/event-stream"), (e) => equal([e.status, e.retryAfterMs], [503, 3000], "Retry-After on an HttpError"), "get(/event-stream) refused");
       const users = await client.getChannelSubscribers();
       equal(users.length, 1, "getChannelSubscribers()");
       equal(users[0].channels, ["C", "E"], "a subscriber's channels (an array)");

@@ -97,7 +97,8 @@ fn fault_args(
 }
 
 /// `POST /test/faults`: sets fault switches from a JSON (or form/query) body, e.g.
-/// `{"failStreams":{"status":500,"count":1}}` or `{"clear":true}`; answers the new state.
+/// `{"failStreams":{"status":503,"count":1,"retryAfter":2}}` or `{"clear":true}`; answers the
+/// new state.
 pub(crate) async fn faults(State(state): State<AppState>, req: Req) -> Result<Response, ApiError> {
     let faults = &state.shared.faults;
     if req
@@ -109,7 +110,9 @@ pub(crate) async fn faults(State(state): State<AppState>, req: Req) -> Result<Re
     }
     if let Some(args) = fault_args(&req, "failStreams")? {
         let status = status_of(args.get("status"), "failStreams")?;
-        faults.fail_streams(status, count_of(args.get("count"), "failStreams")?);
+        let count = count_of(args.get("count"), "failStreams")?;
+        let retry_after = number_of(args.get("retryafter"), "failStreams.retryAfter")?;
+        faults.fail_streams_with_retry_after(status, count, retry_after.map(Duration::from_secs));
     }
     if let Some(args) = fault_args(&req, "stallStreams")? {
         faults.stall_streams(count_of(args.get("count"), "stallStreams")?);

@@ -56,9 +56,16 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
         )
         .into_response();
     }
-    if let Some(status) = shared.faults.take_fail_stream() {
+    if let Some((status, retry_after_secs)) = shared.faults.take_fail_stream() {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return ApiError::new(status, "InjectedFault", "Injected stream failure").into_response();
+        let mut response =
+            ApiError::new(status, "InjectedFault", "Injected stream failure").into_response();
+        if retry_after_secs > 0 {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, retry_after_secs.into());
+        }
+        return response;
     }
 
     let query = parse_query(parts.uri.query());
