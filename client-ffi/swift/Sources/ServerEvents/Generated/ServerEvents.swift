@@ -1624,8 +1624,8 @@ public protocol ServerEventsClientProtocol: AnyObject, Sendable {
     func removeListeners(name: String)  -> UInt32
     
     /**
-     * Drops the current connection and reconnects at once with the current channels (starts a
-     * stopped client).
+     * Drops the current connection and reconnects at once with the current channels. Like the
+     * C# and Java clients it does nothing on a stopped client: `start()` or `connect()` that.
      */
     func restart() throws 
     
@@ -2152,8 +2152,8 @@ open func removeListeners(name: String) -> UInt32  {
 }
     
     /**
-     * Drops the current connection and reconnects at once with the current channels (starts a
-     * stopped client).
+     * Drops the current connection and reconnects at once with the current channels. Like the
+     * C# and Java clients it does nothing on a stopped client: `start()` or `connect()` that.
      */
 open func restart()throws   {try rustCallWithError(FfiConverterTypeServerEventsError_lift) {
         uniffiCallStatus in
@@ -5688,7 +5688,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_client_ffi_checksum_method_servereventsclient_remove_listeners() != 21079) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_restart() != 29812) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_restart() != 2873) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_resume() != 5020) {
