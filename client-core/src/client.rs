@@ -470,13 +470,18 @@ impl ServerEventsClient {
     }
 
     /// Waits for the next `cmd.onConnect` received after this call (for example the one that
-    /// follows a reconnect; registered at once). Unlike [`connect`](Self::connect) it does not
-    /// start the client.
+    /// follows a reconnect; registered at once). Failed attempts in between do not end the
+    /// wait; the timeout and a stop ([`Error::Stopped`]) do. Unlike [`connect`](Self::connect)
+    /// it does not start the client.
     pub fn wait_for_next_connect(
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<ServerEventConnect, Error>> + 'static {
-        let waiter = wait_for("connect", timeout, self.shared.dispatcher.wait_connect());
+        let waiter = wait_for(
+            "connect",
+            timeout,
+            self.shared.dispatcher.wait_next_connect(),
+        );
         async move { waiter.await? }
     }
 

@@ -396,7 +396,7 @@ impl Task {
             session.state = closed.clone();
             self.shared.running.send_replace(false);
             // Still under the lock: a connect() registered after it belongs to the next task.
-            self.shared.dispatcher.fail_connects(&Error::Stopped);
+            self.shared.dispatcher.fail_all_connects(&Error::Stopped);
         }
         self.shared.dispatcher.state_changed(&closed);
         if matches!(reason, CloseReason::Disposed | CloseReason::Dropped) {

@@ -96,6 +96,8 @@ impl Routes {
 #[derive(Default)]
 struct Observers {
     connect: Vec<oneshot::Sender<Result<ServerEventConnect, Error>>>,
+    /// `wait_for_next_connect()` calls: unlike `connect()`, failed attempts do not end them.
+    next_connect: Vec<oneshot::Sender<Result<ServerEventConnect, Error>>>,
     message: Vec<oneshot::Sender<ServerEventMessage>>,
     command: Vec<oneshot::Sender<ServerEventCommand>>,
     heartbeat: Vec<oneshot::Sender<ServerEventCommand>>,
@@ -192,7 +194,13 @@ impl Dispatcher {
         for callback in &self.callbacks.on_connect {
             self.guarded("cmd.onConnect", || callback(info));
         }
-        for waiter in std::mem::take(&mut lock(&self.observers).connect) {
+        let waiters = {
+            let mut observers = lock(&self.observers);
+            let mut waiters = std::mem::take(&mut observers.connect);
+            waiters.append(&mut observers.next_connect);
+            waiters
+        };
+        for waiter in waiters {
             let _ = waiter.send(Ok(info.clone()));
         }
     }
@@ -288,6 +296,12 @@ impl Dispatcher {
         receiver
     }
 
+    pub(crate) fn wait_next_connect(&self) -> oneshot::Receiver<Result<ServerEventConnect, Error>> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.observers).next_connect.push(sender);
+        receiver
+    }
+
     pub(crate) fn wait_message(&self) -> oneshot::Receiver<ServerEventMessage> {
         let (sender, receiver) = oneshot::channel();
         lock(&self.observers).message.push(sender);
@@ -325,6 +339,14 @@ impl Dispatcher {
     /// Fails every pending `connect()` with `error`.
     pub(crate) fn fail_connects(&self, error: &Error) {
         for waiter in std::mem::take(&mut lock(&self.observers).connect) {
+            let _ = waiter.send(Err(error.clone()));
+        }
+    }
+
+    /// Fails every pending `connect()` and `wait_for_next_connect()`: the client stopped.
+    pub(crate) fn fail_all_connects(&self, error: &Error) {
+        self.fail_connects(error);
+        for waiter in std::mem::take(&mut lock(&self.observers).next_connect) {
             let _ = waiter.send(Err(error.clone()));
         }
     }

@@ -314,8 +314,9 @@ impl ServerEventsClient {
         .await
     }
 
-    /// Waits up to `timeout_ms` for the next `cmd.onConnect` (for example after a reconnect);
-    /// does not start the client.
+    /// Waits up to `timeout_ms` for the next `cmd.onConnect` (for example after a reconnect).
+    /// Failed attempts in between do not end the wait; a stop does (`Stopped`). Does not start
+    /// the client.
     pub async fn wait_for_next_connect(&self, timeout_ms: u64) -> Result<ServerEventConnect> {
         let inner = self.inner.clone();
         on_runtime(async move {

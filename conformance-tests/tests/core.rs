@@ -398,3 +398,31 @@ async fn core_connect_right_after_stop_gets_a_new_connection() {
     assert_eq!(server.events().subscription_count(), 0);
     server.shutdown().await;
 }
+
+/// `wait_for_next_connect()` waits through failed reconnect attempts for the connection that
+/// follows them, and a stop ends the wait with `Stopped`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_wait_for_next_connect_outlasts_failed_attempts() {
+    let server = server::start(Profile::Default).await.expect("server");
+    let client =
+        client_core::ServerEventsClient::new(server.base_url(), ["waits"]).expect("client");
+    let first = client.connect().await.expect("first connect");
+
+    server.faults().fail_streams(500, 2);
+    let next = client.wait_for_next_connect(Duration::from_secs(10));
+    server.events().disconnect_all();
+    let next = next
+        .await
+        .expect("the connection after two refused attempts");
+    assert_ne!(next.id, first.id);
+    assert_eq!(
+        server.faults().snapshot().fail_streams_count,
+        0,
+        "both refusals were seen"
+    );
+
+    let stopped = client.wait_for_next_connect(Duration::from_secs(10));
+    client.stop().await;
+    assert_eq!(stopped.await, Err(Error::Stopped));
+    server.shutdown().await;
+}

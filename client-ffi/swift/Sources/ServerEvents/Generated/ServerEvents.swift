@@ -1698,8 +1698,9 @@ public protocol ServerEventsClientProtocol: AnyObject, Sendable {
     func waitForNextCommand(timeoutMs: UInt64) async throws  -> ServerEventCommand
     
     /**
-     * Waits up to `timeout_ms` for the next `cmd.onConnect` (for example after a reconnect);
-     * does not start the client.
+     * Waits up to `timeout_ms` for the next `cmd.onConnect` (for example after a reconnect).
+     * Failed attempts in between do not end the wait; a stop does (`Stopped`). Does not start
+     * the client.
      */
     func waitForNextConnect(timeoutMs: UInt64) async throws  -> ServerEventConnect
     
@@ -2358,8 +2359,9 @@ open func waitForNextCommand(timeoutMs: UInt64)async throws  -> ServerEventComma
 }
     
     /**
-     * Waits up to `timeout_ms` for the next `cmd.onConnect` (for example after a reconnect);
-     * does not start the client.
+     * Waits up to `timeout_ms` for the next `cmd.onConnect` (for example after a reconnect).
+     * Failed attempts in between do not end the wait; a stop does (`Stopped`). Does not start
+     * the client.
      */
 open func waitForNextConnect(timeoutMs: UInt64)async throws  -> ServerEventConnect  {
     return
@@ -5730,7 +5732,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_client_ffi_checksum_method_servereventsclient_wait_for_next_command() != 53665) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_wait_for_next_connect() != 41431) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_wait_for_next_connect() != 941) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_wait_for_next_heartbeat() != 37636) {
