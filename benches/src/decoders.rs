@@ -10,9 +10,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use client_core::sse::SseDecoder;
 use eventsource_stream::Eventsource as _;
 use futures_util::{Stream, StreamExt as _, stream};
+use servicestack_events::sse::SseDecoder;
 
 /// What a decode produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct Decoded {
 /// A B1 contender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contender {
-    /// `client_core::sse::SseDecoder`.
+    /// `servicestack_events::sse::SseDecoder`.
     Ours,
     /// `eventsource-stream` 0.2 (`Eventsource::eventsource()`), the design card's baseline.
     EventsourceStream,

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use client_core::{Credentials, ServerEventsClient};
-use test_server::{ServerConfig, TestServer};
+use servicestack_events::{Credentials, ServerEventsClient};
+use servicestack_events_server::{ServerConfig, TestServer};
 
 /// Signs in and returns the bearer token the host issues.
-async fn sign_in(base_url: &str) -> Result<String, client_core::Error> {
+async fn sign_in(base_url: &str) -> Result<String, servicestack_events::Error> {
     let helper = ServerEventsClient::new(base_url, ["home"])?;
     let response: BTreeMap<String, serde_json::Value> = helper.authenticate("user", "pass").await?;
     Ok(response

@@ -11,9 +11,9 @@
 use std::error::Error;
 use std::time::Duration;
 
-use client_core::{ServerEventMessage, ServerEventsClient};
 use serde::{Deserialize, Serialize};
-use test_server::{ServerConfig, TestServer};
+use servicestack_events::{ServerEventMessage, ServerEventsClient};
+use servicestack_events_server::{ServerConfig, TestServer};
 
 const CHANNEL: &str = "home";
 const WAIT: Duration = Duration::from_secs(10);
@@ -34,7 +34,10 @@ struct PostChatToChannel<'a> {
     selector: &'a str,
 }
 
-fn chatter(base_url: &str, name: &'static str) -> Result<ServerEventsClient, client_core::Error> {
+fn chatter(
+    base_url: &str,
+    name: &'static str,
+) -> Result<ServerEventsClient, servicestack_events::Error> {
     ServerEventsClient::builder(base_url)
         .channels([CHANNEL])
         .on_connect(move |info| {
@@ -73,7 +76,7 @@ fn chatter(base_url: &str, name: &'static str) -> Result<ServerEventsClient, cli
         .build()
 }
 
-async fn say(client: &ServerEventsClient, message: &str) -> Result<(), client_core::Error> {
+async fn say(client: &ServerEventsClient, message: &str) -> Result<(), servicestack_events::Error> {
     let from = client.subscription_id().unwrap_or_default();
     let _echo: serde_json::Value = client
         .service_client()

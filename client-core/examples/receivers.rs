@@ -7,8 +7,8 @@ use std::error::Error;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client_core::{Receiver, ServerEventsClient};
-use test_server::{ServerConfig, TestServer};
+use servicestack_events::{Receiver, ServerEventsClient};
+use servicestack_events_server::{ServerConfig, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -5,8 +5,8 @@
 use std::error::Error;
 use std::time::Duration;
 
-use client_core::ServerEventsClient;
-use test_server::{ServerConfig, TestServer};
+use servicestack_events::ServerEventsClient;
+use servicestack_events_server::{ServerConfig, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use client_core::ReconnectPolicy;
+/// use servicestack_events::ReconnectPolicy;
 ///
 /// let policy = ReconnectPolicy::default();
 /// assert_eq!(policy.delay_for(1), Some(Duration::ZERO));

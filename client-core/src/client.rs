@@ -161,9 +161,9 @@ impl Drop for HandleGuard {
 /// order they arrived.
 ///
 /// ```no_run
-/// use client_core::ServerEventsClient;
+/// use servicestack_events::ServerEventsClient;
 ///
-/// # async fn demo() -> Result<(), client_core::Error> {
+/// # async fn demo() -> Result<(), servicestack_events::Error> {
 /// let client = ServerEventsClient::builder("http://localhost:5000")
 ///     .channels(["home"])
 ///     .on_message(|msg| println!("{:?}: {}", msg.selector(), msg.json()))
@@ -730,7 +730,7 @@ where
 ///
 /// ```
 /// use std::time::Duration;
-/// use client_core::{ReconnectPolicy, ServerEventsClient};
+/// use servicestack_events::{ReconnectPolicy, ServerEventsClient};
 ///
 /// let client = ServerEventsClient::builder("http://localhost:5000/")
 ///     .channels(["home", "lobby"])

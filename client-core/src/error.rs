@@ -150,7 +150,7 @@ impl Error {
     /// package's `error.kind`, the Kotlin and Swift `kind()`), for code to switch on and for logs.
     ///
     /// ```
-    /// use client_core::Error;
+    /// use servicestack_events::Error;
     /// assert_eq!(Error::StreamEnded.kind(), "streamEnded");
     /// assert_eq!(Error::Credentials("no token".into()).kind(), "credentials");
     /// ```

@@ -11,12 +11,12 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use client_core::ServerEventsClient;
+//! use servicestack_events::ServerEventsClient;
 //!
 //! #[derive(serde::Deserialize, Debug)]
 //! struct ChatMessage { from_name: String, message: String }
 //!
-//! # async fn demo() -> Result<(), client_core::Error> {
+//! # async fn demo() -> Result<(), servicestack_events::Error> {
 //! let client = ServerEventsClient::builder("http://localhost:5000")
 //!     .channels(["home"])
 //!     .on_join(|join| println!("{} joined", join.display_name))

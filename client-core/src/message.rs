@@ -50,7 +50,7 @@ impl ServerEventMessage {
     /// A selector without `.` is an error.
     ///
     /// ```
-    /// use client_core::ServerEventMessage;
+    /// use servicestack_events::ServerEventMessage;
     ///
     /// let msg = ServerEventMessage::parse(4, "home@cmd.toggle$#channels ".to_owned()).unwrap();
     /// assert_eq!(msg.channel(), Some("home"));
@@ -163,7 +163,7 @@ impl ServerEventMessage {
     /// JSON `null`.
     ///
     /// ```
-    /// # use client_core::ServerEventMessage;
+    /// # use servicestack_events::ServerEventMessage;
     /// #[derive(serde::Deserialize)]
     /// struct Chat { from_name: String, message: String }
     ///

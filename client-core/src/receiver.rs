@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
-//! use client_core::Receiver;
+//! use servicestack_events::Receiver;
 //!
 //! #[derive(serde::Deserialize)]
 //! struct CustomType { id: i32, name: String }

@@ -19,7 +19,7 @@ use crate::transport::{Body, Method};
 /// bare name is a ServiceStack DTO reached at `/api/{name}`.
 ///
 /// ```no_run
-/// # async fn demo(client: client_core::ServerEventsClient) -> Result<(), client_core::Error> {
+/// # async fn demo(client: servicestack_events::ServerEventsClient) -> Result<(), servicestack_events::Error> {
 /// #[derive(serde::Serialize)]
 /// #[serde(rename_all = "camelCase")]
 /// struct PostChatToChannel<'a> { from: &'a str, channel: &'a str, message: &'a str, selector: &'a str }

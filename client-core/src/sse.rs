@@ -17,7 +17,7 @@
 //! in one chunk is not even copied: it borrows the chunk.
 //!
 //! ```
-//! use client_core::sse::{SseDecoder, SseEvent};
+//! use servicestack_events::sse::{SseDecoder, SseEvent};
 //!
 //! let mut decoder = SseDecoder::new();
 //! let mut seen = Vec::new();

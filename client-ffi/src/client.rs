@@ -1,4 +1,4 @@
-//! [`ServerEventsClient`]: the object Kotlin and Swift hold, wrapping `client_core`'s client.
+//! [`ServerEventsClient`]: the object Kotlin and Swift hold, wrapping `servicestack_events`'s client.
 //!
 //! Async calls become Kotlin `suspend` functions and Swift `async` functions; they run on the
 //! bindings' tokio runtime. A cancelled coroutine or task does not cancel the work in Rust (the
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client_core as core;
+use servicestack_events as core;
 
 use crate::credentials::{CredentialsProvider, ForeignCredentials};
 use crate::error::ServerEventsError;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use client_core as core;
+use servicestack_events as core;
 
 use crate::error::ServerEventsError;
 

@@ -1,7 +1,7 @@
 //! The one error type of the bindings: `ServerEventsException` in Kotlin, `ServerEventsError`
 //! in Swift.
 //!
-//! Each variant mirrors a [`client_core::Error`] variant with the same fields (durations in
+//! Each variant mirrors a [`servicestack_events::Error`] variant with the same fields (durations in
 //! milliseconds), plus two of the bindings' own: [`ServerEventsError::ListenerFailed`] when a
 //! Kotlin or Swift callback throws, and [`ServerEventsError::Internal`] for anything the bindings
 //! cannot classify. `toString()` (Kotlin) and `description` (Swift) give the readable message;
@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use client_core::Error;
+use servicestack_events::Error;
 
 /// Everything that can go wrong in the client, as seen from Kotlin and Swift.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -254,7 +254,7 @@ impl From<Error> for ServerEventsError {
             Error::NoRuntime => ServerEventsError::Internal {
                 detail: Error::NoRuntime.to_string(),
             },
-            // `client_core::Error` is non-exhaustive: a variant added later still arrives, as text.
+            // `servicestack_events::Error` is non-exhaustive: a variant added later still arrives, as text.
             other => ServerEventsError::Internal {
                 detail: other.to_string(),
             },

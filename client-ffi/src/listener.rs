@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use client_core as core;
+use servicestack_events as core;
 
 use crate::error::ServerEventsError;
 use crate::types::{ReconnectInfo, ServerEventCommand, ServerEventConnect, ServerEventMessage};

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use client_core as core;
+use servicestack_events as core;
 
 /// How long to wait before reconnecting after a failure.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]

@@ -3,14 +3,14 @@
 //!
 //! The foreign side declares its members once (name and, for members taking an argument, the
 //! argument's type name); the client matches every `{op}.{target}` message against them with the
-//! same rule as `client_core::Receiver` (case-insensitive, `-` and `_` ignored; argument type
+//! same rule as `servicestack_events::Receiver` (case-insensitive, `-` and `_` ignored; argument type
 //! names first, then member names) and calls `invoke` with the member's declared name, or
 //! `noSuchMethod` with the original target.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use client_core::{MessageReceiver, ReceiverContext};
+use servicestack_events::{MessageReceiver, ReceiverContext};
 
 use crate::error::ServerEventsError;
 use crate::listener::Listeners;
@@ -43,7 +43,7 @@ pub trait ServerEventReceiver: Send + Sync {
 }
 
 /// The lookup key of a target or member name: lower case, without `-` and `_` (the rule of
-/// `client_core::Receiver`).
+/// `servicestack_events::Receiver`).
 fn key(name: &str) -> String {
     name.chars()
         .filter(|c| *c != '-' && *c != '_')
@@ -91,7 +91,7 @@ impl ForeignReceiver {
 }
 
 impl MessageReceiver for ForeignReceiver {
-    fn receive(&self, context: &ReceiverContext<'_>) -> Result<(), client_core::Error> {
+    fn receive(&self, context: &ReceiverContext<'_>) -> Result<(), servicestack_events::Error> {
         let target = context.message.target().unwrap_or_default();
         let message = ServerEventMessage::from(context.message);
         let selector = context.message.selector().unwrap_or_default();
@@ -159,14 +159,14 @@ mod tests {
             recorder.clone(),
             Arc::new(Listeners::default()),
         );
-        let client = client_core::ServerEventsClient::new("http://h", ["A"]).unwrap();
+        let client = servicestack_events::ServerEventsClient::new("http://h", ["A"]).unwrap();
         for data in [
             "test.fooMethod {}",
             "test.CustomType {\"id\":1}",
             "css.background-image x",
             "test.nope 1",
         ] {
-            let message = client_core::ServerEventMessage::parse(1, data.into()).unwrap();
+            let message = servicestack_events::ServerEventMessage::parse(1, data.into()).unwrap();
             receiver
                 .receive(&ReceiverContext {
                     client: &client,

@@ -71,7 +71,7 @@ pub struct MessageStream {
 
 impl MessageStream {
     pub(crate) fn new(
-        messages: impl Stream<Item = client_core::ServerEventMessage> + Send + 'static,
+        messages: impl Stream<Item = servicestack_events::ServerEventMessage> + Send + 'static,
     ) -> Arc<Self> {
         let converted = messages.map(|message| ServerEventMessage::from(&message));
         Arc::new(MessageStream {
@@ -103,7 +103,7 @@ pub struct StateStream {
 
 impl StateStream {
     pub(crate) fn new(
-        states: impl Stream<Item = client_core::ConnectionState> + Send + 'static,
+        states: impl Stream<Item = servicestack_events::ConnectionState> + Send + 'static,
     ) -> Arc<Self> {
         let converted = states.map(|state| ConnectionState::from(&state));
         Arc::new(StateStream {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use client_core as core;
+use servicestack_events as core;
 
 use crate::error::{ServerEventsError, millis};
 

@@ -13,7 +13,7 @@ use client_ffi::{
     ServerEventConnect, ServerEventMessage, ServerEventsClient, ServerEventsError,
     ServerEventsListener,
 };
-use test_server::{ServerConfig, TestServer};
+use servicestack_events_server::{ServerConfig, TestServer};
 
 /// The reference server on its own runtime, as the tests' separate process would be.
 struct Server {

@@ -4,9 +4,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use client_core::{ListenerId, ServerEventsClient as CoreClient};
 use futures_util::StreamExt;
 use js_sys::{Array, Function, Object, Promise};
+use servicestack_events::{ListenerId, ServerEventsClient as CoreClient};
 use wasm_bindgen::prelude::*;
 
 use crate::dom::{self, UnloadGuard};
@@ -117,7 +117,7 @@ impl ServerEventsClient {
     /// Runs `future` (a core call) as a Promise of what `convert` makes of its result.
     fn promise<T, F>(future: F, convert: impl FnOnce(T) -> JsValue + 'static) -> Promise
     where
-        F: std::future::Future<Output = Result<T, client_core::Error>> + 'static,
+        F: std::future::Future<Output = Result<T, servicestack_events::Error>> + 'static,
         T: 'static,
     {
         js::promise(async move { future.await.map(convert).map_err(|e| error::to_js(&e)) })
@@ -132,7 +132,7 @@ impl ServerEventsClient {
             // The first item is the state at construction (idle).
             let _ = states.next().await;
             while let Some(state) = states.next().await {
-                let closed = matches!(state, client_core::ConnectionState::Closed { .. });
+                let closed = matches!(state, servicestack_events::ConnectionState::Closed { .. });
                 if closed {
                     let guard = shared.unload.borrow_mut().take();
                     drop(guard);
@@ -574,7 +574,7 @@ impl ServerEventsClient {
         self.core
             .connection_info()
             .map(|info| convert::connect(&info).into())
-            .ok_or_else(|| error::to_js(&client_core::Error::NotConnected))
+            .ok_or_else(|| error::to_js(&servicestack_events::Error::NotConnected))
     }
 
     /// The current subscription id; throws a `NotConnectedError` when not connected.
@@ -582,7 +582,7 @@ impl ServerEventsClient {
     pub fn get_subscription_id(&self) -> Result<String, JsValue> {
         self.core
             .subscription_id()
-            .ok_or_else(|| error::to_js(&client_core::Error::NotConnected))
+            .ok_or_else(|| error::to_js(&servicestack_events::Error::NotConnected))
     }
 
     /// Whether the client has a subscription now.
@@ -640,7 +640,7 @@ impl ServerEventsClient {
 fn command_callback(
     hooks: &Rc<Hooks>,
     name: &'static str,
-) -> impl Fn(&client_core::ServerEventCommand) + 'static {
+) -> impl Fn(&servicestack_events::ServerEventCommand) + 'static {
     let hooks = hooks.clone();
     move |command| {
         if let Some(handler) = hooks.handler(name) {

@@ -9,11 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use client_core::{
+use js_sys::{Array, Object};
+use servicestack_events::{
     CommandKind, ConnectionState, ReconnectInfo, ServerEventCommand, ServerEventConnect,
     ServerEventMessage, ServerEventUser,
 };
-use js_sys::{Array, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::{error, js};
@@ -225,8 +225,10 @@ pub(crate) fn state(state: &ConnectionState) -> Object {
     object
 }
 
-fn close_reason(reason: &client_core::CloseReason) -> (&'static str, Option<&client_core::Error>) {
-    use client_core::CloseReason;
+fn close_reason(
+    reason: &servicestack_events::CloseReason,
+) -> (&'static str, Option<&servicestack_events::Error>) {
+    use servicestack_events::CloseReason;
     match reason {
         CloseReason::Stopped => ("stopped", None),
         CloseReason::Disposed => ("disposed", None),

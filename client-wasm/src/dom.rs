@@ -3,7 +3,7 @@
 //! `$css` part selects, and a `pagehide` listener unregisters the subscription with
 //! `navigator.sendBeacon` when the page goes away.
 
-use client_core::{ServerEventMessage, ServerEventsClient as CoreClient};
+use servicestack_events::{ServerEventMessage, ServerEventsClient as CoreClient};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, HtmlElement};

@@ -1,10 +1,10 @@
-//! The error boundary: every [`client_core::Error`] becomes a JavaScript `Error` whose `name`
+//! The error boundary: every [`servicestack_events::Error`] becomes a JavaScript `Error` whose `name`
 //! says what went wrong (`"HttpError"`, `"UnauthorizedError"`, ...), with a `kind` (the same in
 //! camelCase, stable for code to switch on), a `status` (the HTTP status, or `null`) and a
 //! `retryAfterMs` (the server's `Retry-After`, or `null`).
 
-use client_core::Error;
 use js_sys::Object;
+use servicestack_events::Error;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::js;

@@ -14,8 +14,8 @@
 
 use std::rc::Rc;
 
-use client_core::{Error, MessageReceiver, ReceiverContext};
 use js_sys::Object;
+use servicestack_events::{Error, MessageReceiver, ReceiverContext};
 use wasm_bindgen::JsValue;
 
 use crate::client::{self, Shared};

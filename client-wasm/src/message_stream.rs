@@ -6,13 +6,13 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use client_core::ServerEventMessage;
 use futures_channel::oneshot;
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use futures_util::lock::Mutex;
 use futures_util::stream::LocalBoxStream;
 use js_sys::{Object, Promise};
+use servicestack_events::ServerEventMessage;
 use wasm_bindgen::prelude::*;
 
 use crate::{convert, js};

@@ -6,8 +6,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use client_core::{ClientBuilder, Credentials, ReconnectPolicy};
 use js_sys::Function;
+use servicestack_events::{ClientBuilder, Credentials, ReconnectPolicy};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 

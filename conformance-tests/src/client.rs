@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use client_core::{
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+use servicestack_events::{
     ClientBuilder, ConnectionState, Error, ListenerId, ReconnectInfo, ServerEventCommand,
     ServerEventConnect, ServerEventMessage, ServerEventsClient,
 };
-use futures_util::StreamExt;
-use serde_json::{Map, Value, json};
 use tokio::task::JoinHandle;
 
 use crate::receivers::{ReceiverFactory, body_of};
@@ -90,7 +90,7 @@ pub fn state_name(state: &ConnectionState) -> &'static str {
 /// The fields of a `state` event: `state`, plus `attempt`, `delayMs`, `subscriptionId`,
 /// `reason` and `error` (`{message, status, kind}`) where they apply.
 pub fn state_fields(state: &ConnectionState) -> Map<String, Value> {
-    use client_core::CloseReason;
+    use servicestack_events::CloseReason;
     let mut fields = object([("state", json!(state_name(state)))]);
     match state {
         ConnectionState::Connecting { attempt } => {
@@ -161,8 +161,8 @@ pub fn configure(
     let r = recorder.clone();
     builder = builder.on_command(move |command| {
         let kind = match command.kind {
-            client_core::CommandKind::Join => "join",
-            client_core::CommandKind::Leave => "leave",
+            servicestack_events::CommandKind::Join => "join",
+            servicestack_events::CommandKind::Leave => "leave",
             _ => "update",
         };
         let mut fields = command_fields(command);

@@ -1,13 +1,13 @@
 //! The four test receivers of the upstream suites (FORMAT.md, "Test receivers"), built with
-//! [`client_core::Receiver`]. Each member records a `receiver` event.
+//! [`servicestack_events::Receiver`]. Each member records a `receiver` event.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use client_core::{MessageReceiver, Receiver, ReceiverContext};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use servicestack_events::{MessageReceiver, Receiver, ReceiverContext};
 
 use crate::recorder::Recorder;
 
@@ -129,7 +129,7 @@ fn to_json<T: Serialize>(value: &T) -> Value {
 pub struct AnyReceiver(Box<dyn MessageReceiver>);
 
 impl MessageReceiver for AnyReceiver {
-    fn receive(&self, context: &ReceiverContext<'_>) -> Result<(), client_core::Error> {
+    fn receive(&self, context: &ReceiverContext<'_>) -> Result<(), servicestack_events::Error> {
         self.0.receive(context)
     }
 }

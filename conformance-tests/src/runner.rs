@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use client_core::ServerEventsClient;
 use serde_json::{Map, Value, json};
-use test_server::TestServer;
+use servicestack_events::ServerEventsClient;
+use servicestack_events_server::TestServer;
 
 use crate::client::{TestClient, error_fields, state_name};
 use crate::http::{Http, decode_base64, encode_segment};
@@ -507,7 +507,8 @@ impl Runner {
                 }
                 let current = handle.state();
                 if let Some(expected) = connected {
-                    let actual = matches!(current, client_core::ConnectionState::Open { .. });
+                    let actual =
+                        matches!(current, servicestack_events::ConnectionState::Open { .. });
                     if actual != *expected {
                         problems.push(format!(
                             "connected is {actual} (state {current:?}), expected {expected}"
@@ -553,7 +554,7 @@ impl Runner {
     fn check_outcome(
         &self,
         client: &str,
-        result: Result<(), client_core::Error>,
+        result: Result<(), servicestack_events::Error>,
         expected: Option<&Map<String, Value>>,
     ) -> Result<(), String> {
         match (result, expected) {

@@ -1,8 +1,8 @@
-//! Server profiles (FORMAT.md, "Server profiles") as `test_server` configurations.
+//! Server profiles (FORMAT.md, "Server profiles") as `servicestack_events_server` configurations.
 
 use std::time::Duration;
 
-use test_server::{ServerConfig, TestServer};
+use servicestack_events_server::{ServerConfig, TestServer};
 
 use crate::scenario::Profile;
 

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client_core::{Credentials, Error};
 use conformance_tests::client::TestClient;
 use conformance_tests::http::Http;
 use conformance_tests::scenario::{ClientSpec, Profile};
 use conformance_tests::{server, wait};
 use serde_json::{Value, json};
+use servicestack_events::{Credentials, Error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -186,8 +186,11 @@ async fn core_credentials_provider_refreshes_once_then_stops_unauthorized() {
     assert!((1..=3).contains(&refreshed), "{refreshed} refreshes");
     assert!(matches!(
         client.state(),
-        client_core::ConnectionState::Closed {
-            reason: client_core::CloseReason::Unauthorized(Error::Unauthorized { status: 401, .. })
+        servicestack_events::ConnectionState::Closed {
+            reason: servicestack_events::CloseReason::Unauthorized(Error::Unauthorized {
+                status: 401,
+                ..
+            })
         }
     ));
     server.shutdown().await;
@@ -316,7 +319,7 @@ async fn core_lifecycle_calls_are_idempotent_and_safe_inside_handlers() {
     let server = server::start(Profile::Default).await.expect("server");
     let stopped_inside = Arc::new(AtomicBool::new(false));
     let flag = stopped_inside.clone();
-    let client = client_core::ServerEventsClient::builder(server.base_url())
+    let client = servicestack_events::ServerEventsClient::builder(server.base_url())
         .channels(["lifecycle"])
         .handler("stopNow", move |client, _| {
             // The stop request is made at the call; the future only waits for it.
@@ -344,7 +347,7 @@ async fn core_lifecycle_calls_are_idempotent_and_safe_inside_handlers() {
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
         use futures_util::StreamExt;
         while let Some(state) = states.next().await {
-            if matches!(state, client_core::ConnectionState::Closed { .. }) {
+            if matches!(state, servicestack_events::ConnectionState::Closed { .. }) {
                 return true;
             }
         }
@@ -382,8 +385,8 @@ async fn core_lifecycle_calls_are_idempotent_and_safe_inside_handlers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn core_connect_right_after_stop_gets_a_new_connection() {
     let server = server::start(Profile::Default).await.expect("server");
-    let client =
-        client_core::ServerEventsClient::new(server.base_url(), ["cycles"]).expect("client");
+    let client = servicestack_events::ServerEventsClient::new(server.base_url(), ["cycles"])
+        .expect("client");
     let mut previous = client.connect().await.expect("first connect").id;
     for cycle in 1..=25 {
         client.stop().await;
@@ -405,7 +408,7 @@ async fn core_connect_right_after_stop_gets_a_new_connection() {
 async fn core_wait_for_next_connect_outlasts_failed_attempts() {
     let server = server::start(Profile::Default).await.expect("server");
     let client =
-        client_core::ServerEventsClient::new(server.base_url(), ["waits"]).expect("client");
+        servicestack_events::ServerEventsClient::new(server.base_url(), ["waits"]).expect("client");
     let first = client.connect().await.expect("first connect");
 
     server.faults().fail_streams(500, 2);

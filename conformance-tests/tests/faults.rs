@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client_core::ServerEventsClient;
 use conformance_tests::client::TestClient;
 use conformance_tests::scenario::{ClientSpec, Profile};
 use conformance_tests::{server, wait};
 use serde_json::Value;
-use test_server::TestServer;
+use servicestack_events::ServerEventsClient;
+use servicestack_events_server::TestServer;
 use tokio::sync::watch;
 
 fn spec(id: &str, channels: &[&str]) -> ClientSpec {
@@ -398,8 +398,8 @@ async fn fault_100k_messages_through_10_reconnects() {
 /// then the client reconnects by itself. ServiceStack's clients ignore the header.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_retry_after_lengthens_the_reconnect_wait_up_to_the_cap() {
-    use client_core::{ConnectionState, Error, ReconnectPolicy};
     use futures_util::StreamExt;
+    use servicestack_events::{ConnectionState, Error, ReconnectPolicy};
 
     let server = server::start(Profile::Default).await.unwrap();
     let mut policy = ReconnectPolicy::default();

@@ -96,7 +96,7 @@ impl ServerConfig {
     /// idle timeout, like the Redis stateful fixture) and `slow_heartbeat` (10 s heartbeats).
     ///
     /// ```
-    /// use test_server::ServerConfig;
+    /// use servicestack_events_server::ServerConfig;
     /// assert!(ServerConfig::for_profile("auth").unwrap().limit_to_authenticated_users);
     /// assert!(ServerConfig::for_profile("nope").is_none());
     /// ```

@@ -12,7 +12,7 @@
 //! # Example
 //!
 //! ```no_run
-//! use test_server::{ServerConfig, TestServer};
+//! use servicestack_events_server::{ServerConfig, TestServer};
 //!
 //! # async fn demo() -> std::io::Result<()> {
 //! // 200 ms heartbeat, like the C# suite's AppHost.

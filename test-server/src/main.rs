@@ -10,12 +10,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use test_server::{ServerConfig, TestServer};
+use servicestack_events_server::{ServerConfig, TestServer};
 use tracing_subscriber::EnvFilter;
 
 /// Reference ServiceStack Server Events host.
 #[derive(Debug, Parser)]
-#[command(name = "test-server", version, about)]
+#[command(name = "servicestack-events-server", version, about)]
 struct Args {
     /// Address to bind (an IP or a host name).
     #[arg(long, default_value = "127.0.0.1")]

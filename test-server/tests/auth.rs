@@ -17,11 +17,11 @@ impl Jar {
     }
 }
 
-async fn limited() -> test_server::TestServer {
+async fn limited() -> servicestack_events_server::TestServer {
     server_with(|c| c.limit_to_authenticated_users = true).await
 }
 
-async fn login(server: &test_server::TestServer, client: &reqwest::Client) -> Value {
+async fn login(server: &servicestack_events_server::TestServer, client: &reqwest::Client) -> Value {
     let resp = client
         .post(format!("{}/auth/credentials", server.base_url()))
         .json(&json!({"userName": "user", "password": "pass"}))

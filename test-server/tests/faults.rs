@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 
-async fn set_faults(server: &test_server::TestServer, body: Value) -> Value {
+async fn set_faults(server: &servicestack_events_server::TestServer, body: Value) -> Value {
     let resp = client()
         .post(format!("{}/test/faults", server.base_url()))
         .json(&body)

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use test_server::{ServerConfig, TestServer};
+use servicestack_events_server::{ServerConfig, TestServer};
 
 #[tokio::test]
 async fn shutdown_closes_streams_frees_the_port_and_restart_works() {
@@ -87,7 +87,7 @@ async fn shutdown_with_an_idle_keep_alive_connection_and_a_pending_delay() {
 
 /// Starts the binary with `args` and returns it with the base URL from its first line.
 fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_test-server"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_servicestack-events-server"))
         .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -201,7 +201,7 @@ async fn binary_starts_from_a_scenario_profile_and_flags_override_it() {
 
 #[test]
 fn binary_rejects_an_unknown_profile() {
-    let out = Command::new(env!("CARGO_BIN_EXE_test-server"))
+    let out = Command::new(env!("CARGO_BIN_EXE_servicestack-events-server"))
         .args(["--profile", "nope"])
         .output()
         .unwrap();
@@ -212,7 +212,7 @@ fn binary_rejects_an_unknown_profile() {
 
 #[test]
 fn binary_rejects_bad_flags() {
-    let out = Command::new(env!("CARGO_BIN_EXE_test-server"))
+    let out = Command::new(env!("CARGO_BIN_EXE_servicestack-events-server"))
         .args(["--port", "not-a-port"])
         .output()
         .unwrap();

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use test_server::ServerPaths;
+use servicestack_events_server::ServerPaths;
 
 #[tokio::test]
 async fn stream_headers_and_exact_connect_frame() {
@@ -346,13 +346,19 @@ async fn custom_paths_are_served_and_advertised() {
 
 #[tokio::test]
 async fn conflicting_paths_fail_to_start_without_panicking() {
-    let mut config = test_server::ServerConfig::for_tests();
+    let mut config = servicestack_events_server::ServerConfig::for_tests();
     config.paths.heartbeat = config.paths.stream.clone();
-    let err = test_server::TestServer::start(config).await.unwrap_err();
+    let err = servicestack_events_server::TestServer::start(config)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-    let mut config = test_server::ServerConfig::for_tests();
+    let mut config = servicestack_events_server::ServerConfig::for_tests();
     config.paths.stream = Some("no-slash".into());
-    assert!(test_server::TestServer::start(config).await.is_err());
+    assert!(
+        servicestack_events_server::TestServer::start(config)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

@@ -80,7 +80,9 @@ async fn read_by_channel_dedups_in_channel_order() {
 }
 
 /// Two subscriptions: `me` on A,B and `other` on B,C; joins consumed.
-async fn two(server: &test_server::TestServer) -> (Sse, serde_json::Map<String, Value>, Sse) {
+async fn two(
+    server: &servicestack_events_server::TestServer,
+) -> (Sse, serde_json::Map<String, Value>, Sse) {
     let (mut me, me_args) = Sse::connect(server, "channels=A,B").await;
     me.frame().await;
     me.frame().await;

@@ -7,7 +7,9 @@ use common::*;
 use serde_json::Value;
 
 /// Two members of A and B; returns (leaver, leaver args, stayer) with joins consumed.
-async fn pair(server: &test_server::TestServer) -> (Sse, serde_json::Map<String, Value>, Sse) {
+async fn pair(
+    server: &servicestack_events_server::TestServer,
+) -> (Sse, serde_json::Map<String, Value>, Sse) {
     let (mut stayer, _) = Sse::connect(server, "channels=A,B").await;
     stayer.frame().await;
     stayer.frame().await;

@@ -122,8 +122,10 @@ impl Built {
     }
 
     fn test_server(&self) -> PathBuf {
-        self.debug
-            .join(format!("test-server{}", std::env::consts::EXE_SUFFIX))
+        self.debug.join(format!(
+            "servicestack-events-server{}",
+            std::env::consts::EXE_SUFFIX
+        ))
     }
 }
 
@@ -141,7 +143,7 @@ fn build() -> Result<Built> {
             "-p",
             "uniffi-bindgen",
             "-p",
-            "test-server",
+            "servicestack-events-server",
         ],
     )?;
     let target = target_dir()?;

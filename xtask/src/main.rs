@@ -87,20 +87,27 @@ fn lint() -> Result {
             "warnings",
         ],
     )?;
-    step("client-core builds for wasm32-unknown-unknown");
+    step("servicestack-events (client-core) builds for wasm32-unknown-unknown");
     run(
         "cargo",
         &[
             "check",
             "-p",
-            "client-core",
+            "servicestack-events",
             "--target",
             "wasm32-unknown-unknown",
         ],
     )?;
     step("docs build without warnings");
     let status = std::process::Command::new("cargo")
-        .args(["doc", "--no-deps", "-p", "client-core", "-p", "test-server"])
+        .args([
+            "doc",
+            "--no-deps",
+            "-p",
+            "servicestack-events",
+            "-p",
+            "servicestack-events-server",
+        ])
         .env("RUSTDOCFLAGS", "-D warnings")
         .current_dir(util::root())
         .status()

@@ -255,9 +255,17 @@ pub fn test() -> Result {
     step("building the test-server binary");
     run(
         "cargo",
-        &["build", "-p", "test-server", "--bin", "test-server"],
+        &[
+            "build",
+            "-p",
+            "servicestack-events-server",
+            "--bin",
+            "servicestack-events-server",
+        ],
     )?;
-    let server = target_dir().join("debug").join("test-server");
+    let server = target_dir()
+        .join("debug")
+        .join("servicestack-events-server");
     let browser = has("chromium") && has("chromedriver");
     if !browser && strict() {
         return Err("Chromium and chromedriver are required in CI".into());

@@ -1,4 +1,4 @@
-//! `sdk-bench client`: the SDK (`client_core::ServerEventsClient`) as a user would run it, on a
+//! `sdk-bench client`: the SDK (`servicestack_events::ServerEventsClient`) as a user would run it, on a
 //! multi-thread tokio runtime, decoding every chat message into a typed struct in a handler.
 //!
 //! Modes (`--mode`):
@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use client_core::{ServerEventMessage, ServerEventsClient};
 use futures_util::{StreamExt as _, stream};
 use serde_json::json;
+use servicestack_events::{ServerEventMessage, ServerEventsClient};
 use tokio::sync::Notify;
 
 use super::ack::AckSender;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::json;
-use test_server::{ServerConfig, TestServer};
+use servicestack_events_server::{ServerConfig, TestServer};
 
 use super::ack::AckReceiver;
 use super::{emit, runtime};

@@ -8,7 +8,7 @@ use super::procs::Proc;
 /// A client under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Client {
-    /// `client_core::ServerEventsClient` (`sdk-bench client`).
+    /// `servicestack_events::ServerEventsClient` (`sdk-bench client`).
     Sdk,
     /// `@servicestack/client` on Node with the `eventsource` 2 polyfill.
     Official,

@@ -87,8 +87,8 @@ impl Machine {
         let lock_text = std::fs::read_to_string(lock).unwrap_or_default();
         let mut versions = Vec::new();
         for name in [
-            "client-core",
-            "test-server",
+            "servicestack-events",
+            "servicestack-events-server",
             "eventsource-stream",
             "sse-stream",
             "reqwest",

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use test_server::{ServerConfig, TestServer};
+use servicestack_events_server::{ServerConfig, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Generous upper bound for anything that should happen "now"; only reached on failure.

@@ -12,7 +12,7 @@ final class TestServer {
     private let profile: String
 
     static var binary: String {
-        ProcessInfo.processInfo.environment["SERVEREVENTS_TEST_SERVER"] ?? "../../target/debug/test-server"
+        ProcessInfo.processInfo.environment["SERVEREVENTS_TEST_SERVER"] ?? "../../target/debug/servicestack-events-server"
     }
 
     /// The command-line flags of a server profile of FORMAT.md: the binary knows the profiles

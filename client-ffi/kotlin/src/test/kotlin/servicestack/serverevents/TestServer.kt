@@ -38,7 +38,7 @@ class TestServer private constructor(
         }
 
         private fun launch(profile: String, logName: String, port: Int): Pair<Process, String> {
-            check(File(binary).canExecute()) { "test-server binary not found at $binary (cargo build -p test-server)" }
+            check(File(binary).canExecute()) { "test-server binary not found at $binary (cargo build -p servicestack-events-server)" }
             logDir.mkdirs()
             val process = ProcessBuilder(listOf(binary, "--host", "127.0.0.1", "--port", "$port") + flags(profile))
                 .redirectError(ProcessBuilder.Redirect.appendTo(File(logDir, "$logName.log")))
