@@ -3,6 +3,8 @@
 //! - `cargo xtask test`: everything: format, lints, Rust tests, the wasm build and its browser and
 //!   Node tests, the Kotlin (and, where `swift` exists, Swift) bindings tests, and the benchmarks'
 //!   quick mode. Installs what the machine lacks first.
+//! - `cargo xtask lint`: format, clippy, docs and `cargo publish --dry-run` of the published
+//!   crates (the first leg of `test`).
 //! - `cargo xtask setup`: only the installs.
 //! - `cargo xtask wasm`: builds the npm package.
 //! - `cargo xtask bindings`: generates the Kotlin and Swift bindings.
@@ -45,6 +47,7 @@ fn setup() -> Result {
     Ok(())
 }
 
+/// Format, clippy (native and wasm32), docs, and the publish dry runs.
 fn lint() -> Result {
     step("cargo fmt --check");
     run("cargo", &["fmt", "--all", "--check"])?;
@@ -115,7 +118,26 @@ fn lint() -> Result {
     if !status.success() {
         return Err("cargo doc reported warnings".into());
     }
-    Ok(())
+    publish_dry_run()
+}
+
+/// The crates published to the crate registry.
+const PUBLISHED_CRATES: [&str; 2] = ["servicestack-events", "servicestack-events-server"];
+
+/// `cargo publish --dry-run` for every published crate: the package is assembled from what its
+/// manifest includes, then built on its own with registry dependencies only, so a missing file,
+/// a bad manifest field or a dependency that would have to be on the registry fails here.
+/// `--allow-dirty`, because lint runs on work in progress (uncommitted edits would fail it);
+/// whether the tree is clean matters for a real publish only. The first run costs about two
+/// minutes (the package resolves features on its own and builds its dependencies once), later
+/// runs seconds.
+fn publish_dry_run() -> Result {
+    step("publish: cargo publish --dry-run (servicestack-events, servicestack-events-server)");
+    let mut args = vec!["publish", "--dry-run", "--allow-dirty"];
+    for name in PUBLISHED_CRATES {
+        args.extend(["-p", name]);
+    }
+    run("cargo", &args)
 }
 
 fn test(args: &[&str]) -> Result {

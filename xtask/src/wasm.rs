@@ -3,7 +3,8 @@
 //!
 //! The package is built with the pinned `wasm-bindgen` CLI (`--target web`, one `.wasm` for
 //! browsers, bundlers and Node) into `client-wasm/pkg/`, packed with `npm pack` into
-//! `client-wasm/pkg-dist/`. The tests install that tarball into a scratch project and run the
+//! `client-wasm/pkg-dist/`; `npm publish --dry-run` of the tarball must list exactly the files
+//! meant to ship. The tests install that tarball into a scratch project and run the
 //! conformance scenarios, the package's own checks and the demo through it.
 //!
 //! Environment: `XTASK_WASM_DEV=1` builds the unoptimized wasm (fast, for local iteration);
@@ -22,7 +23,35 @@ const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// The output name of the generated module (`wasm/server_events.js`, `..._bg.wasm`).
 const OUT_NAME: &str = "server_events";
 /// Files copied from `client-wasm/npm/` into the package.
-const NPM_FILES: [&str; 5] = ["index.js", "index.d.ts", "node.js", "adapt.js", "README.md"];
+const NPM_FILES: [&str; 6] = [
+    "index.js",
+    "index.d.ts",
+    "node.js",
+    "adapt.js",
+    "README.md",
+    "CHANGELOG.md",
+];
+/// Files copied from the repository's root into the package.
+const LICENSE_FILES: [&str; 2] = ["LICENSE-MIT", "LICENSE-APACHE"];
+/// Every file the published package holds, exactly: `npm publish --dry-run` must list these and
+/// nothing else, and the package folder must hold nothing that is left out of it.
+const SHIPPED_FILES: [&str; 13] = [
+    "package.json",
+    "README.md",
+    "CHANGELOG.md",
+    "LICENSE-MIT",
+    "LICENSE-APACHE",
+    "index.js",
+    "index.d.ts",
+    "node.js",
+    "adapt.js",
+    "wasm/server_events.js",
+    "wasm/server_events.d.ts",
+    "wasm/server_events_bg.wasm",
+    "wasm/server_events_bg.wasm.d.ts",
+];
+/// What `client-wasm/npm/package.json` has in place of the repository's address.
+const REPOSITORY_PLACEHOLDER: &str = "https://repository.filled-by-xtask";
 
 /// Installs what the wasm leg needs: the pinned wasm-bindgen CLI, Chromium and its driver.
 pub fn setup() -> Result {
@@ -85,20 +114,22 @@ fn dev_build() -> bool {
     std::env::var("XTASK_WASM_DEV").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// The workspace version (`[workspace.package] version`).
-fn workspace_version() -> Result<String> {
+/// A string field of `[workspace.package]` in the root Cargo.toml (`version`, `repository`).
+fn workspace_field(name: &str) -> Result<String> {
     let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| e.to_string())?;
     let mut in_section = false;
     for line in manifest.lines() {
         let line = line.trim();
         if line.starts_with('[') {
             in_section = line == "[workspace.package]";
-        } else if in_section && let Some(value) = line.strip_prefix("version") {
-            let value = value.trim_start().trim_start_matches('=').trim();
-            return Ok(value.trim_matches('"').to_owned());
+        } else if in_section
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == name
+        {
+            return Ok(value.trim().trim_matches('"').to_owned());
         }
     }
-    Err("no version in [workspace.package]".into())
+    Err(format!("no {name} in [workspace.package]"))
 }
 
 fn gzipped_size(path: &Path) -> Result<u64> {
@@ -198,10 +229,16 @@ fn package() -> Result<PathBuf> {
     for file in NPM_FILES {
         copy(&crate_dir.join("npm").join(file), &pkg.join(file))?;
     }
+    for file in LICENSE_FILES {
+        copy(&root().join(file), &pkg.join(file))?;
+    }
+    // Version and repository have one home, the workspace's Cargo.toml.
     let template =
         std::fs::read_to_string(crate_dir.join("npm/package.json")).map_err(|e| e.to_string())?;
-    let version = workspace_version()?;
-    let manifest = template.replace("0.0.0-filled-by-xtask", &version);
+    let repository = workspace_field("repository")?;
+    let manifest = template
+        .replace("0.0.0-filled-by-xtask", &workspace_field("version")?)
+        .replace(REPOSITORY_PLACEHOLDER, repository.trim_end_matches('/'));
     std::fs::write(pkg.join("package.json"), manifest).map_err(|e| e.to_string())?;
 
     let raw = std::fs::metadata(&module).map_err(|e| e.to_string())?.len();
@@ -233,6 +270,7 @@ fn package() -> Result<PathBuf> {
         .ok_or_else(|| format!("cannot read npm pack's output: {listing}"))?
         .to_owned();
     let tarball = dist.join(file_name);
+    check_shipped_files(&pkg, &tarball)?;
     std::fs::write(dist.join("size.json"), &report).map_err(|e| e.to_string())?;
     eprintln!(
         "package: {}\nwasm: {raw} bytes, {gzipped} bytes gzipped ({:.1} KiB)",
@@ -240,6 +278,82 @@ fn package() -> Result<PathBuf> {
         gzipped as f64 / 1024.0
     );
     Ok(tarball)
+}
+
+/// Fails unless `npm publish --dry-run` of the tarball passes and lists exactly
+/// [`SHIPPED_FILES`], and unless the package folder holds nothing else (a file wasm-bindgen
+/// starts writing, such as a `snippets/` module, must not be silently left out).
+fn check_shipped_files(pkg: &Path, tarball: &Path) -> Result {
+    step("npm publish --dry-run (the files that would ship)");
+    let tarball_arg = tarball.to_string_lossy().into_owned();
+    // Run outside the package, so npm reads only the tarball; no login is needed for a dry run.
+    let published = Command::new("npm")
+        .args(["publish", "--dry-run", "--json", &tarball_arg])
+        .current_dir(target_dir())
+        .output()
+        .map_err(|e| format!("cannot run npm: {e}"))?;
+    if !published.status.success() {
+        return Err(format!(
+            "npm publish --dry-run failed: {}",
+            String::from_utf8_lossy(&published.stderr)
+        ));
+    }
+    let listing = String::from_utf8_lossy(&published.stdout);
+    let mut listed = json_paths(&listing);
+    listed.sort();
+    let mut built = Vec::new();
+    list_files(pkg, pkg, &mut built)?;
+    built.sort();
+    let mut intended: Vec<String> = SHIPPED_FILES.iter().map(|f| (*f).to_owned()).collect();
+    intended.sort();
+    if listed != intended {
+        return Err(format!(
+            "npm publish --dry-run would ship {listed:?}, not exactly {intended:?} \
+             (fix `files` in client-wasm/npm/package.json or SHIPPED_FILES in xtask/src/wasm.rs)"
+        ));
+    }
+    if built != intended {
+        return Err(format!(
+            "client-wasm/pkg holds {built:?}, but the package ships {intended:?}: \
+             a built file would be left out"
+        ));
+    }
+    eprintln!("npm publish --dry-run: {} files, as intended", listed.len());
+    Ok(())
+}
+
+/// Every `"path": "…"` value in npm's JSON output (the packed files).
+fn json_paths(json: &str) -> Vec<String> {
+    json.split("\"path\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let value = rest.trim_start().strip_prefix(':')?.trim_start();
+            value
+                .strip_prefix('"')?
+                .split('"')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The files under `dir`, as `/`-separated paths relative to `base`.
+fn list_files(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            list_files(base, &path, out)?;
+        } else if let Ok(relative) = path.strip_prefix(base) {
+            let parts: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            out.push(parts.join("/"));
+        }
+    }
+    Ok(())
 }
 
 /// Runs the browser and Node tests against the packed package.
