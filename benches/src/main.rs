@@ -9,7 +9,10 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use sdk_benches::alloc_count::CountingAlloc;
+
+use args::{Cli, Command};
 
 mod args;
 mod roles;
@@ -19,25 +22,20 @@ mod run;
 static ALLOC: CountingAlloc = CountingAlloc;
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = argv.split_first() else {
-        eprintln!("usage: sdk-bench <run|server|client|floor|b1-probe> [options]");
-        return ExitCode::from(2);
-    };
-    let args = args::Args::parse(rest);
-    let result = match command.as_str() {
-        "run" => run::run(&args),
-        "server" => roles::server::main(&args),
-        "client" => roles::client::main(&args),
-        "floor" => roles::floor::main(&args),
-        "b1-probe" => run::b1::probe(&args),
-        "b1-one" => run::b1::one(&args),
-        other => Err(format!("unknown command {other:?}")),
+    // A bad command line exits with clap's message and usage (code 2).
+    let cli = Cli::parse();
+    let (name, result) = match &cli.command {
+        Command::Run(args) => ("run", run::run(args)),
+        Command::Server(args) => ("server", roles::server::main(args)),
+        Command::Client(args) => ("client", roles::client::main(args)),
+        Command::Floor(args) => ("floor", roles::floor::main(args)),
+        Command::B1Probe(args) => ("b1-probe", run::b1::probe(args)),
+        Command::B1One(args) => ("b1-one", run::b1::one(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("sdk-bench {command}: {error}");
+            eprintln!("sdk-bench {name}: {error}");
             ExitCode::FAILURE
         }
     }

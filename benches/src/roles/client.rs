@@ -21,25 +21,24 @@ use tokio::sync::Notify;
 
 use super::ack::AckSender;
 use super::{emit, runtime};
-use crate::args::Args;
+use crate::args::{ClientArgs, ClientMode, LoadArgs};
 use sdk_benches::chat::{CHANNEL, ChatMessage};
 use sdk_benches::stats::percentile_sorted;
 use sdk_benches::{alloc_count, sys};
 
 /// Runs the mode given by `--mode`.
-pub fn main(args: &Args) -> Result<(), String> {
-    let url: String = args.get("url")?;
-    let mode: String = args.get("mode")?;
-    if mode == "idle" {
+pub fn main(args: &ClientArgs) -> Result<(), String> {
+    let url = &args.load.url;
+    let mode = args.mode;
+    if mode == ClientMode::Idle {
         alloc_count::enable(true);
     }
     let rt = runtime()?;
     rt.block_on(async {
-        match mode.as_str() {
-            "throughput" | "latency" => delivery(&url, &mode, args).await,
-            "connect" => connect(&url, args).await,
-            "idle" => idle(&url, args).await,
-            other => Err(format!("unknown mode {other:?}")),
+        match mode {
+            ClientMode::Throughput | ClientMode::Latency => delivery(url, mode, &args.load).await,
+            ClientMode::Connect => connect(url, &args.load).await,
+            ClientMode::Idle => idle(url, &args.load).await,
         }
     })
 }
@@ -82,13 +81,13 @@ impl Delivery {
     }
 }
 
-async fn delivery(url: &str, mode: &str, args: &Args) -> Result<(), String> {
-    let total: u64 = args.get("count")?;
-    let warmup: u64 = args.get_or("warmup", 0)?;
-    let timeout = Duration::from_secs(args.get_or("timeout-secs", 600)?);
-    let ack = AckSender::new(args.get("ack-port")?, args.get("run")?)
-        .map_err(|e| format!("ack socket: {e}"))?;
-    let latency = mode == "latency";
+async fn delivery(url: &str, mode: ClientMode, args: &LoadArgs) -> Result<(), String> {
+    let total = args.count()?;
+    let warmup = args.warmup;
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let (ack_port, run) = args.ack()?;
+    let ack = AckSender::new(ack_port, run).map_err(|e| format!("ack socket: {e}"))?;
+    let latency = mode == ClientMode::Latency;
     let state = Arc::new(Mutex::new(Delivery {
         total,
         warmup,
@@ -159,8 +158,8 @@ pub fn latency_result(samples_ns: &mut [u64], errors: u64) -> serde_json::Value 
     })
 }
 
-async fn connect(url: &str, args: &Args) -> Result<(), String> {
-    let n: usize = args.get("n")?;
+async fn connect(url: &str, args: &LoadArgs) -> Result<(), String> {
+    let n = args.n()?;
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let client = ServerEventsClient::builder(url)
@@ -179,10 +178,10 @@ async fn connect(url: &str, args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn idle(url: &str, args: &Args) -> Result<(), String> {
+async fn idle(url: &str, args: &LoadArgs) -> Result<(), String> {
     sys::raise_nofile_limit();
-    let n: usize = args.get("n")?;
-    let window = Duration::from_secs_f64(args.get("secs")?);
+    let n = args.n()?;
+    let window = Duration::from_secs_f64(args.secs()?);
     let heartbeats = Arc::new(AtomicU64::new(0));
     let build = |channel: String| {
         let heartbeats = heartbeats.clone();

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::ack::{ACK_EVERY, AckSender};
 use super::client::latency_result;
 use super::{emit, runtime};
-use crate::args::Args;
+use crate::args::{FloorArgs, FloorMode, LoadArgs};
 use sdk_benches::chat::CHANNEL;
 use sdk_benches::sys;
 
@@ -24,18 +24,17 @@ use sdk_benches::sys;
 const PRELUDE_FRAMES: u64 = 2;
 
 /// Runs the mode given by `--mode`.
-pub fn main(args: &Args) -> Result<(), String> {
-    let url: String = args.get("url")?;
-    let mode: String = args.get("mode")?;
+pub fn main(args: &FloorArgs) -> Result<(), String> {
+    let url = &args.load.url;
+    let load = &args.load;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = runtime()?;
     rt.block_on(async {
-        match mode.as_str() {
-            "throughput" => throughput(&url, args).await,
-            "latency" => latency(&url, args).await,
-            "connect" => connect(&url, args).await,
-            "hold" => hold(&url, args).await,
-            other => Err(format!("unknown mode {other:?}")),
+        match args.mode {
+            FloorMode::Throughput => throughput(url, load).await,
+            FloorMode::Latency => latency(url, load).await,
+            FloorMode::Connect => connect(url, load).await,
+            FloorMode::Hold => hold(url, load).await,
         }
     })
 }
@@ -74,11 +73,11 @@ impl FrameCounter {
     }
 }
 
-async fn throughput(url: &str, args: &Args) -> Result<(), String> {
-    let total: u64 = args.get("count")?;
-    let timeout = Duration::from_secs(args.get_or("timeout-secs", 600)?);
-    let ack = AckSender::new(args.get("ack-port")?, args.get("run")?)
-        .map_err(|e| format!("ack socket: {e}"))?;
+async fn throughput(url: &str, args: &LoadArgs) -> Result<(), String> {
+    let total = args.count()?;
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let (ack_port, run) = args.ack()?;
+    let ack = AckSender::new(ack_port, run).map_err(|e| format!("ack socket: {e}"))?;
     let client = reqwest::Client::new();
     let mut body = open(&client, url, CHANNEL).await?;
     let mut counter = FrameCounter::default();
@@ -125,10 +124,10 @@ async fn throughput(url: &str, args: &Args) -> Result<(), String> {
     }
 }
 
-async fn latency(url: &str, args: &Args) -> Result<(), String> {
-    let total: u64 = args.get("count")?;
-    let warmup: u64 = args.get_or("warmup", 0)?;
-    let timeout = Duration::from_secs(args.get_or("timeout-secs", 600)?);
+async fn latency(url: &str, args: &LoadArgs) -> Result<(), String> {
+    let total = args.count()?;
+    let warmup = args.warmup;
+    let timeout = Duration::from_secs(args.timeout_secs);
     let client = reqwest::Client::new();
     let mut body = open(&client, url, CHANNEL).await?;
     let finder = memmem::Finder::new(b"\n\n");
@@ -172,8 +171,8 @@ async fn latency(url: &str, args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn connect(url: &str, args: &Args) -> Result<(), String> {
-    let n: usize = args.get("n")?;
+async fn connect(url: &str, args: &LoadArgs) -> Result<(), String> {
+    let n = args.n()?;
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let client = reqwest::Client::new();
@@ -194,9 +193,9 @@ async fn connect(url: &str, args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn hold(url: &str, args: &Args) -> Result<(), String> {
+async fn hold(url: &str, args: &LoadArgs) -> Result<(), String> {
     sys::raise_nofile_limit();
-    let n: usize = args.get("n")?;
+    let n = args.n()?;
     let client = reqwest::Client::new();
     let streams: Vec<_> = stream::iter(0..n)
         .map(|i| {

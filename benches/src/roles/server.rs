@@ -21,7 +21,7 @@ use servicestack_events_server::{ServerConfig, TestServer};
 
 use super::ack::AckReceiver;
 use super::{emit, runtime};
-use crate::args::Args;
+use crate::args::ServerArgs;
 use sdk_benches::chat::{SELECTOR, chat_json};
 use sdk_benches::sys;
 
@@ -54,13 +54,13 @@ enum Command {
 }
 
 /// Runs the server until `quit`.
-pub fn main(args: &Args) -> Result<(), String> {
+pub fn main(args: &ServerArgs) -> Result<(), String> {
     sys::raise_nofile_limit();
     let config = ServerConfig {
-        heartbeat_interval: Duration::from_millis(args.get_or("heartbeat-ms", 10_000)?),
+        heartbeat_interval: Duration::from_millis(args.heartbeat_ms),
         // Raw floor streams never heartbeat; they must not expire during a run.
-        idle_timeout: Duration::from_millis(args.get_or("idle-timeout-ms", 600_000)?),
-        subscriber_buffer_bytes: args.get_or("buffer-bytes", 64 << 20)?,
+        idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+        subscriber_buffer_bytes: args.buffer_bytes,
         ..ServerConfig::default()
     };
     let rt = runtime()?;

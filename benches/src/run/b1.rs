@@ -191,10 +191,9 @@ pub fn criterion_median(
 
 /// `sdk-bench b1-probe [--repeat N] [--max-ms MS] [--contender NAME]`: timed and counted passes over every case
 /// (the fastest of N; cases whose first pass took longer than MS are not repeated).
-pub fn probe(args: &crate::args::Args) -> Result<(), String> {
-    let repeat: usize = args.get_or("repeat", 1)?;
-    let max_ms: f64 = args.get_or("max-ms", 200.0)?;
-    let only = args.str("contender");
+pub fn probe(args: &crate::args::ProbeArgs) -> Result<(), String> {
+    let (repeat, max_ms) = (args.repeat, args.max_ms);
+    let only = args.contender.as_deref();
     for shape in Shape::ALL {
         let corpus = Corpus::new(shape);
         for chunking in Chunking::ALL {
@@ -231,22 +230,22 @@ pub fn probe(args: &crate::args::Args) -> Result<(), String> {
 
 /// `sdk-bench b1-one --shape NAME --chunks whole|N --contender NAME [--repeat N]`: decodes one
 /// case repeatedly and prints the fastest pass (for profilers: perf, callgrind).
-pub fn one(args: &crate::args::Args) -> Result<(), String> {
-    let shape_name: String = args.get("shape")?;
+pub fn one(args: &crate::args::OneArgs) -> Result<(), String> {
+    let shape_name = &args.shape;
     let shape = Shape::ALL
         .into_iter()
-        .find(|s| s.name() == shape_name)
+        .find(|s| s.name() == shape_name.as_str())
         .ok_or_else(|| format!("unknown shape {shape_name:?}"))?;
-    let chunking = match args.get::<String>("chunks")?.as_str() {
+    let chunking = match args.chunks.as_str() {
         "whole" => Chunking::Whole,
         n => Chunking::Bytes(n.parse().map_err(|_| format!("bad --chunks {n:?}"))?),
     };
-    let contender_name: String = args.get("contender")?;
+    let contender_name = &args.contender;
     let contender = Contender::ALL
         .into_iter()
-        .find(|c| c.name() == contender_name)
+        .find(|c| c.name() == contender_name.as_str())
         .ok_or_else(|| format!("unknown contender {contender_name:?}"))?;
-    let repeat: usize = args.get_or("repeat", 10)?;
+    let repeat = args.repeat;
     let corpus = Corpus::new(shape);
     let chunks = corpus.chunks(chunking);
     let mut best = f64::INFINITY;

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use sdk_benches::sys;
 
-use crate::args::Args;
+use crate::args::{RunArgs, Section};
 use clients::Programs;
 use plan::Plan;
 
@@ -64,38 +64,30 @@ fn wasm_size(root: &Path) -> Option<report::WasmSize> {
 }
 
 /// Runs the benchmarks and writes the report.
-pub fn run(args: &Args) -> Result<(), String> {
+pub fn run(args: &RunArgs) -> Result<(), String> {
     let started = Instant::now();
-    let mut plan = if args.flag("quick") {
+    let mut plan = if args.quick {
         Plan::quick()
     } else {
         Plan::full()
     };
-    plan.latency_secs = args.get_or("latency-secs", plan.latency_secs)?;
+    plan.latency_secs = args.latency_secs.unwrap_or(plan.latency_secs);
     let root = workspace_root();
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let criterion_dir = args
-        .str("criterion")
-        .map_or_else(|| target.join("criterion"), PathBuf::from);
-    let node_dir = PathBuf::from(args.get::<String>("node")?);
-    let out = args.str("out").map_or_else(
-        || {
-            if plan.quick {
-                target.join("BENCHMARKS.quick.md")
-            } else {
-                root.join("BENCHMARKS.md")
-            }
-        },
-        PathBuf::from,
-    );
-    let only: Vec<String> = args
-        .str("only")
-        .unwrap_or("b1,b2,b3")
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    let wants = |section: &str| only.iter().any(|s| s == section);
+        .criterion
+        .clone()
+        .unwrap_or_else(|| target.join("criterion"));
+    let node_dir = args.node.clone();
+    let out = args.out.clone().unwrap_or_else(|| {
+        if plan.quick {
+            target.join("BENCHMARKS.quick.md")
+        } else {
+            root.join("BENCHMARKS.md")
+        }
+    });
+    let wants = |section: Section| args.only.contains(&section);
     if !node_dir
         .join("node_modules")
         .join("@servicestack")
@@ -115,7 +107,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut loads = Vec::new();
     load(&mut loads, "at the start (after the B1 criterion run)");
 
-    let b1 = if wants("b1") {
+    let b1 = if wants(Section::B1) {
         eprintln!(
             "\n==> B1: allocation counts (timing: criterion, {})",
             criterion_dir.display()
@@ -126,10 +118,10 @@ pub fn run(args: &Args) -> Result<(), String> {
     };
 
     let mut run_id = 0;
-    let (b2, mut b3) = if wants("b2") || wants("b3") {
+    let (b2, mut b3) = if wants(Section::B2) || wants(Section::B3) {
         let mut server = programs.server(plan.heartbeat_ms)?;
         eprintln!("\n==> reference server at {}", server.url);
-        let b2 = if wants("b2") {
+        let b2 = if wants(Section::B2) {
             eprintln!("\n==> B2 delivery");
             let b2 = b2::measure(&programs, &mut server, &plan, &mut run_id)?;
             load(&mut loads, "after B2");
@@ -137,7 +129,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         } else {
             b2::B2::default()
         };
-        let b3 = if wants("b3") {
+        let b3 = if wants(Section::B3) {
             eprintln!("\n==> B3 footprint");
             b3::measure_clients(&programs, &mut server, &plan)?
         } else {
@@ -148,7 +140,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     } else {
         (b2::B2::default(), b3::B3::default())
     };
-    if wants("b3") {
+    if wants(Section::B3) {
         eprintln!("\n==> B3 server memory per subscriber");
         b3.server_bytes_per_subscriber = b3::measure_server(&programs, &plan)?;
     }
