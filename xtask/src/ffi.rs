@@ -7,15 +7,19 @@
 //!   Kotlin bindings to `TARGET/bindings/kotlin` and the Swift sources into the Swift package
 //!   kept in the repository (`client-ffi/swift`).
 //! - `test`: the same build plus `test-server`; fails if the Swift sources in the repository are
-//!   stale; runs the Kotlin tests (Maven: Kotlin compile, JUnit 5 through Surefire) against the
-//!   reference server; runs `swift test` where `swift` is on PATH and says plainly that it
-//!   skipped the Swift leg otherwise.
+//!   stale; lays the library out as JNA resources and runs `mvn package` (Kotlin compile, the
+//!   jar with the library inside, the sources and javadoc jars, then the JUnit 5 tests through
+//!   Surefire against that jar and the reference server); checks what the jars hold; runs
+//!   `swift test` where `swift` is on PATH and says plainly that it skipped the Swift leg
+//!   otherwise.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::util::{Result, ensure_apt, has, output, root, run, run_env, step, strict};
 
+/// The Maven artifact id (client-ffi/kotlin/pom.xml); its jars are `ARTIFACT-VERSION[-…].jar`.
+const MAVEN_ARTIFACT: &str = "servicestack-events";
 /// The generated Swift file and where it lives in the package.
 const SWIFT_SOURCE: (&str, &str) = (
     "ServerEvents.swift",
@@ -238,6 +242,106 @@ fn path_arg(flag: &str, path: &Path) -> String {
     format!("-D{flag}={}", path.display())
 }
 
+/// JNA's name for this platform (`Platform.RESOURCE_PREFIX`): the folder of the jar it loads
+/// native libraries from.
+fn jna_platform() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x86-64",
+        other => other,
+    };
+    format!("{os}-{arch}")
+}
+
+/// Copies the library to `TARGET/jna-resources/PLATFORM/`, the folder the pom packs into the jar.
+fn lay_out_jna_resources(built: &Built) -> Result<(PathBuf, String)> {
+    let resources = built.target.join("jna-resources");
+    if resources.exists() {
+        std::fs::remove_dir_all(&resources)
+            .map_err(|e| format!("cannot empty {}: {e}", resources.display()))?;
+    }
+    let entry = format!("{}/{}", jna_platform(), library_file());
+    let destination = resources.join(&entry);
+    std::fs::create_dir_all(destination.parent().unwrap_or(&resources))
+        .map_err(|e| format!("cannot create {}: {e}", resources.display()))?;
+    std::fs::copy(built.library(), &destination).map_err(|e| {
+        format!(
+            "cannot copy {} to {}: {e}",
+            built.library().display(),
+            destination.display()
+        )
+    })?;
+    Ok((resources, entry))
+}
+
+/// The entries of a jar (`jar tf`).
+fn jar_entries(jar: &Path) -> Result<Vec<String>> {
+    if !jar.exists() {
+        return Err(format!(
+            "mvn package did not produce {} (is the pom's version the workspace's?)",
+            jar.display()
+        ));
+    }
+    let listing = output("jar", &["tf", &jar.to_string_lossy()])?;
+    Ok(listing.lines().map(str::to_owned).collect())
+}
+
+/// Fails unless `mvn package` produced the three jars a Maven repository needs, with the native
+/// library, the generated and hand-written code, and the API docs in them.
+fn check_jars(native_entry: &str) -> Result {
+    step("ffi: checking the jars (library, sources, javadoc)");
+    let version = crate::wasm::workspace_field("version")?;
+    let dir = root().join("client-ffi/kotlin/target");
+    let jar = |suffix: &str| dir.join(format!("{MAVEN_ARTIFACT}-{version}{suffix}.jar"));
+    let require = |entries: &[String], wanted: &str, jar: &Path| -> Result {
+        if entries.iter().any(|entry| entry == wanted) {
+            Ok(())
+        } else {
+            Err(format!("{} has no {wanted}", jar.display()))
+        }
+    };
+    let main = jar("");
+    let entries = jar_entries(&main)?;
+    for wanted in [
+        native_entry,
+        "servicestack/serverevents/ffi/ServerEventsClient.class",
+        "servicestack/serverevents/ServerEvents.class",
+        "META-INF/LICENSE-MIT",
+        "META-INF/LICENSE-APACHE",
+    ] {
+        require(&entries, wanted, &main)?;
+    }
+    let sources = jar("-sources");
+    let entries = jar_entries(&sources)?;
+    for wanted in [
+        "servicestack/serverevents/ffi/client_ffi.kt",
+        "servicestack/serverevents/ServerEvents.kt",
+    ] {
+        require(&entries, wanted, &sources)?;
+    }
+    let javadoc = jar("-javadoc");
+    let entries = jar_entries(&javadoc)?;
+    require(&entries, "index.html", &javadoc)?;
+    if !entries
+        .iter()
+        .any(|entry| entry.contains("ServerEventsClient") && entry.ends_with(".html"))
+    {
+        return Err(format!(
+            "{} documents no ServerEventsClient",
+            javadoc.display()
+        ));
+    }
+    eprintln!(
+        "jars: {} (with {native_entry}), -sources, -javadoc",
+        main.display()
+    );
+    Ok(())
+}
+
 fn kotlin_tests(built: &Built, bindings: &Path) -> Result {
     if !(has("mvn") && has("java")) {
         if strict() {
@@ -249,8 +353,9 @@ fn kotlin_tests(built: &Built, bindings: &Path) -> Result {
         eprintln!("\nKotlin leg SKIPPED: `mvn` or `java` is not on PATH (run `cargo xtask setup`)");
         return Ok(());
     }
-    step("ffi: Kotlin tests (Maven, JUnit 5) against the reference server");
+    step("ffi: mvn package (jars) and the Kotlin tests (JUnit 5) against the reference server");
     let started = Instant::now();
+    let (resources, native_entry) = lay_out_jna_resources(built)?;
     let pom = root().join("client-ffi/kotlin/pom.xml");
     let scenarios = root().join("conformance-tests/scenarios/scenarios.json");
     let args = [
@@ -258,15 +363,19 @@ fn kotlin_tests(built: &Built, bindings: &Path) -> Result {
         "-ntp".to_string(),
         "-f".to_string(),
         pom.display().to_string(),
-        "test".to_string(),
+        // clean: the jars are checked below, and stale classes or another build's library left
+        // in target/classes must not end up in them.
+        "clean".to_string(),
+        "package".to_string(),
         path_arg("cargo.target.dir", &built.target),
         path_arg("bindings.dir", bindings),
-        path_arg("native.dir", &built.debug),
+        path_arg("native.resources", &resources),
         path_arg("test.server", &built.test_server()),
         path_arg("scenarios", &scenarios),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run("mvn", &args)?;
+    check_jars(&native_entry)?;
     eprintln!(
         "Kotlin leg passed in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -115,7 +115,7 @@ fn dev_build() -> bool {
 }
 
 /// A string field of `[workspace.package]` in the root Cargo.toml (`version`, `repository`).
-fn workspace_field(name: &str) -> Result<String> {
+pub fn workspace_field(name: &str) -> Result<String> {
     let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| e.to_string())?;
     let mut in_section = false;
     for line in manifest.lines() {
