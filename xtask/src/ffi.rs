@@ -34,7 +34,8 @@ const SWIFT_HEADER: (&str, &str) = (
 /// Installs what the Kotlin leg needs (Maven and a JDK); the Swift toolchain cannot be installed
 /// from our package sources, so that leg runs only where `swift` already exists.
 pub fn setup() -> Result {
-    if has("mvn") && has("java") {
+    // `jar` (a JDK tool) lists the jars' contents for the checks after `mvn package`.
+    if has("mvn") && has("java") && has("jar") {
         return Ok(());
     }
     match ensure_apt(&["maven", "default-jdk-headless"]) {
@@ -245,12 +246,17 @@ fn path_arg(flag: &str, path: &Path) -> String {
 /// JNA's name for this platform (`Platform.RESOURCE_PREFIX`): the folder of the jar it loads
 /// native libraries from.
 fn jna_platform() -> String {
-    let os = match std::env::consts::OS {
+    jna_platform_of(std::env::consts::OS, std::env::consts::ARCH)
+}
+
+/// JNA's platform name for Rust's `OS` and `ARCH` constants.
+fn jna_platform_of(os: &str, arch: &str) -> String {
+    let os = match os {
         "macos" => "darwin",
         "windows" => "win32",
         other => other,
     };
-    let arch = match std::env::consts::ARCH {
+    let arch = match arch {
         "x86_64" => "x86-64",
         other => other,
     };
@@ -343,14 +349,16 @@ fn check_jars(native_entry: &str) -> Result {
 }
 
 fn kotlin_tests(built: &Built, bindings: &Path) -> Result {
-    if !(has("mvn") && has("java")) {
+    if !(has("mvn") && has("java") && has("jar")) {
         if strict() {
             return Err(
-                "the Kotlin leg needs `mvn` and `java` on PATH (cargo xtask setup installs them)"
+                "the Kotlin leg needs `mvn`, `java` and `jar` on PATH (cargo xtask setup installs them)"
                     .into(),
             );
         }
-        eprintln!("\nKotlin leg SKIPPED: `mvn` or `java` is not on PATH (run `cargo xtask setup`)");
+        eprintln!(
+            "\nKotlin leg SKIPPED: `mvn`, `java` or `jar` is not on PATH (run `cargo xtask setup`)"
+        );
         return Ok(());
     }
     step("ffi: mvn package (jars) and the Kotlin tests (JUnit 5) against the reference server");
@@ -446,7 +454,16 @@ pub fn test() -> Result {
 
 #[cfg(test)]
 mod tests {
-    use super::json_string_field;
+    use super::{jna_platform_of, json_string_field};
+
+    #[test]
+    fn names_platforms_as_jna_does() {
+        assert_eq!(jna_platform_of("linux", "x86_64"), "linux-x86-64");
+        assert_eq!(jna_platform_of("linux", "aarch64"), "linux-aarch64");
+        assert_eq!(jna_platform_of("macos", "aarch64"), "darwin-aarch64");
+        assert_eq!(jna_platform_of("macos", "x86_64"), "darwin-x86-64");
+        assert_eq!(jna_platform_of("windows", "x86_64"), "win32-x86-64");
+    }
 
     #[test]
     fn reads_the_target_directory_from_cargo_metadata() {

@@ -404,3 +404,21 @@ pub fn test() -> Result {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run_in(&root().join("client-wasm"), "node", &args)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::json_paths;
+
+    #[test]
+    fn reads_the_file_list_of_npm_publish_json() {
+        let json = r#"{"pkg": {"id": "pkg@0.1.0", "files": [
+            {"path": "LICENSE-MIT", "size": 1, "mode": 420},
+            {"path":"wasm/server_events_bg.wasm","size":2}
+        ], "entryCount": 2}}"#;
+        assert_eq!(
+            json_paths(json),
+            ["LICENSE-MIT", "wasm/server_events_bg.wasm"]
+        );
+        assert!(json_paths("{}").is_empty());
+    }
+}
