@@ -423,4 +423,14 @@ impl ServerEventsClient {
     pub fn has_listeners(&self, name: String) -> bool {
         self.inner.has_listeners(&name)
     }
+
+    /// Removes every `cmd.{name}` handler, receiver and trigger listener (lifecycle listeners
+    /// added with `addEventListener` stay).
+    pub fn remove_all_registrations(&self) {
+        self.trigger_listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.inner.remove_all_registrations();
+    }
 }
