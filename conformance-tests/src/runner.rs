@@ -67,6 +67,9 @@ fn raw_steps(name: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// A `wait_next` in progress: the SDK's wait, ending with the event's fields or the error.
+type WaitTask = JoinHandle<Result<Map<String, Value>, Error>>;
+
 /// The state of one running scenario.
 pub struct Runner {
     scenario: Scenario,
@@ -77,7 +80,7 @@ pub struct Runner {
     /// (client, kind) → index of the event the previous `expect` matched.
     cursors: HashMap<(String, String), usize>,
     /// Running `wait_next` waits by name: the SDK timeout and the task awaiting the SDK's future.
-    waits: HashMap<String, (Duration, JoinHandle<Result<Map<String, Value>, Error>>)>,
+    waits: HashMap<String, (Duration, WaitTask)>,
 }
 
 struct Vars<'a> {

@@ -437,11 +437,12 @@ final class ScenarioRunner {
         case "register_handler":
             let test = try client(step["client"]?.stringValue)
             guard let handlerName = step["name"]?.stringValue else { throw TestFailure("register_handler needs a name") }
-            try test.handle().registerHandler(handlerName, recordingHandler(test.log, handlerName, throws: false))
+            try test.handle().registerHandler(handlerName, recordingHandler(test.log, handlerName, failing: false))
         case "remove_handler":
             let test = try client(step["client"]?.stringValue)
             guard let handlerName = step["name"]?.stringValue else { throw TestFailure("remove_handler needs a name") }
-            if !(try test.handle().removeHandler(name: handlerName)) {
+            let removed = try test.handle().removeHandler(name: handlerName)
+            if !removed {
                 throw TestFailure("\(test.id) had no handler \(handlerName) to remove")
             }
         case "register_receiver":
@@ -454,7 +455,8 @@ final class ScenarioRunner {
         case "unregister_receiver":
             let test = try client(step["client"]?.stringValue)
             guard let receiverOp = step["name"]?.stringValue else { throw TestFailure("unregister_receiver needs a name") }
-            if !(try test.handle().unregisterReceiver(op: receiverOp)) {
+            let removed = try test.handle().unregisterReceiver(op: receiverOp)
+            if !removed {
                 throw TestFailure("\(test.id) had no receiver for \(receiverOp) to remove")
             }
         case "add_listener":
@@ -565,11 +567,11 @@ final class ScenarioRunner {
         _ = client.addEventListener(listener: Recorder(log))
         for handler in step["handlers"]?.arrayValue ?? [] {
             let handlerName = handler.stringValue ?? ""
-            client.registerHandler(handlerName, recordingHandler(log, handlerName, throws: false))
+            client.registerHandler(handlerName, recordingHandler(log, handlerName, failing: false))
         }
         for handler in step["throwingHandlers"]?.arrayValue ?? [] {
             let handlerName = handler.stringValue ?? ""
-            client.registerHandler(handlerName, recordingHandler(log, handlerName, throws: true))
+            client.registerHandler(handlerName, recordingHandler(log, handlerName, failing: true))
         }
         let receivers = TestReceivers(singleton: step["resolver"]?.stringValue == "singleton") { className, member, value, instance, calls, message in
             log.add("receiver", [
@@ -608,11 +610,11 @@ final class ScenarioRunner {
         }
     }
 
-    /// A `cmd` handler that records a `handler` event (then throws when `throws`).
-    private func recordingHandler(_ log: EventLog, _ handlerName: String, throws: Bool) -> (ServerEventMessage) throws -> Void {
-        { message in
+    /// A `cmd` handler that records a `handler` event (then throws when `failing`).
+    private func recordingHandler(_ log: EventLog, _ handlerName: String, failing: Bool) -> (ServerEventMessage) throws -> Void {
+        return { message in
             log.add("handler", ["name": .string(handlerName), "body": JSON.body(message.json)])
-            if throws { throw TestFailure("handler \(handlerName) fails on purpose") }
+            if failing { throw TestFailure("handler \(handlerName) fails on purpose") }
         }
     }
 
