@@ -286,9 +286,11 @@ impl ServerEventsClient {
 
     /// Waits up to `timeout_ms` for the next application message received after this call.
     pub async fn wait_for_next_message(&self, timeout_ms: u64) -> Result<ServerEventMessage> {
-        let inner = self.inner.clone();
+        // Registered on the first poll, which the bindings make before the call returns to the
+        // caller's code, so an event that arrives while the task is being scheduled is not missed.
+        let next = self.inner.wait_for_next_message(duration(timeout_ms));
         on_runtime(async move {
-            let message = inner.wait_for_next_message(duration(timeout_ms)).await?;
+            let message = next.await?;
             Ok(ServerEventMessage::from(&message))
         })
         .await
@@ -296,9 +298,11 @@ impl ServerEventsClient {
 
     /// Waits up to `timeout_ms` for the next join, leave or update received after this call.
     pub async fn wait_for_next_command(&self, timeout_ms: u64) -> Result<ServerEventCommand> {
-        let inner = self.inner.clone();
+        // Registered on the first poll, which the bindings make before the call returns to the
+        // caller's code, so an event that arrives while the task is being scheduled is not missed.
+        let next = self.inner.wait_for_next_command(duration(timeout_ms));
         on_runtime(async move {
-            let command = inner.wait_for_next_command(duration(timeout_ms)).await?;
+            let command = next.await?;
             Ok(ServerEventCommand::from(&command))
         })
         .await
@@ -306,9 +310,11 @@ impl ServerEventsClient {
 
     /// Waits up to `timeout_ms` for the next `cmd.onHeartbeat` received after this call.
     pub async fn wait_for_next_heartbeat(&self, timeout_ms: u64) -> Result<ServerEventCommand> {
-        let inner = self.inner.clone();
+        // Registered on the first poll, which the bindings make before the call returns to the
+        // caller's code, so an event that arrives while the task is being scheduled is not missed.
+        let next = self.inner.wait_for_next_heartbeat(duration(timeout_ms));
         on_runtime(async move {
-            let command = inner.wait_for_next_heartbeat(duration(timeout_ms)).await?;
+            let command = next.await?;
             Ok(ServerEventCommand::from(&command))
         })
         .await
@@ -318,9 +324,11 @@ impl ServerEventsClient {
     /// Failed attempts in between do not end the wait; a stop does (`Stopped`). Does not start
     /// the client.
     pub async fn wait_for_next_connect(&self, timeout_ms: u64) -> Result<ServerEventConnect> {
-        let inner = self.inner.clone();
+        // Registered on the first poll, which the bindings make before the call returns to the
+        // caller's code, so an event that arrives while the task is being scheduled is not missed.
+        let next = self.inner.wait_for_next_connect(duration(timeout_ms));
         on_runtime(async move {
-            let info = inner.wait_for_next_connect(duration(timeout_ms)).await?;
+            let info = next.await?;
             Ok(ServerEventConnect::from(&info))
         })
         .await
@@ -422,5 +430,15 @@ impl ServerEventsClient {
     /// Whether `name` has trigger listeners.
     pub fn has_listeners(&self, name: String) -> bool {
         self.inner.has_listeners(&name)
+    }
+
+    /// Removes every `cmd.{name}` handler, receiver and trigger listener (lifecycle listeners
+    /// added with `addEventListener` stay).
+    pub fn remove_all_registrations(&self) {
+        self.trigger_listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.inner.remove_all_registrations();
     }
 }

@@ -634,6 +634,47 @@ impl ServerEventsClient {
         js::put(&object, "withCredentials", self.shared.with_credentials);
         object.into()
     }
+
+    /// Resolves with the next application message received after this call; rejects with a
+    /// `TimeoutError` after `timeoutMs`. The wait starts when this is called, so a message that
+    /// arrives before the promise is awaited is not missed.
+    #[wasm_bindgen(js_name = waitForNextMessage, unchecked_return_type = "Promise<ServerEventMessage>")]
+    pub fn wait_for_next_message(
+        &self,
+        #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64,
+    ) -> Promise {
+        let next = self.core.wait_for_next_message(millis(timeout_ms));
+        Self::promise(next, |message| convert::message(&message).into())
+    }
+
+    /// Resolves with the next join, leave or update received after this call (started at once,
+    /// like `waitForNextMessage`).
+    #[wasm_bindgen(js_name = waitForNextCommand, unchecked_return_type = "Promise<ServerEventCommand>")]
+    pub fn wait_for_next_command(
+        &self,
+        #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64,
+    ) -> Promise {
+        let next = self.core.wait_for_next_command(millis(timeout_ms));
+        Self::promise(next, |command| convert::command(&command).into())
+    }
+
+    /// Resolves with the next heartbeat answer (`cmd.onHeartbeat`) received after this call.
+    #[wasm_bindgen(js_name = waitForNextHeartbeat, unchecked_return_type = "Promise<ServerEventHeartbeat>")]
+    pub fn wait_for_next_heartbeat(
+        &self,
+        #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: f64,
+    ) -> Promise {
+        let next = self.core.wait_for_next_heartbeat(millis(timeout_ms));
+        Self::promise(next, |command| convert::command(&command).into())
+    }
+
+    /// Removes every `cmd.{name}` handler, receiver and trigger listener (lifecycle handlers such
+    /// as `onConnect` stay).
+    #[wasm_bindgen(js_name = removeAllRegistrations)]
+    pub fn remove_all_registrations(&self) {
+        self.shared.listeners.borrow_mut().clear();
+        self.core.remove_all_registrations();
+    }
 }
 
 /// A core callback that passes a command to the lifecycle handler `name`.
@@ -651,5 +692,14 @@ fn command_callback(
                 name,
             );
         }
+    }
+}
+
+/// A JavaScript millisecond count as a duration (negative and NaN as zero).
+fn millis(ms: f64) -> std::time::Duration {
+    if ms.is_finite() && ms > 0.0 {
+        std::time::Duration::from_secs_f64(ms / 1000.0)
+    } else {
+        std::time::Duration::ZERO
     }
 }

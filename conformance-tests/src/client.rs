@@ -60,6 +60,23 @@ pub fn command_fields(command: &ServerEventCommand) -> Map<String, Value> {
     ])
 }
 
+/// `join`, `leave` or `update`: the `kind` field of a `command` event.
+pub fn command_kind(command: &ServerEventCommand) -> &'static str {
+    match command.kind {
+        servicestack_events::CommandKind::Join => "join",
+        servicestack_events::CommandKind::Leave => "leave",
+        _ => "update",
+    }
+}
+
+/// The fields of a `heartbeat` event.
+pub fn heartbeat_fields(heartbeat: &ServerEventCommand) -> Map<String, Value> {
+    object([
+        ("userId", json!(heartbeat.user_id)),
+        ("displayName", json!(heartbeat.display_name)),
+    ])
+}
+
 /// The fields of a `message` event.
 pub fn message_fields(message: &ServerEventMessage) -> Map<String, Value> {
     object([
@@ -143,11 +160,55 @@ fn reconnect_fields(info: &ReconnectInfo) -> Map<String, Value> {
     ])
 }
 
-/// Adds the recording callbacks, handlers and receivers of `spec` to `builder`.
+/// A `cmd` handler that records a `handler` event (then panics when `throws`).
+pub fn recording_handler(
+    recorder: &Arc<Recorder>,
+    name: &str,
+    throws: bool,
+) -> impl Fn(&ServerEventsClient, &ServerEventMessage) + Send + Sync + 'static {
+    let r = recorder.clone();
+    let handler_name = name.to_owned();
+    move |_client, message| {
+        r.record(
+            "handler",
+            object([
+                ("name", json!(handler_name)),
+                ("body", body_of(message.json())),
+            ]),
+        );
+        if throws {
+            panic!("handler {handler_name} fails on purpose");
+        }
+    }
+}
+
+/// A trigger listener that records a `listener` event with its `index`.
+pub fn recording_listener(
+    recorder: &Arc<Recorder>,
+    name: &str,
+    index: usize,
+) -> impl Fn(&ServerEventsClient, &ServerEventMessage) + Send + Sync + 'static {
+    let r = recorder.clone();
+    let listener_name = name.to_owned();
+    move |_client, message| {
+        r.record(
+            "listener",
+            object([
+                ("name", json!(listener_name)),
+                ("index", json!(index)),
+                ("body", body_of(message.json())),
+            ]),
+        );
+    }
+}
+
+/// Adds the recording callbacks, handlers and receivers of `spec` to `builder`; receivers come
+/// from `factory` (the client's resolver).
 pub fn configure(
     mut builder: ClientBuilder,
     spec: &ClientSpec,
     recorder: &Arc<Recorder>,
+    factory: &mut ReceiverFactory,
 ) -> Result<ClientBuilder, String> {
     builder = builder.channels(spec.channels.clone());
     let r = recorder.clone();
@@ -160,25 +221,13 @@ pub fn configure(
     builder = builder.on_update(move |command| r.record("update", command_fields(command)));
     let r = recorder.clone();
     builder = builder.on_command(move |command| {
-        let kind = match command.kind {
-            servicestack_events::CommandKind::Join => "join",
-            servicestack_events::CommandKind::Leave => "leave",
-            _ => "update",
-        };
         let mut fields = command_fields(command);
-        fields.insert("kind".into(), json!(kind));
+        fields.insert("kind".into(), json!(command_kind(command)));
         r.record("command", fields);
     });
     let r = recorder.clone();
-    builder = builder.on_heartbeat(move |heartbeat| {
-        r.record(
-            "heartbeat",
-            object([
-                ("userId", json!(heartbeat.user_id)),
-                ("displayName", json!(heartbeat.display_name)),
-            ]),
-        );
-    });
+    builder =
+        builder.on_heartbeat(move |heartbeat| r.record("heartbeat", heartbeat_fields(heartbeat)));
     let r = recorder.clone();
     builder = builder.on_message(move |message| r.record("message", message_fields(message)));
     let r = recorder.clone();
@@ -189,23 +238,8 @@ pub fn configure(
     let recording = spec.handlers.iter().map(|name| (name, false));
     let throwing = spec.throwing_handlers.iter().map(|name| (name, true));
     for (name, throws) in recording.chain(throwing) {
-        let r = recorder.clone();
-        let handler_name = name.clone();
-        builder = builder.handler(name, move |_client, message| {
-            r.record(
-                "handler",
-                object([
-                    ("name", json!(handler_name)),
-                    ("body", body_of(message.json())),
-                ]),
-            );
-            if throws {
-                panic!("handler {handler_name} fails on purpose");
-            }
-        });
+        builder = builder.handler(name, recording_handler(recorder, name, throws));
     }
-    let singleton = spec.resolver.as_deref() == Some("singleton");
-    let mut factory = ReceiverFactory::new(recorder.clone(), singleton);
     for (op, class) in &spec.receivers {
         builder = builder.named_receiver(op, factory.build(class)?);
     }
@@ -234,6 +268,10 @@ pub struct TestClient {
     pub recorder: Arc<Recorder>,
     /// Trigger listeners by (name, index).
     pub listeners: HashMap<(String, usize), ListenerId>,
+    /// How many listeners each trigger name has had (the next index).
+    pub listener_counts: HashMap<String, usize>,
+    /// The client's receiver resolver, for receivers registered later.
+    pub receivers: ReceiverFactory,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -258,28 +296,25 @@ impl TestClient {
         extra: impl FnOnce(ClientBuilder) -> ClientBuilder,
     ) -> Result<Self, String> {
         let recorder = Arc::new(Recorder::new(&spec.id));
-        let builder = configure(ServerEventsClient::builder(base_url), spec, &recorder)?;
+        let singleton = spec.resolver.as_deref() == Some("singleton");
+        let mut receivers = ReceiverFactory::new(recorder.clone(), singleton);
+        let builder = configure(
+            ServerEventsClient::builder(base_url),
+            spec,
+            &recorder,
+            &mut receivers,
+        )?;
         let client = extra(builder)
             .build()
             .map_err(|e| format!("client {} does not build: {e}", spec.id))?;
         let mut listeners = HashMap::new();
         for (name, count) in &spec.listeners {
             for index in 0..*count {
-                let r = recorder.clone();
-                let listener_name = name.clone();
-                let id = client.add_listener(name, move |_client, message| {
-                    r.record(
-                        "listener",
-                        object([
-                            ("name", json!(listener_name)),
-                            ("index", json!(index)),
-                            ("body", body_of(message.json())),
-                        ]),
-                    );
-                });
+                let id = client.add_listener(name, recording_listener(&recorder, name, index));
                 listeners.insert((name.clone(), index), id);
             }
         }
+        let listener_counts = spec.listeners.clone().into_iter().collect();
         let mut tasks = Vec::new();
         let r = recorder.clone();
         let mut states = client.state_changes();
@@ -305,6 +340,8 @@ impl TestClient {
             client: Some(client),
             recorder,
             listeners,
+            listener_counts,
+            receivers,
             tasks,
         })
     }

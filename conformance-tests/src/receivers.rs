@@ -67,34 +67,38 @@ pub struct Dependency {
 }
 
 impl Dependency {
-    fn record(&self, value: Value, instance: u64, context: &ReceiverContext<'_>) {
+    fn record(&self, value: Value, instance: &mut Instance, context: &ReceiverContext<'_>) {
+        instance.calls += 1;
         record(
             &self.recorder,
             "TestContainerReceiver",
             "Dependency.Record",
             value,
-            instance,
+            (instance.number, instance.calls),
             context,
         );
     }
 }
 
-/// One receiver instance.
+/// One receiver instance. `calls` lives in the instance, so it counts only the messages the
+/// SDK delivered to this very object: a resolver that hands out fresh instances keeps it at 1.
 pub struct Instance {
     recorder: Arc<Recorder>,
     class: &'static str,
     number: u64,
+    calls: u64,
     dependency: Arc<Dependency>,
 }
 
 impl Instance {
-    fn record(&self, member: &str, value: Value, context: &ReceiverContext<'_>) {
+    fn record(&mut self, member: &str, value: Value, context: &ReceiverContext<'_>) {
+        self.calls += 1;
         record(
             &self.recorder,
             self.class,
             member,
             value,
-            self.number,
+            (self.number, self.calls),
             context,
         );
     }
@@ -105,7 +109,7 @@ fn record(
     class: &str,
     member: &str,
     value: Value,
-    instance: u64,
+    (instance, calls): (u64, u64),
     context: &ReceiverContext<'_>,
 ) {
     let message = context.message;
@@ -114,6 +118,7 @@ fn record(
     fields.insert("member".into(), json!(member));
     fields.insert("value".into(), value);
     fields.insert("instance".into(), json!(instance));
+    fields.insert("calls".into(), json!(calls));
     fields.insert("selector".into(), json!(message.selector()));
     fields.insert("op".into(), json!(message.op()));
     fields.insert("target".into(), json!(message.target()));
@@ -171,6 +176,7 @@ impl ReceiverFactory {
             recorder: recorder.clone(),
             class,
             number: counter.fetch_add(1, Ordering::Relaxed) + 1,
+            calls: 0,
             dependency: dependency.clone(),
         };
         let receiver = if self.singleton {
@@ -254,9 +260,11 @@ fn javascript(receiver: Receiver<Instance>) -> Receiver<Instance> {
 fn container(receiver: Receiver<Instance>) -> Receiver<Instance> {
     receiver
         .method("Custom", |i: &mut Instance, arg: CustomType, c| {
-            i.dependency.record(to_json(&arg), i.number, c);
+            let dependency = i.dependency.clone();
+            dependency.record(to_json(&arg), i, c);
         })
         .method("Setter", |i: &mut Instance, arg: SetterType, c| {
-            i.dependency.record(to_json(&arg), i.number, c);
+            let dependency = i.dependency.clone();
+            dependency.record(to_json(&arg), i, c);
         })
 }

@@ -6,10 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use servicestack_events::ServerEventsClient;
+use servicestack_events::{Error, ServerEventsClient};
 use servicestack_events_server::TestServer;
+use tokio::task::JoinHandle;
 
-use crate::client::{TestClient, error_fields, state_name};
+use crate::client::{
+    TestClient, command_fields, command_kind, error_fields, heartbeat_fields, message_fields,
+    recording_handler, recording_listener, state_name,
+};
 use crate::http::{Http, decode_base64, encode_segment};
 use crate::matching::{Variables, matches, substitute, substitute_value};
 use crate::recorder::Event;
@@ -63,6 +67,9 @@ fn raw_steps(name: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// A `wait_next` in progress: the SDK's wait, ending with the event's fields or the error.
+type WaitTask = JoinHandle<Result<Map<String, Value>, Error>>;
+
 /// The state of one running scenario.
 pub struct Runner {
     scenario: Scenario,
@@ -72,6 +79,8 @@ pub struct Runner {
     clients: HashMap<String, TestClient>,
     /// (client, kind) → index of the event the previous `expect` matched.
     cursors: HashMap<(String, String), usize>,
+    /// Running `wait_next` waits by name: the SDK timeout and the task awaiting the SDK's future.
+    waits: HashMap<String, (Duration, WaitTask)>,
 }
 
 struct Vars<'a> {
@@ -140,6 +149,7 @@ impl Runner {
             http: Http::new(),
             clients: HashMap::new(),
             cursors: HashMap::new(),
+            waits: HashMap::new(),
         })
     }
 
@@ -194,6 +204,9 @@ impl Runner {
 
     /// Stops every client and the server.
     pub async fn finish(&mut self) {
+        for (_, (_, task)) in self.waits.drain() {
+            task.abort();
+        }
         let stops: Vec<_> = self
             .clients
             .values()
@@ -534,6 +547,203 @@ impl Runner {
                 }
             }
             Step::Concurrent { times, step } => self.concurrent(*times, step).await,
+            Step::ServiceGet {
+                client,
+                path,
+                expect_error,
+            } => {
+                let path = self.text(path)?;
+                let result = tokio::time::timeout(
+                    DEFAULT_TIMEOUT,
+                    self.handle(client)?.service_client().get::<Value>(&path),
+                )
+                .await
+                .map_err(|_| format!("{client}: GET {path} did not finish within 5 s"))?;
+                self.check_outcome(client, result.map(drop), expect_error.as_ref())
+            }
+            Step::WaitNext {
+                client,
+                kind,
+                wait,
+                timeout_ms,
+            } => self.wait_next(client, kind, wait, Duration::from_millis(*timeout_ms)),
+            Step::WaitResult {
+                wait,
+                matcher,
+                expect_error,
+            } => {
+                self.wait_result(wait, matcher.as_ref(), expect_error.as_ref())
+                    .await
+            }
+            Step::RegisterHandler { client, name } => {
+                let test_client = self.test_client(client)?;
+                let handler = recording_handler(&test_client.recorder, name, false);
+                test_client.handle()?.register_handler(name, handler);
+                Ok(())
+            }
+            Step::RemoveHandler { client, name } => {
+                if self.handle(client)?.remove_handler(name) {
+                    Ok(())
+                } else {
+                    Err(format!("{client} had no handler {name} to remove"))
+                }
+            }
+            Step::RegisterReceiver {
+                client,
+                name: op,
+                class,
+            } => {
+                let test_client = self
+                    .clients
+                    .get_mut(client)
+                    .ok_or_else(|| format!("no client named {client}"))?;
+                let receiver = test_client.receivers.build(class)?;
+                test_client.handle()?.register_named_receiver(op, receiver);
+                Ok(())
+            }
+            Step::UnregisterReceiver { client, name: op } => {
+                if self.handle(client)?.unregister_receiver(op) {
+                    Ok(())
+                } else {
+                    Err(format!("{client} had no receiver for {op} to remove"))
+                }
+            }
+            Step::AddListener { client, name } => {
+                let test_client = self
+                    .clients
+                    .get_mut(client)
+                    .ok_or_else(|| format!("no client named {client}"))?;
+                let next = test_client.listener_counts.entry(name.clone()).or_default();
+                let index = *next;
+                *next += 1;
+                let listener = recording_listener(&test_client.recorder, name, index);
+                let id = test_client.handle()?.add_listener(name, listener);
+                test_client.listeners.insert((name.clone(), index), id);
+                Ok(())
+            }
+            Step::RemoveAllRegistrations { client } => {
+                self.handle(client)?.remove_all_registrations();
+                Ok(())
+            }
+            Step::AssertGaps {
+                client,
+                kind,
+                matcher,
+                min_ms,
+                max_ms,
+            } => self.assert_gaps(client, kind, matcher.as_ref(), *min_ms, *max_ms),
+        }
+    }
+
+    /// Starts the SDK's `wait_for_next_*` now (so it is registered before the next step) and
+    /// keeps its outcome, as fields, for `wait_result`.
+    fn wait_next(
+        &mut self,
+        client: &str,
+        kind: &str,
+        wait: &str,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let handle = self.handle(client)?;
+        let task = match kind {
+            "message" => {
+                let next = handle.wait_for_next_message(timeout);
+                tokio::spawn(async move { next.await.map(|m| message_fields(&m)) })
+            }
+            "command" => {
+                let next = handle.wait_for_next_command(timeout);
+                tokio::spawn(async move {
+                    next.await.map(|command| {
+                        let mut fields = command_fields(&command);
+                        fields.insert("kind".into(), json!(command_kind(&command)));
+                        fields
+                    })
+                })
+            }
+            "heartbeat" => {
+                let next = handle.wait_for_next_heartbeat(timeout);
+                tokio::spawn(async move { next.await.map(|h| heartbeat_fields(&h)) })
+            }
+            other => return Err(format!("wait_next cannot wait for {other}")),
+        };
+        self.waits
+            .insert(wait.to_owned(), (timeout, task))
+            .map_or(Ok(()), |_| {
+                Err(format!("the wait {wait} was started twice"))
+            })
+    }
+
+    async fn wait_result(
+        &mut self,
+        wait: &str,
+        matcher: Option<&Matcher>,
+        expect_error: Option<&Map<String, Value>>,
+    ) -> Result<(), String> {
+        let (timeout, task) = self
+            .waits
+            .remove(wait)
+            .ok_or_else(|| format!("no running wait named {wait}"))?;
+        // The SDK's own timeout ends the wait; the extra time only guards against a hang.
+        let outcome = tokio::time::timeout(timeout + DEFAULT_TIMEOUT, task)
+            .await
+            .map_err(|_| {
+                format!(
+                    "the wait {wait} did not end within its {} ms timeout (+5 s)",
+                    timeout.as_millis()
+                )
+            })?
+            .map_err(|e| format!("the wait {wait} failed: {e}"))?;
+        match (outcome, expect_error) {
+            (Ok(fields), None) => {
+                let fields = Value::Object(fields);
+                let matcher = self.matcher(matcher)?;
+                if matches(&fields, &matcher)? {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the wait {wait} ended with {fields}, which does not match {}",
+                        Value::Object(matcher)
+                    ))
+                }
+            }
+            (result, expected) => self.check_outcome(wait, result.map(drop), expected),
+        }
+    }
+
+    fn assert_gaps(
+        &self,
+        client: &str,
+        kind: &str,
+        matcher: Option<&Matcher>,
+        min_ms: u64,
+        max_ms: u64,
+    ) -> Result<(), String> {
+        let matcher = self.matcher(matcher)?;
+        let times = self.test_client(client)?.recorder.with(|events| {
+            Self::filter(events, kind, &matcher)
+                .map(|item| item.map(|(_, event)| event.at))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        if times.len() < 2 {
+            return Err(format!(
+                "{client}: {} {kind} events match {}, at least 2 are needed to measure a gap",
+                times.len(),
+                Value::Object(matcher)
+            ));
+        }
+        let gaps: Vec<u128> = times
+            .windows(2)
+            .map(|pair| pair[1].duration_since(pair[0]).as_millis())
+            .collect();
+        if gaps
+            .iter()
+            .all(|gap| (u128::from(min_ms)..=u128::from(max_ms)).contains(gap))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "{client}: the gaps between {kind} events are {gaps:?} ms, expected each within {min_ms}..={max_ms} ms"
+            ))
         }
     }
 

@@ -253,7 +253,59 @@ pub enum Step {
     },
     /// Runs `step` on `times` threads at once and waits for all of them.
     Concurrent { times: usize, step: Box<Step> },
+    /// GETs `path` through the client's service client.
+    ServiceGet {
+        client: String,
+        path: String,
+        #[serde(default)]
+        expect_error: Option<ErrorMatch>,
+    },
+    /// Starts the SDK's wait for the client's next `message`, `command` or `heartbeat`, with the
+    /// SDK timeout `timeout_ms`; the wait is registered before the step ends.
+    WaitNext {
+        client: String,
+        kind: String,
+        wait: String,
+        timeout_ms: u64,
+    },
+    /// Waits for the wait named `wait` to end; its result must match, or its error must.
+    WaitResult {
+        wait: String,
+        #[serde(default, rename = "match")]
+        matcher: Option<Matcher>,
+        #[serde(default)]
+        expect_error: Option<ErrorMatch>,
+    },
+    /// Registers a recording `cmd.{name}` handler on a running client.
+    RegisterHandler { client: String, name: String },
+    /// Removes the `cmd.{name}` handler.
+    RemoveHandler { client: String, name: String },
+    /// Registers a test receiver class for the op `name` on a running client (through the
+    /// client's resolver).
+    RegisterReceiver {
+        client: String,
+        name: String,
+        class: String,
+    },
+    /// Removes the receiver of the op `name`.
+    UnregisterReceiver { client: String, name: String },
+    /// Adds one recording trigger listener; its index is the next one for that name.
+    AddListener { client: String, name: String },
+    /// Removes every handler, receiver and trigger listener.
+    RemoveAllRegistrations { client: String },
+    /// Checks the gaps between consecutive matching events recorded so far (at least two).
+    AssertGaps {
+        client: String,
+        kind: String,
+        #[serde(default, rename = "match")]
+        matcher: Option<Matcher>,
+        min_ms: u64,
+        max_ms: u64,
+    },
 }
+
+/// The kinds `wait_next` can wait for.
+pub const WAIT_KINDS: &[&str] = &["message", "command", "heartbeat"];
 
 /// One piece of a `raw_frame`.
 #[derive(Debug, Clone, Deserialize)]
@@ -377,6 +429,16 @@ impl Step {
             Step::ExpectSubscribers { .. } => "expect_subscribers",
             Step::AssertClient { .. } => "assert_client",
             Step::Concurrent { .. } => "concurrent",
+            Step::ServiceGet { .. } => "service_get",
+            Step::WaitNext { .. } => "wait_next",
+            Step::WaitResult { .. } => "wait_result",
+            Step::RegisterHandler { .. } => "register_handler",
+            Step::RemoveHandler { .. } => "remove_handler",
+            Step::RegisterReceiver { .. } => "register_receiver",
+            Step::UnregisterReceiver { .. } => "unregister_receiver",
+            Step::AddListener { .. } => "add_listener",
+            Step::RemoveAllRegistrations { .. } => "remove_all_registrations",
+            Step::AssertGaps { .. } => "assert_gaps",
         }
     }
 
@@ -401,14 +463,24 @@ impl Step {
             | Step::ExpectCount { client, .. }
             | Step::AssertCount { client, .. }
             | Step::ExpectSubscribers { client, .. }
-            | Step::AssertClient { client, .. } => vec![client.as_str()],
+            | Step::AssertClient { client, .. }
+            | Step::ServiceGet { client, .. }
+            | Step::WaitNext { client, .. }
+            | Step::RegisterHandler { client, .. }
+            | Step::RemoveHandler { client, .. }
+            | Step::RegisterReceiver { client, .. }
+            | Step::UnregisterReceiver { client, .. }
+            | Step::AddListener { client, .. }
+            | Step::RemoveAllRegistrations { client }
+            | Step::AssertGaps { client, .. } => vec![client.as_str()],
             Step::PostChat { from, .. } | Step::PostRaw { from, .. } => vec![from.as_str()],
             Step::Concurrent { step, .. } => step.clients(),
             Step::PostObject { .. }
             | Step::ResetServer {}
             | Step::RestartServer {}
             | Step::Http { .. }
-            | Step::Fault { .. } => Vec::new(),
+            | Step::Fault { .. }
+            | Step::WaitResult { .. } => Vec::new(),
         }
     }
 }
@@ -455,6 +527,7 @@ pub fn validate(file: &ScenarioFile) -> Result<(), String> {
             return fail("origins, legs and steps must not be empty".into());
         }
         let mut clients: HashSet<&str> = HashSet::new();
+        let mut waits: HashSet<&str> = HashSet::new();
         for (index, step) in scenario.steps.iter().enumerate() {
             let fail = |what: String| {
                 Err(format!(
@@ -488,9 +561,38 @@ pub fn validate(file: &ScenarioFile) -> Result<(), String> {
                 Step::Expect { kind, .. }
                 | Step::ExpectCount { kind, .. }
                 | Step::AssertCount { kind, .. }
+                | Step::AssertGaps { kind, .. }
                     if !EVENT_KINDS.contains(&kind.as_str()) =>
                 {
                     return fail(format!("unknown event kind {kind}"));
+                }
+                Step::RegisterReceiver { class, .. }
+                    if !RECEIVER_CLASSES.contains(&class.as_str()) =>
+                {
+                    return fail(format!("unknown receiver class {class}"));
+                }
+                Step::WaitNext { kind, wait, .. } => {
+                    if !WAIT_KINDS.contains(&kind.as_str()) {
+                        return fail(format!("wait_next waits for one of {WAIT_KINDS:?}"));
+                    }
+                    if !waits.insert(wait.as_str()) {
+                        return fail(format!("the wait {wait} is started twice"));
+                    }
+                }
+                Step::WaitResult {
+                    wait,
+                    matcher,
+                    expect_error,
+                } => {
+                    if !waits.contains(wait.as_str()) {
+                        return fail(format!("the wait {wait} is used before its wait_next"));
+                    }
+                    if matcher.is_some() && expect_error.is_some() {
+                        return fail("a wait ends with a result or an error, not both".into());
+                    }
+                }
+                Step::AssertGaps { min_ms, max_ms, .. } if min_ms > max_ms => {
+                    return fail("minMs is larger than maxMs".into());
                 }
                 Step::Concurrent { step, times } => {
                     if *times == 0 {

@@ -72,6 +72,11 @@ scenarios! {
     core_state_changes_follow_the_connection,
     core_channel_changes_survive_reconnect,
     core_idle_timeout_reconnects_after_silence,
+    core_wait_for_next_message_command_and_heartbeat,
+    core_wait_for_next_times_out,
+    core_handlers_registered_and_removed_at_run_time,
+    core_receivers_registered_and_removed_at_run_time,
+    core_listeners_added_and_removed_at_run_time_and_remove_all,
 }
 
 #[test]
@@ -97,63 +102,142 @@ fn macro_list_matches_the_rust_leg_scenarios() {
     );
 }
 
-/// Every upstream case is ported: each C# case (§3.4 #1–#32), TS case (#1–#22) and Java test is
-/// named in the `origins` of some scenario.
-#[test]
-fn every_upstream_case_has_a_scenario() {
-    const JAVA: [&str; 20] = [
-        "test_Can_connect_to_ServerEventsStream",
-        "test_Does_fire_onJoin_events",
-        "test_Does_fire_onJoin_events_for_multiple_Channels",
-        "test_Does_fire_all_callbacks",
-        "test_Does_receive_messages",
-        "test_Does_send_multiple_heartbeats",
-        "test_Does_reconnect_on_lost_connection",
-        "test_Does_send_message_to_Handler",
-        "test_Does_send_message_to_named_receiver",
-        "test_Does_send_message_to_global_receiver",
-        "test_Does_set_properties_on_global_receiver",
-        "test_Does_send_raw_string_messages",
-        "test_Can_reuse_same_instance",
-        "test_Can_use_IOC_to_autowire_Receivers",
-        "test_Does_receive_messages_on_to_clients_subscribed_on_multiple_channels",
-        "test_Does_receive_all_join_and_leave_messages",
-        "test_MultiChannel_Does_receive_all_join_and_leave_messages",
-        "test_Can_subscribe_to_channels_whilst_connected",
-        "test_Can_unsubscribe_from_channels_whilst_connected",
-        "test_Does_fire_multiple_listeners_for_custom_trigger",
-    ];
-    let file = scenario::load().unwrap_or_else(|e| panic!("{e}"));
+/// The Java tests every upstream case list names (clients-ts-java.md §3.2).
+const JAVA: [&str; 20] = [
+    "test_Can_connect_to_ServerEventsStream",
+    "test_Does_fire_onJoin_events",
+    "test_Does_fire_onJoin_events_for_multiple_Channels",
+    "test_Does_fire_all_callbacks",
+    "test_Does_receive_messages",
+    "test_Does_send_multiple_heartbeats",
+    "test_Does_reconnect_on_lost_connection",
+    "test_Does_send_message_to_Handler",
+    "test_Does_send_message_to_named_receiver",
+    "test_Does_send_message_to_global_receiver",
+    "test_Does_set_properties_on_global_receiver",
+    "test_Does_send_raw_string_messages",
+    "test_Can_reuse_same_instance",
+    "test_Can_use_IOC_to_autowire_Receivers",
+    "test_Does_receive_messages_on_to_clients_subscribed_on_multiple_channels",
+    "test_Does_receive_all_join_and_leave_messages",
+    "test_MultiChannel_Does_receive_all_join_and_leave_messages",
+    "test_Can_subscribe_to_channels_whilst_connected",
+    "test_Can_unsubscribe_from_channels_whilst_connected",
+    "test_Does_fire_multiple_listeners_for_custom_trigger",
+];
+
+/// Whether `origin` names C# case `n` as a whole label: `(§3.4 #n)` or `(§3.4 #n, ...)`, so
+/// that `#1` is not satisfied by `#10`.
+fn names_cs_case(origin: &str, n: u32) -> bool {
+    let label = format!("(§3.4 #{n}");
+    origin.match_indices(&label).any(|(at, _)| {
+        matches!(
+            origin[at + label.len()..].chars().next(),
+            Some(')') | Some(',')
+        )
+    })
+}
+
+/// Whether `origin` names TS case `n` as a whole label: `TS #n ` followed by its title, or
+/// `TS #n` at the end.
+fn names_ts_case(origin: &str, n: u32) -> bool {
+    let label = format!("TS #{n}");
+    origin
+        .strip_prefix(&label)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
+/// Whether `origin` names the Java test `name` exactly (optionally followed by a remark).
+fn names_java_test(origin: &str, name: &str) -> bool {
+    origin
+        .strip_prefix("Java ")
+        .and_then(|rest| rest.strip_prefix(name))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
+/// The upstream cases (C# §3.4 #1–#32, TS #1–#22, the Java tests) that no origin names.
+fn missing_upstream_cases(file: &scenario::ScenarioFile) -> Vec<String> {
     let origins: Vec<&str> = file
         .scenarios
         .iter()
         .flat_map(|s| s.origins.iter().map(String::as_str))
         .collect();
-    let has = |needle: &str| origins.iter().any(|o| o.contains(needle));
     let mut missing = Vec::new();
     for n in 1..=32 {
-        let needle = format!("(§3.4 #{n}");
-        if !has(&needle) {
-            missing.push(format!("C# {needle}"));
+        if !origins.iter().any(|o| names_cs_case(o, n)) {
+            missing.push(format!("C# (§3.4 #{n})"));
         }
     }
     for n in 1..=22 {
-        let needle = format!("TS #{n} ");
-        if !has(&needle) {
-            missing.push(needle);
+        if !origins.iter().any(|o| names_ts_case(o, n)) {
+            missing.push(format!("TS #{n}"));
         }
     }
     for name in JAVA {
-        let exact = format!("Java {name}");
-        if !origins
-            .iter()
-            .any(|o| *o == exact || o.starts_with(&format!("{exact} ")))
-        {
+        if !origins.iter().any(|o| names_java_test(o, name)) {
             missing.push(format!("Java {name}"));
         }
     }
+    missing
+}
+
+/// Every upstream case is ported: each C# case (§3.4 #1–#32), TS case (#1–#22) and Java test is
+/// named in the `origins` of some scenario.
+#[test]
+fn every_upstream_case_has_a_scenario() {
+    let file = scenario::load().unwrap_or_else(|e| panic!("{e}"));
+    let missing = missing_upstream_cases(&file);
     assert!(
         missing.is_empty(),
         "upstream cases without a scenario: {missing:?}"
     );
+}
+
+/// The bookkeeping above notices a case that is gone: removing the scenario of C# #1 (whose
+/// label `#1` is a prefix of `#10`-`#19`), of TS #1, or of a Java test is reported, and only
+/// that case.
+#[test]
+fn the_upstream_bookkeeping_notices_a_removed_case() {
+    let without = |scenario_name: &str| {
+        let mut file = scenario::load().unwrap_or_else(|e| panic!("{e}"));
+        let before = file.scenarios.len();
+        file.scenarios.retain(|s| s.name != scenario_name);
+        assert_eq!(file.scenarios.len(), before - 1, "{scenario_name} exists");
+        missing_upstream_cases(&file)
+    };
+    assert_eq!(
+        without("cs_can_connect_to_server_events_stream"),
+        [
+            "C# (§3.4 #1)",
+            "TS #1",
+            "Java test_Can_connect_to_ServerEventsStream"
+        ]
+    );
+    assert_eq!(
+        without("cs_does_fire_on_join_events"),
+        ["C# (§3.4 #2)", "TS #2", "Java test_Does_fire_onJoin_events"]
+    );
+    assert_eq!(
+        without("cs_does_send_multiple_heartbeats"),
+        ["C# (§3.4 #7)"]
+    );
+    assert_eq!(without("ts_does_send_string_to_handler"), ["TS #9"]);
+}
+
+#[test]
+fn whole_labels_are_matched() {
+    assert!(names_cs_case("C# X (§3.4 #1)", 1));
+    assert!(names_cs_case("C# X (§3.4 #4, [Ignore] upstream)", 4));
+    assert!(!names_cs_case("C# X (§3.4 #10)", 1));
+    assert!(!names_cs_case("C# X (§3.4 #21)", 2));
+    assert!(names_ts_case("TS #2 Does fire onJoin events", 2));
+    assert!(!names_ts_case("TS #20 Does fire multiple listeners", 2));
+    assert!(names_java_test(
+        "Java test_Does_send_message_to_Handler (adds the paint handler)",
+        "test_Does_send_message_to_Handler"
+    ));
+    assert!(!names_java_test(
+        "Java test_Does_fire_onJoin_events_for_multiple_Channels",
+        "test_Does_fire_onJoin_events"
+    ));
 }

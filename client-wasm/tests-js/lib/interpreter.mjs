@@ -100,6 +100,9 @@ class TestClient {
     this.iterator = null;
     const record = (kind, fields) => this.record(kind, fields);
     const { classes, resolver } = makeReceivers(record);
+    this.classes = classes;
+    /** How many listeners each trigger name has had (the next index). */
+    this.listenerCounts = new Map();
 
     const handlers = {
       onConnect: (e) => {
@@ -115,7 +118,7 @@ class TestClient {
       onMessage: (m) => record("message", messageFields(m)),
     };
     for (const handlerName of spec.handlers ?? []) {
-      handlers[handlerName] = (body) => record("handler", { name: handlerName, body });
+      handlers[handlerName] = this.recordingHandler(handlerName);
     }
     for (const handlerName of spec.throwingHandlers ?? []) {
       handlers[handlerName] = (body) => {
@@ -159,13 +162,7 @@ class TestClient {
     record("state", { state: this.client.state });
 
     for (const [listenerName, count] of Object.entries(spec.listeners ?? {})) {
-      const added = [];
-      for (let index = 0; index < count; index++) {
-        const listener = (message) => record("listener", { name: listenerName, index, body: message.body });
-        this.client.addListener(listenerName, listener);
-        added.push(listener);
-      }
-      this.listeners.set(listenerName, added);
+      for (let index = 0; index < count; index++) this.addListener(listenerName);
     }
     if (spec.consumeStream) {
       this.iterator = this.client.messages();
@@ -177,8 +174,22 @@ class TestClient {
     }
   }
 
+  recordingHandler(name) {
+    return (body) => this.record("handler", { name, body });
+  }
+
+  /** Adds a recording trigger listener with the next index for `name`. */
+  addListener(name) {
+    const index = this.listenerCounts.get(name) ?? 0;
+    this.listenerCounts.set(name, index + 1);
+    const listener = (message) => this.record("listener", { name, index, body: message.body });
+    this.client.addListener(name, listener);
+    if (!this.listeners.has(name)) this.listeners.set(name, []);
+    this.listeners.get(name)[index] = listener;
+  }
+
   record(kind, fields) {
-    this.events.push({ kind, fields });
+    this.events.push({ kind, fields, at: performance.now() });
     for (const waiter of [...this.waiters]) waiter();
   }
 
@@ -218,6 +229,7 @@ class ScenarioRun {
     this.fetch = fetchImpl;
     this.clients = new Map();
     this.cursors = new Map();
+    this.waits = new Map();
   }
 
   lookup(name, field) {
@@ -355,6 +367,61 @@ class ScenarioRun {
     if (last !== step.count) {
       fail(`${step.client}: the server lists ${last} subscribers, expected ${step.count} (waited ${timeoutMs} ms)`);
     }
+  }
+
+  /** Starts the SDK's wait now (registered before the next step) and keeps its outcome. */
+  waitNext(step) {
+    const client = this.client(step.client);
+    const convert = {
+      message: (m) => messageFields(m),
+      command: (e) => ({ ...commandFields(e), kind: COMMAND_KINDS[e.type] ?? e.type }),
+      heartbeat: (e) => ({ userId: e.userId, displayName: e.displayName }),
+    }[step.kind];
+    const start = {
+      message: () => client.waitForNextMessage(step.timeoutMs),
+      command: () => client.waitForNextCommand(step.timeoutMs),
+      heartbeat: () => client.waitForNextHeartbeat(step.timeoutMs),
+    }[step.kind];
+    if (!start) fail(`wait_next cannot wait for ${step.kind}`);
+    if (this.waits.has(step.wait)) fail(`the wait ${step.wait} was started twice`);
+    const outcome = start().then(
+      (value) => ({ fields: convert(value) }),
+      (error) => ({ error }),
+    );
+    this.waits.set(step.wait, { timeoutMs: step.timeoutMs, outcome });
+  }
+
+  async waitResult(step) {
+    const wait = this.waits.get(step.wait);
+    if (!wait) fail(`no running wait named ${step.wait}`);
+    this.waits.delete(step.wait);
+    // The SDK's own timeout ends the wait; the extra time only guards against a hang.
+    const { fields, error } = await withTimeout(wait.outcome, wait.timeoutMs + DEFAULT_TIMEOUT_MS, `the wait ${step.wait}`);
+    if (error !== undefined || step.expectError) return this.checkOutcome(step.wait, error ?? null, step.expectError);
+    const matcher = this.value(step.match ?? {});
+    if (!matches(fields, matcher)) fail(`the wait ${step.wait} ended with ${describe(fields)}, which does not match ${describe(matcher)}`);
+  }
+
+  assertGaps(step) {
+    const client = this.testClient(step.client);
+    const matcher = this.value(step.match ?? {});
+    const times = this.filter(client, step.kind, matcher).map((i) => client.events[i].at);
+    if (times.length < 2) fail(`${step.client}: ${times.length} ${step.kind} events match ${describe(matcher)}, at least 2 are needed to measure a gap`);
+    const gaps = times.slice(1).map((t, i) => Math.round(t - times[i]));
+    if (!gaps.every((gap) => gap >= step.minMs && gap <= step.maxMs)) {
+      fail(`${step.client}: the gaps between ${step.kind} events are ${describe(gaps)} ms, expected each within ${step.minMs}..${step.maxMs} ms`);
+    }
+  }
+
+  async serviceGet(step) {
+    let error = null;
+    try {
+      await withTimeout(this.client(step.client).get(this.text(step.path)), DEFAULT_TIMEOUT_MS, `${step.client}: GET ${step.path}`);
+    } catch (e) {
+      if (e instanceof StepError) throw e;
+      error = e;
+    }
+    return this.checkOutcome(step.client, error, step.expectError);
   }
 
   assertClient(step) {
@@ -517,6 +584,38 @@ class ScenarioRun {
         return this.expectSubscribers(step);
       case "assert_client":
         return this.assertClient(step);
+      case "service_get":
+        return this.serviceGet(step);
+      case "wait_next":
+        return this.waitNext(step);
+      case "wait_result":
+        return this.waitResult(step);
+      case "register_handler": {
+        const client = this.testClient(step.client);
+        client.client.registerHandler(step.name, client.recordingHandler(step.name));
+        return;
+      }
+      case "remove_handler":
+        this.client(step.client).unregisterHandler(step.name);
+        return;
+      case "register_receiver": {
+        const client = this.testClient(step.client);
+        const Class = client.classes[step.class];
+        if (!Class) fail(`unknown receiver class ${step.class}`);
+        client.client.registerNamedReceiver(step.name, Class);
+        return;
+      }
+      case "unregister_receiver":
+        this.client(step.client).unregisterReceiver(step.name);
+        return;
+      case "add_listener":
+        this.testClient(step.client).addListener(step.name);
+        return;
+      case "remove_all_registrations":
+        this.client(step.client).removeAllRegistrations();
+        return;
+      case "assert_gaps":
+        return this.assertGaps(step);
       case "concurrent": {
         const runs = [];
         for (let i = 0; i < step.times; i++) runs.push(this.step(step.step));

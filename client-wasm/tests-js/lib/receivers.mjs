@@ -5,9 +5,12 @@
 
 /** The receiver classes for one client; `record(kind, fields)` appends to its log. */
 export function makeReceivers(record) {
-  let instances = 0;
+  const instances = new Map();
 
+  // `calls` lives in the instance: it counts only the messages delivered to this very object, so
+  // a resolver that hands out fresh instances keeps it at 1.
   function recordCall(receiver, instance, member, value, request) {
+    instance.__calls += 1;
     record("receiver", {
       receiver,
       member,
@@ -17,12 +20,17 @@ export function makeReceivers(record) {
       target: request?.target ?? null,
       cssSelector: request?.cssSelector ?? null,
       instance: instance.__instance,
+      calls: instance.__calls,
     });
   }
 
+  /** Numbered from 1 per class, in creation order (FORMAT.md). */
   class Numbered {
     constructor() {
-      Object.defineProperty(this, "__instance", { value: ++instances, enumerable: false });
+      const number = (instances.get(new.target) ?? 0) + 1;
+      instances.set(new.target, number);
+      Object.defineProperty(this, "__instance", { value: number, enumerable: false });
+      Object.defineProperty(this, "__calls", { value: 0, enumerable: false, writable: true });
     }
   }
 

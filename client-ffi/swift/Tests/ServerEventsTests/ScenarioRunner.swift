@@ -141,6 +141,8 @@ final class TestClient {
     let log: EventLog
     /// Trigger listener ids by "name#index".
     var listeners: [String: UInt64] = [:]
+    /// How many listeners each trigger name has had (the next index).
+    var listenerCounts: [String: Int] = [:]
     var streams: [() -> Void] = []
     var tasks: [Task<Void, Never>] = []
     var receivers: TestReceivers?
@@ -169,6 +171,8 @@ final class ScenarioRunner {
     private var clientOrder: [String] = []
     /// Per "client/kind": the log index the previous `expect` matched.
     private var cursors: [String: Int] = [:]
+    /// Running `wait_next` waits by name: the SDK timeout and the task awaiting the SDK's call.
+    private var waits: [String: (Int, Task<Result<[String: JSON], ServerEventsError>, Never>)] = [:]
 
     init(scenario: [String: JSON], server: TestServer) {
         self.scenario = scenario
@@ -413,6 +417,56 @@ final class ScenarioRunner {
             try assertClient(step)
         case "concurrent":
             try await concurrent(step)
+        case "service_get":
+            let test = try client(step["client"]?.stringValue)
+            let handle = try test.handle()
+            guard let rawPath = step["path"]?.stringValue else { throw TestFailure("service_get needs a path") }
+            let path = try text(rawPath)
+            let outcome: Result<Void, ServerEventsError>
+            do {
+                try await within(5_000, "\(test.id): GET \(path)") { _ = try await handle.getJson(path: path) }
+                outcome = .success(())
+            } catch let error as ServerEventsError {
+                outcome = .failure(error)
+            }
+            try checkOutcome(test.id, outcome, step["expectError"])
+        case "wait_next":
+            try waitNext(step)
+        case "wait_result":
+            try await waitResult(step)
+        case "register_handler":
+            let test = try client(step["client"]?.stringValue)
+            guard let handlerName = step["name"]?.stringValue else { throw TestFailure("register_handler needs a name") }
+            try test.handle().registerHandler(handlerName, recordingHandler(test.log, handlerName, failing: false))
+        case "remove_handler":
+            let test = try client(step["client"]?.stringValue)
+            guard let handlerName = step["name"]?.stringValue else { throw TestFailure("remove_handler needs a name") }
+            let removed = try test.handle().removeHandler(name: handlerName)
+            if !removed {
+                throw TestFailure("\(test.id) had no handler \(handlerName) to remove")
+            }
+        case "register_receiver":
+            let test = try client(step["client"]?.stringValue)
+            guard let receiverOp = step["name"]?.stringValue, let className = step["class"]?.stringValue else {
+                throw TestFailure("register_receiver needs a name and a class")
+            }
+            guard let receivers = test.receivers else { throw TestFailure("\(test.id) has no receiver resolver") }
+            try receivers.register(test.handle(), op: receiverOp, className: className)
+        case "unregister_receiver":
+            let test = try client(step["client"]?.stringValue)
+            guard let receiverOp = step["name"]?.stringValue else { throw TestFailure("unregister_receiver needs a name") }
+            let removed = try test.handle().unregisterReceiver(op: receiverOp)
+            if !removed {
+                throw TestFailure("\(test.id) had no receiver for \(receiverOp) to remove")
+            }
+        case "add_listener":
+            let test = try client(step["client"]?.stringValue)
+            guard let listenerName = step["name"]?.stringValue else { throw TestFailure("add_listener needs a name") }
+            try addListener(test, listenerName)
+        case "remove_all_registrations":
+            try client(step["client"]?.stringValue).handle().removeAllRegistrations()
+        case "assert_gaps":
+            try assertGaps(step)
         default:
             throw TestFailure("unknown op '\(op)'")
         }
@@ -513,23 +567,19 @@ final class ScenarioRunner {
         _ = client.addEventListener(listener: Recorder(log))
         for handler in step["handlers"]?.arrayValue ?? [] {
             let handlerName = handler.stringValue ?? ""
-            client.registerHandler(handlerName) { message in
-                log.add("handler", ["name": .string(handlerName), "body": JSON.body(message.json)])
-            }
+            client.registerHandler(handlerName, recordingHandler(log, handlerName, failing: false))
         }
         for handler in step["throwingHandlers"]?.arrayValue ?? [] {
             let handlerName = handler.stringValue ?? ""
-            client.registerHandler(handlerName) { message in
-                log.add("handler", ["name": .string(handlerName), "body": JSON.body(message.json)])
-                throw TestFailure("handler \(handlerName) fails on purpose")
-            }
+            client.registerHandler(handlerName, recordingHandler(log, handlerName, failing: true))
         }
-        let receivers = TestReceivers(singleton: step["resolver"]?.stringValue == "singleton") { className, member, value, instance, message in
+        let receivers = TestReceivers(singleton: step["resolver"]?.stringValue == "singleton") { className, member, value, instance, calls, message in
             log.add("receiver", [
                 "receiver": .string(className),
                 "member": .string(member),
                 "value": value,
                 "instance": .number(Double(instance)),
+                "calls": .number(Double(calls)),
                 "selector": JSON.of(message.selector),
                 "op": JSON.of(message.op),
                 "target": JSON.of(message.target),
@@ -541,10 +591,8 @@ final class ScenarioRunner {
             try receivers.register(client, op: receiverOp, className: className.stringValue ?? "")
         }
         for (triggerName, count) in step["listeners"]?.objectValue ?? [:] {
-            for index in 0..<(count.intValue ?? 0) {
-                test.listeners["\(triggerName)#\(index)"] = client.addListener(triggerName) { message in
-                    log.add("listener", ["name": .string(triggerName), "index": .number(Double(index)), "body": JSON.body(message.json)])
-                }
+            for _ in 0..<(count.intValue ?? 0) {
+                try addListener(test, triggerName)
             }
         }
         // Opened now, so nothing (the initial `idle` state, the first message) is missed.
@@ -559,6 +607,113 @@ final class ScenarioRunner {
             test.tasks.append(Task.detached {
                 while let message = await messages.next() { log.add("streamed", Fields.message(message)) }
             })
+        }
+    }
+
+    /// A `cmd` handler that records a `handler` event (then throws when `failing`).
+    private func recordingHandler(_ log: EventLog, _ handlerName: String, failing: Bool) -> (ServerEventMessage) throws -> Void {
+        return { message in
+            log.add("handler", ["name": .string(handlerName), "body": JSON.body(message.json)])
+            if failing { throw TestFailure("handler \(handlerName) fails on purpose") }
+        }
+    }
+
+    /// Adds a recording trigger listener with the next index for `triggerName`.
+    private func addListener(_ test: TestClient, _ triggerName: String) throws {
+        let index = test.listenerCounts[triggerName] ?? 0
+        test.listenerCounts[triggerName] = index + 1
+        let log = test.log
+        test.listeners["\(triggerName)#\(index)"] = try test.handle().addListener(triggerName) { message in
+            log.add("listener", ["name": .string(triggerName), "index": .number(Double(index)), "body": JSON.body(message.json)])
+        }
+    }
+
+    /// Starts the SDK's wait and keeps its outcome for `wait_result`. (Swift gives no hook for the
+    /// moment the task's first poll registers the wait; it runs at once on a free thread.)
+    private func waitNext(_ step: [String: JSON]) throws {
+        let test = try client(step["client"]?.stringValue)
+        let handle = try test.handle()
+        guard let waitName = step["wait"]?.stringValue, let ms = step["timeoutMs"]?.intValue else {
+            throw TestFailure("wait_next needs a wait name and timeoutMs")
+        }
+        if waits[waitName] != nil { throw TestFailure("the wait \(waitName) was started twice") }
+        let sdkTimeout = UInt64(ms)
+        let kind = step["kind"]?.stringValue ?? ""
+        func run(_ body: @escaping @Sendable () async throws -> [String: JSON]) -> Task<Result<[String: JSON], ServerEventsError>, Never> {
+            Task.detached {
+                do {
+                    return .success(try await body())
+                } catch let error as ServerEventsError {
+                    return .failure(error)
+                } catch {
+                    return .failure(ServerEventsError.Internal(detail: "\(error)"))
+                }
+            }
+        }
+        let task: Task<Result<[String: JSON], ServerEventsError>, Never>
+        switch kind {
+        case "message":
+            task = run { Fields.message(try await handle.waitForNextMessage(timeoutMs: sdkTimeout)) }
+        case "command":
+            task = run {
+                let command = try await handle.waitForNextCommand(timeoutMs: sdkTimeout)
+                var fields = Fields.command(command)
+                switch command.kind {
+                case .join: fields["kind"] = .string("join")
+                case .leave: fields["kind"] = .string("leave")
+                default: fields["kind"] = .string("update")
+                }
+                return fields
+            }
+        case "heartbeat":
+            task = run {
+                let heartbeat = try await handle.waitForNextHeartbeat(timeoutMs: sdkTimeout)
+                return ["userId": .string(heartbeat.userId), "displayName": .string(heartbeat.displayName)]
+            }
+        default:
+            throw TestFailure("wait_next cannot wait for \(kind)")
+        }
+        waits[waitName] = (ms, task)
+    }
+
+    private func waitResult(_ step: [String: JSON]) async throws {
+        guard let waitName = step["wait"]?.stringValue else { throw TestFailure("wait_result needs a wait name") }
+        guard let entry = waits.removeValue(forKey: waitName) else { throw TestFailure("no running wait named \(waitName)") }
+        let (ms, task) = entry
+        // The SDK's own timeout ends the wait; the extra time only guards against a hang.
+        let box = ResultBox()
+        try await within(ms + 5_000, "the wait \(waitName)") { box.set(await task.value) }
+        guard let result = box.get() else { throw TestFailure("the wait \(waitName) ended without a result") }
+        switch result {
+        case let .failure(error):
+            try checkOutcome(waitName, .failure(error), step["expectError"])
+        case let .success(fields):
+            if step["expectError"] != nil {
+                try checkOutcome(waitName, .success(()), step["expectError"])
+                return
+            }
+            let wanted = try matcher(step)
+            if !(try JSON.object(fields).matches(wanted)) {
+                throw TestFailure("the wait \(waitName) ended with \(JSON.object(fields).text), which does not match \(JSON.object(wanted).text)")
+            }
+        }
+    }
+
+    private func assertGaps(_ step: [String: JSON]) throws {
+        let test = try client(step["client"]?.stringValue)
+        guard let kind = step["kind"]?.stringValue, let minMs = step["minMs"]?.intValue, let maxMs = step["maxMs"]?.intValue else {
+            throw TestFailure("assert_gaps needs a kind, minMs and maxMs")
+        }
+        let wanted = try matcher(step)
+        let times = test.log.snapshot()
+            .filter { $0.kind == kind && ((try? $0.fields.matches(wanted)) ?? false) }
+            .map { $0.atMs }
+        if times.count < 2 {
+            throw TestFailure("\(test.id): \(times.count) \(kind) events match \(JSON.object(wanted).text), at least 2 are needed to measure a gap")
+        }
+        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+        if !gaps.allSatisfy({ (minMs...maxMs).contains($0) }) {
+            throw TestFailure("\(test.id): the gaps between \(kind) events are \(gaps) ms, expected each within \(minMs)...\(maxMs) ms")
         }
     }
 
@@ -703,6 +858,8 @@ final class ScenarioRunner {
 
     /// Stops every client (waiting for the unregisters), then releases them and the readers.
     func finish() async {
+        for entry in waits.values { entry.1.cancel() }
+        waits.removeAll()
         for id in clientOrder {
             if let handle = clients[id]?.client {
                 _ = try? await within(5_000, "stop") { await handle.stop() }
@@ -715,5 +872,23 @@ final class ScenarioRunner {
             test.client = nil
         }
         clients.removeAll()
+    }
+}
+
+/// Carries a wait's outcome out of a `@Sendable` closure.
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Result<[String: JSON], ServerEventsError>?
+
+    func set(_ result: Result<[String: JSON], ServerEventsError>) {
+        lock.lock()
+        value = result
+        lock.unlock()
+    }
+
+    func get() -> Result<[String: JSON], ServerEventsError>? {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
     }
 }

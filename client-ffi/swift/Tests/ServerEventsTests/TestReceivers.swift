@@ -7,18 +7,30 @@ import Foundation
 import ServerEvents
 
 final class TestReceivers {
-    /// One receiver object, numbered per class from 1.
+    /// One receiver object, numbered per class from 1. `calls` lives in the object, so it counts
+    /// only the messages the SDK delivered to this very instance: a resolver that hands out fresh
+    /// instances keeps it at 1.
     final class Instance {
         let className: String
         let number: Int
+        private let lock = NSLock()
+        private var calls = 0
 
         init(className: String, number: Int) {
             self.className = className
             self.number = number
         }
+
+        /// Counts one more call; returns the count including it.
+        func called() -> Int {
+            lock.lock()
+            defer { lock.unlock() }
+            calls += 1
+            return calls
+        }
     }
 
-    typealias Record = (_ className: String, _ member: String, _ value: JSON, _ instance: Int, _ message: ServerEventMessage) -> Void
+    typealias Record = (_ className: String, _ member: String, _ value: JSON, _ instance: Int, _ calls: Int, _ message: ServerEventMessage) -> Void
 
     private let singleton: Bool
     private let record: Record
@@ -39,12 +51,27 @@ final class TestReceivers {
         return Instance(className: className, number: number)
     }
 
+    /// One instance per class shared by every op it is registered under (singleton), or a new
+    /// one per message.
     private func resolver(_ className: String) -> () -> Instance {
         if singleton {
-            let shared = newInstance(className)
+            let shared = singletonInstance(className)
             return { shared }
         }
         return { self.newInstance(className) }
+    }
+
+    private func singletonInstance(_ className: String) -> Instance {
+        lock.lock()
+        let existing = singletons[className]
+        lock.unlock()
+        if let existing = existing { return existing }
+        let created = newInstance(className)
+        lock.lock()
+        defer { lock.unlock() }
+        if let raced = singletons[className] { return raced }
+        singletons[className] = created
+        return created
     }
 
     /// Registers `className` as the receiver of `op` on `client`.
@@ -52,14 +79,14 @@ final class TestReceivers {
         let resolve = resolver(className)
         let record = self.record
         func rec(_ instance: Instance, _ member: String, _ value: JSON, _ message: ServerEventMessage) {
-            record(instance.className, member, value, instance.number, message)
+            record(instance.className, member, value, instance.number, instance.called(), message)
         }
         let noSuchMethod: (Instance, String, ServerEventMessage) throws -> Void = { instance, target, message in
             rec(instance, "noSuchMethod:\(target)", JSON.body(message.json), message)
         }
         // The container's dependency, shared by every instance.
         let dependency: (Instance, JSON, ServerEventMessage) -> Void = { instance, value, message in
-            record("TestContainerReceiver", "Dependency.Record", value, instance.number, message)
+            record("TestContainerReceiver", "Dependency.Record", value, instance.number, instance.called(), message)
         }
         switch className {
         case "TestNamedReceiver":

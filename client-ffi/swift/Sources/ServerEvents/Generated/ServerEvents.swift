@@ -1604,6 +1604,12 @@ public protocol ServerEventsClientProtocol: AnyObject, Sendable {
     func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver) 
     
     /**
+     * Removes every `cmd.{name}` handler, receiver and trigger listener (lifecycle listeners
+     * added with `addEventListener` stay).
+     */
+    func removeAllRegistrations() 
+    
+    /**
      * Removes a lifecycle listener; whether it was registered.
      */
     func removeEventListener(id: UInt64)  -> Bool
@@ -2095,6 +2101,18 @@ open func registerReceiver(members: [ReceiverMember], receiver: ServerEventRecei
             self.uniffiCloneHandle(),
         FfiConverterSequenceTypeReceiverMember.lower(members),
         FfiConverterTypeServerEventReceiver_lower(receiver),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Removes every `cmd.{name}` handler, receiver and trigger listener (lifecycle listeners
+     * added with `addEventListener` stay).
+     */
+open func removeAllRegistrations()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_client_ffi_fn_method_servereventsclient_remove_all_registrations(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
 }
@@ -5676,6 +5694,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_register_receiver() != 3906) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_client_ffi_checksum_method_servereventsclient_remove_all_registrations() != 24127) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_remove_event_listener() != 9373) {

@@ -3,6 +3,9 @@ package servicestack.serverevents
 import java.util.Base64
 import java.util.concurrent.CyclicBarrier
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Deferred
+import kotlinx.coroutines.async
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
@@ -157,6 +160,10 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
         val log = EventLog(id)
         /** Trigger listener ids by (name, index). */
         val listeners = mutableMapOf<Pair<String, Int>, ULong>()
+        /** How many listeners each trigger name has had (the next index). */
+        val listenerCounts = mutableMapOf<String, Int>()
+        /** The client's receiver resolver, also for receivers registered later. */
+        lateinit var receivers: TestReceivers
         val streams = mutableListOf<AutoCloseable>()
 
         val handle: ServerEventsClient get() = client ?: fail("client $id was dropped")
@@ -167,6 +174,8 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
     private val clients = linkedMapOf<String, TestClient>()
     /** Per (client, kind): the log index the previous `expect` matched. */
     private val cursors = mutableMapOf<Pair<String, String>, Int>()
+    /** Running `wait_next` waits by name: the SDK timeout and the outcome (fields or the error). */
+    private val waits = mutableMapOf<String, Pair<Long, Deferred<Result<JsonObject>>>>()
 
     private fun fail(message: String): Nothing = throw StepFailure(message)
 
@@ -350,6 +359,49 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
             "expect_subscribers" -> expectSubscribers(step)
             "assert_client" -> assertClient(step)
             "concurrent" -> concurrent(step)
+            "service_get" -> {
+                val test = client(step.str("client"))
+                val path = text(step.str("path") ?: fail("service_get needs a path"))
+                val outcome: Result<Any> = try {
+                    Result.success(withTimeout(5000) { test.handle.getJson(path) })
+                } catch (e: TimeoutCancellationException) {
+                    fail("${test.id}: GET $path did not finish within 5 s")
+                } catch (e: ServerEventsException) {
+                    Result.failure(e)
+                }
+                checkOutcome(test.id, outcome, step["expectError"]?.jsonObject)
+            }
+            "wait_next" -> waitNext(step)
+            "wait_result" -> waitResult(step)
+            "register_handler" -> {
+                val test = client(step.str("client"))
+                val handlerName = step.str("name") ?: fail("register_handler needs a name")
+                test.handle.registerHandler(handlerName, recordingHandler(test.log, handlerName, throws = false))
+            }
+            "remove_handler" -> {
+                val test = client(step.str("client"))
+                val handlerName = step.str("name") ?: fail("remove_handler needs a name")
+                if (!test.handle.removeHandler(handlerName)) fail("${test.id} had no handler $handlerName to remove")
+            }
+            "register_receiver" -> {
+                val test = client(step.str("client"))
+                test.receivers.register(
+                    test.handle,
+                    step.str("name") ?: fail("register_receiver needs a name"),
+                    step.str("class") ?: fail("register_receiver needs a class"),
+                )
+            }
+            "unregister_receiver" -> {
+                val test = client(step.str("client"))
+                val receiverOp = step.str("name") ?: fail("unregister_receiver needs a name")
+                if (!test.handle.unregisterReceiver(receiverOp)) fail("${test.id} had no receiver for $receiverOp to remove")
+            }
+            "add_listener" -> {
+                val test = client(step.str("client"))
+                addListener(test, step.str("name") ?: fail("add_listener needs a name"))
+            }
+            "remove_all_registrations" -> client(step.str("client")).handle.removeAllRegistrations()
+            "assert_gaps" -> assertGaps(step)
             else -> fail("unknown op '$op'")
         }
     }
@@ -440,18 +492,13 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
         client.addEventListener(Recorder(log))
         step["handlers"]?.jsonArray?.forEach { handler ->
             val handlerName = handler.jsonPrimitive.content
-            client.registerHandler(handlerName) { message ->
-                log.add("handler", mapOf("name" to JsonPrimitive(handlerName), "body" to JsonValues.body(message.json)))
-            }
+            client.registerHandler(handlerName, recordingHandler(log, handlerName, throws = false))
         }
         step["throwingHandlers"]?.jsonArray?.forEach { handler ->
             val handlerName = handler.jsonPrimitive.content
-            client.registerHandler(handlerName) { message ->
-                log.add("handler", mapOf("name" to JsonPrimitive(handlerName), "body" to JsonValues.body(message.json)))
-                throw IllegalStateException("handler $handlerName fails on purpose")
-            }
+            client.registerHandler(handlerName, recordingHandler(log, handlerName, throws = true))
         }
-        val receivers = TestReceivers(step.str("resolver") == "singleton") { className, member, value, instance, message ->
+        val receivers = TestReceivers(step.str("resolver") == "singleton") { className, member, value, instance, calls, message ->
             log.add(
                 "receiver",
                 linkedMapOf(
@@ -459,6 +506,7 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
                     "member" to JsonPrimitive(member),
                     "value" to value,
                     "instance" to JsonPrimitive(instance),
+                    "calls" to JsonPrimitive(calls),
                     "selector" to JsonValues.of(message.selector),
                     "op" to JsonValues.of(message.op),
                     "target" to JsonValues.of(message.target),
@@ -466,18 +514,12 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
                 ),
             )
         }
+        test.receivers = receivers
         step["receivers"]?.jsonObject?.entries?.sortedBy { it.key }?.forEach { (receiverOp, className) ->
             receivers.register(client, receiverOp, className.jsonPrimitive.content)
         }
         step["listeners"]?.jsonObject?.forEach { (triggerName, count) ->
-            repeat(count.jsonPrimitive.intOrNull ?: fail("listeners.$triggerName is not a number")) { index ->
-                test.listeners[triggerName to index] = client.addListener(triggerName) { message ->
-                    log.add(
-                        "listener",
-                        mapOf("name" to JsonPrimitive(triggerName), "index" to JsonPrimitive(index), "body" to JsonValues.body(message.json)),
-                    )
-                }
-            }
+            repeat(count.jsonPrimitive.intOrNull ?: fail("listeners.$triggerName is not a number")) { addListener(test, triggerName) }
         }
         // Opened now, so nothing (the initial `idle` state, the first message) is missed.
         val states: StateStream = client.stateChanges()
@@ -492,6 +534,81 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
             }
             test.streams += endOf(messageReader, cancel = messages::cancel, destroy = messages::close)
         }
+    }
+
+    /** A `cmd` handler that records a `handler` event (then throws when [throws]). */
+    private fun recordingHandler(log: EventLog, handlerName: String, throws: Boolean): (ServerEventMessage) -> Unit = { message ->
+        log.add("handler", mapOf("name" to JsonPrimitive(handlerName), "body" to JsonValues.body(message.json)))
+        if (throws) throw IllegalStateException("handler $handlerName fails on purpose")
+    }
+
+    /** Adds a recording trigger listener with the next index for [triggerName]. */
+    private fun addListener(test: TestClient, triggerName: String) {
+        val index = test.listenerCounts[triggerName] ?: 0
+        test.listenerCounts[triggerName] = index + 1
+        val log = test.log
+        test.listeners[triggerName to index] = test.handle.addListener(triggerName) { message ->
+            log.add(
+                "listener",
+                mapOf("name" to JsonPrimitive(triggerName), "index" to JsonPrimitive(index), "body" to JsonValues.body(message.json)),
+            )
+        }
+    }
+
+    /** Starts the SDK's wait now (registered before the next step) and keeps its outcome. */
+    private fun waitNext(step: JsonObject) {
+        val test = client(step.str("client"))
+        val waitName = step.str("wait") ?: fail("wait_next needs a wait name")
+        val ms = step["timeoutMs"]?.jsonPrimitive?.longOrNull ?: fail("wait_next needs timeoutMs")
+        if (waitName in waits) fail("the wait $waitName was started twice")
+        val handle = test.handle
+        val sdkTimeout = ms.toULong()
+        val outcome: Deferred<Result<JsonObject>> = when (val kind = step.str("kind")) {
+            "message" -> background.async(start = CoroutineStart.UNDISPATCHED) {
+                runCatching { JsonObject(Fields.message(handle.waitForNextMessage(sdkTimeout))) }
+            }
+            "command" -> background.async(start = CoroutineStart.UNDISPATCHED) {
+                runCatching {
+                    val command = handle.waitForNextCommand(sdkTimeout)
+                    JsonObject(Fields.command(command) + ("kind" to JsonPrimitive(command.kind.name.lowercase())))
+                }
+            }
+            "heartbeat" -> background.async(start = CoroutineStart.UNDISPATCHED) {
+                runCatching {
+                    val heartbeat = handle.waitForNextHeartbeat(sdkTimeout)
+                    JsonObject(mapOf("userId" to JsonPrimitive(heartbeat.userId), "displayName" to JsonPrimitive(heartbeat.displayName)))
+                }
+            }
+            else -> fail("wait_next cannot wait for $kind")
+        }
+        waits[waitName] = ms to outcome
+    }
+
+    private suspend fun waitResult(step: JsonObject) {
+        val waitName = step.str("wait") ?: fail("wait_result needs a wait name")
+        val (ms, outcome) = waits.remove(waitName) ?: fail("no running wait named $waitName")
+        // The SDK's own timeout ends the wait; the extra time only guards against a hang.
+        val result = withTimeoutOrNull(ms + 5000) { outcome.await() }
+            ?: fail("the wait $waitName did not end within its $ms ms timeout (+5 s)")
+        val fields = result.getOrNull()
+        if (fields == null || step["expectError"] != null) {
+            checkOutcome(waitName, result, step["expectError"]?.jsonObject)
+            return
+        }
+        val matcher = matcher(step)
+        if (!JsonValues.matches(fields, matcher)) fail("the wait $waitName ended with $fields, which does not match $matcher")
+    }
+
+    private fun assertGaps(step: JsonObject) {
+        val test = client(step.str("client"))
+        val kind = step.str("kind") ?: fail("assert_gaps needs a kind")
+        val minMs = step["minMs"]?.jsonPrimitive?.longOrNull ?: fail("assert_gaps needs minMs")
+        val maxMs = step["maxMs"]?.jsonPrimitive?.longOrNull ?: fail("assert_gaps needs maxMs")
+        val matcher = matcher(step)
+        val times = test.log.snapshot().filter { it.kind == kind && JsonValues.matches(it.fields, matcher) }.map { it.atMs }
+        if (times.size < 2) fail("${test.id}: ${times.size} $kind events match $matcher, at least 2 are needed to measure a gap")
+        val gaps = times.zipWithNext { a, b -> b - a }
+        if (!gaps.all { it in minMs..maxMs }) fail("${test.id}: the gaps between $kind events are $gaps ms, expected each within $minMs..$maxMs ms")
     }
 
     /**

@@ -19,18 +19,26 @@ import servicestack.serverevents.ffi.ServerEventsException
  */
 class TestReceivers(
     private val singleton: Boolean,
-    private val record: (className: String, member: String, value: JsonElement, instance: Int, message: ServerEventMessage) -> Unit,
+    private val record: (className: String, member: String, value: JsonElement, instance: Int, calls: Int, message: ServerEventMessage) -> Unit,
 ) {
-    /** One receiver object, numbered per class from 1. */
-    class Instance(val className: String, val number: Int)
+    /**
+     * One receiver object, numbered per class from 1. [calls] lives in the object, so it counts
+     * only the messages the SDK delivered to this very instance: a resolver that hands out fresh
+     * instances keeps it at 1.
+     */
+    class Instance(val className: String, val number: Int) {
+        var calls = 0
+    }
 
     private val counters = mutableMapOf<String, Int>()
     private val singletons = mutableMapOf<String, Instance>()
 
     /** The container's dependency, shared by every `TestContainerReceiver` instance. */
     private inner class Dependency {
-        fun record(value: JsonElement, instance: Instance, message: ServerEventMessage) =
-            record("TestContainerReceiver", "Dependency.Record", value, instance.number, message)
+        fun record(value: JsonElement, instance: Instance, message: ServerEventMessage) {
+            val calls = synchronized(instance) { ++instance.calls }
+            record("TestContainerReceiver", "Dependency.Record", value, instance.number, calls, message)
+        }
     }
 
     private val dependency = Dependency()
@@ -49,8 +57,10 @@ class TestReceivers(
             { newInstance(className) }
         }
 
-    private fun Instance.rec(member: String, value: JsonElement, message: ServerEventMessage) =
-        record(className, member, value, number, message)
+    private fun Instance.rec(member: String, value: JsonElement, message: ServerEventMessage) {
+        val calls = synchronized(this) { ++calls }
+        record(className, member, value, number, calls, message)
+    }
 
     /** Registers [className] as the receiver of [op] on [client]. */
     fun register(client: ServerEventsClient, op: String, className: String) {
