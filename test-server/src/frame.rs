@@ -118,6 +118,18 @@ impl StreamCtl {
         o.queue.push_back(chunk);
     }
 
+    /// The slow-consumer close: what is still queued is dropped (that is the memory the limit
+    /// protects), an SSE comment saying why is queued in its place, and the connection is
+    /// aborted once the comment is flushed, so a reader that catches up learns why its stream
+    /// ended and reconnects.
+    fn overflow_locked(o: &mut Outbox, limit: usize) {
+        o.queue.clear();
+        o.queued_bytes = 0;
+        let note = format!(": slow consumer: more than {limit} bytes behind, closing\n\n");
+        Self::enqueue(o, Bytes::from(note));
+        o.state = State::AbortAfterFlush;
+    }
+
     fn abort_locked(o: &mut Outbox) {
         o.queue.clear();
         o.queued_bytes = 0;
@@ -146,7 +158,7 @@ impl StreamCtl {
         let header_len = 4 + 20 + 7 + selector.len() + 1;
         let len = newlines + header_len + body.len() + 2;
         if Self::would_overflow(&o, self.limit, len) {
-            Self::abort_locked(&mut o);
+            Self::overflow_locked(&mut o, self.limit);
             let waker = o.waker.take();
             drop(o);
             self.finish(waker);
@@ -197,7 +209,7 @@ impl StreamCtl {
             return PushOutcome::Closed;
         }
         if Self::would_overflow(&o, self.limit, bytes.len()) {
-            Self::abort_locked(&mut o);
+            Self::overflow_locked(&mut o, self.limit);
             let waker = o.waker.take();
             drop(o);
             self.finish(waker);
@@ -421,6 +433,11 @@ mod tests {
         );
         assert!(ctl.is_closed());
         assert_eq!(ctl.push_frame("s", &body, 0, &faults), PushOutcome::Closed);
+        // The backlog is gone; only the reason is left to deliver.
+        assert_eq!(
+            String::from_utf8(drain(&ctl)).unwrap(),
+            ": slow consumer: more than 100 bytes behind, closing\n\n"
+        );
     }
 
     #[test]

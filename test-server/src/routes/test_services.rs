@@ -10,7 +10,7 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::AppState;
+use super::{AppState, requested_subscription_by};
 use crate::binding::Req;
 use crate::registry::Target;
 use crate::respond::{ApiError, empty, json};
@@ -80,13 +80,13 @@ fn channel_and_selector(
     Ok((channel, selector))
 }
 
+/// The sender subscription `From`: it must exist (404) and the caller must be allowed to act
+/// on it (403), so a post cannot speak for somebody else's subscription.
 fn require_from(state: &AppState, req: &Req) -> Result<crate::SubscriptionInfo, ApiError> {
-    let from = req.params.str("from").unwrap_or_default();
-    state
-        .shared
-        .get(&from)
-        .map(|s| s.info())
-        .ok_or_else(|| ApiError::not_found(format!("Subscription {from} does not exist")))
+    requested_subscription_by(&state.shared, req, "from", |from| {
+        ApiError::not_found(format!("Subscription {from} does not exist"))
+    })
+    .map(|s| s.info())
 }
 
 fn to_body<T: Serialize>(value: &T) -> Bytes {
