@@ -97,7 +97,6 @@ impl StreamCtl {
     }
 
     /// True once the stream stopped accepting writes.
-    #[cfg(test)]
     pub(crate) fn is_closed(&self) -> bool {
         lock(&self.out).state != State::Open
     }

@@ -16,10 +16,12 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::auth::AuthStore;
+use crate::chat_history::ChatHistory;
 use crate::config::ServerConfig;
 use crate::error::{ServerError, check_channel, check_selector};
 use crate::faults::Faults;
 use crate::frame::{CloseMode, EventStream, PushOutcome, StreamCtl};
+use crate::hooks::{NewSubscription, StringMap};
 use crate::util::{lock, read, short_type_name, string_map_json, unix_ms, write};
 
 /// How long a dropped connection stays subscribed before it is unsubscribed (with `onLeave`),
@@ -56,8 +58,17 @@ pub struct SubscriptionInfo {
     pub created_at_ms: u64,
     /// The id of the last frame written to this subscription.
     pub last_event_id: u64,
-    /// The `Meta` map (userId, isAuthenticated, displayName, channels, createdAt, profileUrl).
+    /// The `Meta` map (userId, isAuthenticated, displayName, channels, createdAt, profileUrl,
+    /// plus whatever `OnCreated` added).
     pub meta: BTreeMap<String, String>,
+    /// The `cmd.onConnect` arguments as sent (after `OnConnect`).
+    pub connect_args: BTreeMap<String, String>,
+    /// `ServerArgs`: filled by `OnCreated`, never sent.
+    pub server_args: BTreeMap<String, String>,
+    /// The last heartbeat (or the creation), Unix epoch milliseconds.
+    pub last_pulse_at_ms: u64,
+    /// True once its stream stopped accepting frames (closing or closed).
+    pub is_closed: bool,
 }
 
 /// Counters, like `MemoryServerEvents.GetStats()` plus a few for tests.
@@ -135,6 +146,10 @@ pub(crate) struct Subscription {
     pub(crate) is_authenticated: bool,
     pub(crate) user_address: Option<IpAddr>,
     pub(crate) created_at_ms: u64,
+    connect_args: StringMap,
+    server_args: StringMap,
+    /// `last_pulse_ms` at creation, to turn it into wall-clock time.
+    created_mono_ms: u64,
     last_pulse_ms: AtomicU64,
     state: Mutex<SubState>,
     pub(crate) stream: Arc<StreamCtl>,
@@ -157,6 +172,11 @@ impl Subscription {
     }
 
     pub(crate) fn info(&self) -> SubscriptionInfo {
+        let last_pulse_at_ms = self.created_at_ms.saturating_add(
+            self.last_pulse_ms
+                .load(Ordering::Relaxed)
+                .saturating_sub(self.created_mono_ms),
+        );
         let st = lock(&self.state);
         SubscriptionInfo {
             id: self.id.clone(),
@@ -170,6 +190,18 @@ impl Subscription {
             created_at_ms: self.created_at_ms,
             last_event_id: self.stream.last_event_id(),
             meta: st.meta.iter().cloned().collect(),
+            connect_args: self
+                .connect_args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            server_args: self
+                .server_args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            last_pulse_at_ms,
+            is_closed: self.stream.is_closed(),
         }
     }
 }
@@ -242,6 +274,9 @@ pub(crate) struct Shared {
     next_serial: AtomicU64,
     anon_seq: AtomicU64,
     chat_seq: AtomicU64,
+    sequences: Mutex<HashMap<String, u64>>,
+    /// The channel chats kept for `GetChatHistory`.
+    pub(crate) chat_history: ChatHistory,
     epoch: Instant,
     last_clean_ms: AtomicU64,
     shutting_down: AtomicBool,
@@ -252,6 +287,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: ServerConfig, faults: Faults) -> Arc<Self> {
+        let chat_history = ChatHistory::new(config.chat_history_size);
         Arc::new(Shared {
             config,
             faults,
@@ -263,6 +299,8 @@ impl Shared {
             next_serial: AtomicU64::new(0),
             anon_seq: AtomicU64::new(0),
             chat_seq: AtomicU64::new(0),
+            sequences: Mutex::new(HashMap::new()),
+            chat_history,
             epoch: Instant::now(),
             last_clean_ms: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
@@ -286,6 +324,18 @@ impl Shared {
     /// `GetNextSequence("anonUser")`: bumped for every stream connection.
     pub(crate) fn next_anon(&self) -> u64 {
         self.anon_seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// `GetNextSequence(name)`: a named process-wide counter starting at 1. `anonUser` is the
+    /// one the stream handler bumps for every connection.
+    pub(crate) fn next_sequence(&self, name: &str) -> u64 {
+        if name == "anonUser" {
+            return self.next_anon();
+        }
+        let mut seqs = lock(&self.sequences);
+        let n = seqs.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        *n
     }
 
     /// The process-wide `ChatMessage.Id` sequence.
@@ -333,71 +383,103 @@ impl Shared {
         let ctl = Arc::new(StreamCtl::new(serial, self.config.subscriber_buffer_bytes));
         self.track_stream(&ctl);
         let created_at_ms = unix_ms();
-        let meta: Vec<(String, String)> = vec![
-            ("userId".into(), identity.user_id.clone()),
+        let meta: StringMap = [
+            ("userId", identity.user_id.clone()),
             (
-                "isAuthenticated".into(),
+                "isAuthenticated",
                 if identity.is_authenticated {
                     "true"
                 } else {
                     "false"
                 }
-                .into(),
+                .to_string(),
             ),
-            ("displayName".into(), identity.display_name.clone()),
-            ("channels".into(), channels.join(",")),
-            ("createdAt".into(), created_at_ms.to_string()),
+            ("displayName", identity.display_name.clone()),
+            ("channels", channels.join(",")),
+            ("createdAt", created_at_ms.to_string()),
             (
-                PROFILE_URL_KEY.into(),
+                PROFILE_URL_KEY,
                 identity
                     .profile_url
                     .clone()
                     .unwrap_or_else(|| DEFAULT_PROFILE_URL.to_string()),
             ),
-        ];
-        let meta_json = Bytes::from(string_map_json(
-            meta.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ));
-        let mut connect = meta.clone();
-        connect.push(("id".into(), id.clone()));
-        if let Some(u) = urls.unregister {
-            connect.push(("unRegisterUrl".into(), u));
-        }
-        if let Some(u) = urls.heartbeat {
-            connect.push(("heartbeatUrl".into(), u));
-        }
-        if let Some(u) = urls.update_subscriber {
-            connect.push(("updateSubscriberUrl".into(), u));
-        }
-        connect.push((
-            "heartbeatIntervalMs".into(),
-            self.config.heartbeat_interval.as_millis().to_string(),
-        ));
-        connect.push((
-            "idleTimeoutMs".into(),
-            self.config.idle_timeout.as_millis().to_string(),
-        ));
-        let connect_json = Bytes::from(string_map_json(
-            connect.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ));
-        let sub = Arc::new(Subscription {
+        ]
+        .into_iter()
+        .collect();
+        let mut draft = NewSubscription {
             id,
-            serial,
+            channels,
             user_id: identity.user_id,
             user_name: identity.user_name,
             display_name: identity.display_name,
-            session_id: identity.session_id,
             is_authenticated: identity.is_authenticated,
+            connect_args: StringMap::default(),
+            meta,
+            server_args: StringMap::default(),
+        };
+        if let Some(hook) = &self.config.hooks.on_created {
+            hook(&mut draft);
+        }
+        let mut connect = draft.meta.clone();
+        for (k, v) in draft.connect_args.iter() {
+            connect.insert(k, v);
+        }
+        connect.insert("id", draft.id.clone());
+        if let Some(u) = urls.unregister {
+            connect.insert("unRegisterUrl", u);
+        }
+        if let Some(u) = urls.heartbeat {
+            connect.insert("heartbeatUrl", u);
+        }
+        if let Some(u) = urls.update_subscriber {
+            connect.insert("updateSubscriberUrl", u);
+        }
+        connect.insert(
+            "heartbeatIntervalMs",
+            self.config.heartbeat_interval.as_millis().to_string(),
+        );
+        connect.insert(
+            "idleTimeoutMs",
+            self.config.idle_timeout.as_millis().to_string(),
+        );
+        let meta: Vec<(String, String)> = draft
+            .meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let meta_json = Bytes::from(string_map_json(
+            meta.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ));
+        let now = self.now_ms();
+        let mut sub = Subscription {
+            id: draft.id,
+            serial,
+            user_id: draft.user_id,
+            user_name: draft.user_name,
+            display_name: draft.display_name,
+            session_id: identity.session_id,
+            is_authenticated: draft.is_authenticated,
             user_address: identity.user_address,
             created_at_ms,
-            last_pulse_ms: AtomicU64::new(self.now_ms()),
+            connect_args: connect,
+            server_args: draft.server_args,
+            created_mono_ms: now,
+            last_pulse_ms: AtomicU64::new(now),
             state: Mutex::new(SubState {
-                channels,
+                channels: draft.channels,
                 meta,
                 meta_json,
             }),
             stream: ctl.clone(),
-        });
+        };
+        if let Some(hook) = &self.config.hooks.on_connect {
+            let mut args = std::mem::take(&mut sub.connect_args);
+            hook(&sub.info(), &mut args);
+            sub.connect_args = args;
+        }
+        let connect_json = Bytes::from(string_map_json(sub.connect_args.iter()));
+        let sub = Arc::new(sub);
         let body = EventStream::new(ctl, Some(sub.clone()), self.clone());
         self.register(&sub, connect_json);
         (sub, body)
@@ -426,6 +508,9 @@ impl Shared {
         }
         bump(&self.counters.total_connections);
         self.publish_one(sub, "cmd.onConnect", &connect_json);
+        if let Some(hook) = &self.config.hooks.on_subscribe {
+            hook(&sub.info());
+        }
         if self.config.notify_channel_of_subscriptions {
             let meta = sub.meta_json();
             for ch in &channels {
@@ -493,6 +578,9 @@ impl Shared {
         );
         if matches!(outcome, PushOutcome::Queued(_)) {
             bump(&self.counters.notifications_sent);
+            if let Some(hook) = &self.config.hooks.on_publish {
+                hook(&sub.id, selector, body);
+            }
         }
         self.handle_outcome(sub, outcome)
     }
@@ -535,6 +623,9 @@ impl Shared {
             }
         }
         bump(&self.counters.total_unsubscriptions);
+        if let Some(hook) = &self.config.hooks.on_unsubscribe {
+            hook(&sub.info());
+        }
         sub.stream.close(mode);
         if self.config.notify_channel_of_subscriptions && !self.is_shutting_down() {
             let meta = sub.meta_json();
@@ -729,6 +820,9 @@ impl Shared {
     }
 
     fn notify_update(&self, sub: &Arc<Subscription>, merged: &[String]) {
+        if let Some(hook) = &self.config.hooks.on_update {
+            hook(&sub.info());
+        }
         if self.config.notify_channel_of_subscriptions {
             let meta = sub.meta_json();
             for ch in merged {
@@ -820,6 +914,7 @@ impl Shared {
 
     pub(crate) fn reset(&self) {
         *write(&self.indexes) = Indexes::default();
+        self.chat_history.clear();
         lock(&self.pending).clear();
     }
 
@@ -1271,5 +1366,12 @@ impl ServerEvents {
     /// Counters (`GetStats()`).
     pub fn stats(&self) -> ServerStats {
         self.shared.stats()
+    }
+
+    /// `GetNextSequence(name)`: the next value of a named process-wide counter (from 1).
+    /// `anonUser` is the counter behind anonymous `-N` / `userN` identities, bumped for every
+    /// stream connection.
+    pub fn get_next_sequence(&self, name: &str) -> u64 {
+        self.shared.next_sequence(name)
     }
 }

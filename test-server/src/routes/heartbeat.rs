@@ -36,6 +36,11 @@ pub(crate) async fn heartbeat(
 
     // Housekeeping, throttled by HouseKeepingInterval.
     shared.remove_expired(true);
+    if let Some(hook) = &shared.config.hooks.on_heartbeat_init
+        && let Err(status) = hook(&parts)
+    {
+        return plain_status(status, "Heartbeat refused by OnHeartbeatInit");
+    }
 
     let id = query_value(&query, "id").unwrap_or_default();
     let not_found = || {

@@ -45,9 +45,11 @@ const FIXED_ROUTES: &[&str] = &[
     "/auth",
     "/auth/{provider}",
     "/reset-serverevents",
+    "/chathistory",
     "/test/faults",
     "/test/raw",
     "/test/disconnect-all",
+    "/test/notify",
     "/test/stats",
     "/test/expire-tokens",
     "/test/reset",
@@ -202,12 +204,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Result<Router, String> {
         .route("/auth", any(auth::authenticate))
         .route("/auth/{provider}", any(auth::authenticate))
         .route("/reset-serverevents", any(test_services::reset))
+        .route("/chathistory", any(test_services::chat_history))
         .route(
             "/test/faults",
             post(control::faults).get(control::faults_get),
         )
         .route("/test/raw", post(control::raw))
         .route("/test/disconnect-all", post(control::disconnect_all))
+        .route("/test/notify", post(control::notify))
         .route("/test/stats", get(control::stats))
         .route("/test/expire-tokens", post(control::expire_tokens))
         .route("/test/reset", post(test_services::reset))

@@ -85,6 +85,10 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
         creds => creds,
     };
     let authenticated = matches!(creds, Credentials::Authenticated { .. });
+    let user_name = match &creds {
+        Credentials::Authenticated { session, .. } => Some(session.user_name.clone()),
+        _ => None,
+    };
     if limit && !authenticated {
         return ApiError::unauthorized("Not Authenticated").into_response();
     }
@@ -95,6 +99,13 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
         .try_for_each(|c| ApiError::check_name("Channel", c))
     {
         return e.into_response();
+    }
+
+    if let Some(hook) = &shared.config.hooks.on_init
+        && let Err(status) = hook(&parts)
+    {
+        return ApiError::new(status, "Rejected", "The stream was refused by OnInit")
+            .into_response();
     }
 
     if shared.faults.take_stall_stream() {
@@ -121,9 +132,10 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
     };
     let identity = Identity {
         // No user repository: sessions have no UserAuthId, so authenticated streams are `-N`
-        // too, and the safe display name falls back to `userN` (spec §3.1).
+        // too, and the safe display name falls back to `userN` (spec §3.1). The session's user
+        // name is kept, so NotifyUserName reaches signed-in streams.
         user_id: format!("-{anon}"),
-        user_name: None,
+        user_name,
         display_name: format!("user{anon}"),
         session_id: creds.session_id().map(str::to_string),
         is_authenticated: authenticated,

@@ -10,7 +10,8 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{AppState, requested_subscription_by};
+use super::{AppState, reject_invalid_token, requested_subscription_by};
+use crate::auth::Credentials;
 use crate::binding::Req;
 use crate::registry::Target;
 use crate::respond::{ApiError, empty, json};
@@ -125,7 +126,11 @@ pub(crate) fn handle_chat(state: &AppState, req: Req) -> Result<Response, ApiErr
                 );
             }
         }
-        None => shared.notify_channel(&channel, &selector, &to_body(&msg)),
+        None => {
+            let body = to_body(&msg);
+            shared.chat_history.record(&channel, msg.id, body.clone());
+            shared.notify_channel(&channel, &selector, &body);
+        }
     }
     Ok(json(StatusCode::OK, &msg))
 }
@@ -137,6 +142,16 @@ pub(crate) async fn raw(State(state): State<AppState>, req: Req) -> Result<Respo
 
 pub(crate) fn handle_raw(state: &AppState, req: Req) -> Result<Response, ApiError> {
     let shared = &state.shared;
+    if shared.config.limit_remote_control_to_authenticated_users
+        && !matches!(
+            reject_invalid_token(shared, &req)?,
+            Credentials::Authenticated { .. }
+        )
+    {
+        return Err(ApiError::forbidden(
+            "Remote control is limited to authenticated users",
+        ));
+    }
     require_from(state, &req)?;
     let (channel, selector) = channel_and_selector(&req, true)?;
     let selector = selector.unwrap_or_default();
@@ -182,6 +197,48 @@ pub(crate) fn handle_object(state: &AppState, req: Req) -> Result<Response, ApiE
         }
     }
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `GetChatHistory` at `/chathistory`: the channel chats kept for `channels` (default `*`),
+/// oldest first, those with an id above `afterId` only, at most `take`; answers
+/// `{"results":[ChatMessage...]}`.
+pub(crate) async fn chat_history(
+    State(state): State<AppState>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    handle_chat_history(&state, req)
+}
+
+pub(crate) fn handle_chat_history(state: &AppState, req: Req) -> Result<Response, ApiError> {
+    let channels = req
+        .params
+        .list("channels")
+        .unwrap_or_else(|| vec!["*".to_string()]);
+    let number = |key: &str| -> Result<Option<u64>, ApiError> {
+        req.params
+            .str(key)
+            .map(|v| {
+                v.trim().parse::<u64>().map_err(|_| {
+                    ApiError::bad_request(
+                        "SerializationException",
+                        format!("'{key}' must be a non-negative integer"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let after = number("afterId")?.unwrap_or(0);
+    let take = number("take")?.map(|t| usize::try_from(t).unwrap_or(usize::MAX));
+    let messages = state.shared.chat_history.after(&channels, after, take);
+    let mut out = b"{\"results\":[".to_vec();
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(m);
+    }
+    out.extend_from_slice(b"]}");
+    Ok(crate::respond::json_text(StatusCode::OK, out))
 }
 
 /// `ResetServerEvents`: forget every subscription (streams stay open and silent).
