@@ -72,6 +72,8 @@ scenarios! {
     core_state_changes_follow_the_connection,
     core_channel_changes_survive_reconnect,
     core_idle_timeout_reconnects_after_silence,
+    core_custom_meta_reaches_on_connect_and_on_join,
+    core_notify_user_name_reaches_signed_in_clients_only,
 }
 
 #[test]

@@ -47,6 +47,7 @@ function connectFields(e) {
     updateSubscriberUrl: e.updateSubscriberUrl,
     heartbeatIntervalMs: e.heartbeatIntervalMs,
     idleTimeoutMs: e.idleTimeoutMs,
+    meta: e.meta,
   };
 }
 
@@ -57,6 +58,7 @@ function commandFields(e) {
     displayName: e.displayName,
     isAuthenticated: e.isAuthenticated,
     channels: splitChannels(e.channels),
+    meta: e.meta,
   };
 }
 

@@ -27,6 +27,7 @@ enum Fields {
             "updateSubscriberUrl": JSON.of(info.updateSubscriberUrl),
             "heartbeatIntervalMs": JSON.of(info.heartbeatIntervalMs),
             "idleTimeoutMs": JSON.of(info.idleTimeoutMs),
+            "meta": .object(info.meta.mapValues { JSON.string($0) }),
         ]
     }
 
@@ -37,6 +38,7 @@ enum Fields {
             "displayName": .string(command.displayName),
             "isAuthenticated": .bool(command.isAuthenticated),
             "channels": JSON.of(command.channels),
+            "meta": .object(command.meta.mapValues { JSON.string($0) }),
         ]
     }
 

@@ -61,6 +61,7 @@ object Fields {
         "updateSubscriberUrl" to JsonValues.of(info.updateSubscriberUrl),
         "heartbeatIntervalMs" to JsonPrimitive(info.heartbeatIntervalMs.toLong()),
         "idleTimeoutMs" to JsonPrimitive(info.idleTimeoutMs.toLong()),
+        "meta" to JsonObject(info.meta.mapValues { JsonPrimitive(it.value) }),
     )
 
     fun command(command: ServerEventCommand) = mapOf(
@@ -69,6 +70,7 @@ object Fields {
         "displayName" to JsonPrimitive(command.displayName),
         "isAuthenticated" to JsonPrimitive(command.isAuthenticated),
         "channels" to JsonValues.of(command.channels),
+        "meta" to JsonObject(command.meta.mapValues { JsonPrimitive(it.value) }),
     )
 
     fun message(message: ServerEventMessage) = mapOf(
