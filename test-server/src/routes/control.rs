@@ -178,7 +178,7 @@ pub(crate) async fn notify(State(state): State<AppState>, req: Req) -> Result<Re
         "all" => shared.notify(Target::All, &selector, &body, filter),
         "channel" => {
             ApiError::check_name("Channel", &to)?;
-            shared.notify_channel(&to, &selector, &body);
+            shared.notify(Target::Channel(&to), &selector, &body, None);
         }
         "subscription" => shared.notify(Target::Subscription(&to), &selector, &body, filter),
         "userid" => shared.notify(Target::UserId(&to), &selector, &body, filter),

@@ -129,7 +129,7 @@ pub(crate) fn handle_chat(state: &AppState, req: Req) -> Result<Response, ApiErr
         None => {
             let body = to_body(&msg);
             shared.chat_history.record(&channel, msg.id, body.clone());
-            shared.notify_channel(&channel, &selector, &body);
+            shared.notify(Target::Channel(&channel), &selector, &body, None);
         }
     }
     Ok(json(StatusCode::OK, &msg))
@@ -162,7 +162,7 @@ pub(crate) fn handle_raw(state: &AppState, req: Req) -> Result<Response, ApiErro
     };
     match req.params.str("toUserId") {
         Some(to) => shared.notify(Target::UserId(&to), &selector, &body, None),
-        None => shared.notify_channel(&channel, &selector, &body),
+        None => shared.notify(Target::Channel(&channel), &selector, &body, None),
     }
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -193,7 +193,7 @@ pub(crate) fn handle_object(state: &AppState, req: Req) -> Result<Response, ApiE
         let body = to_body(&value);
         match &to_user_id {
             Some(to) => shared.notify(Target::UserId(to), sel, &body, None),
-            None => shared.notify_channel(&channel, sel, &body),
+            None => shared.notify(Target::Channel(&channel), sel, &body, None),
         }
     }
     Ok(empty(StatusCode::NO_CONTENT))
