@@ -22,6 +22,9 @@ use crate::util::lock;
 
 /// Small chunks are coalesced into one body frame up to this size.
 const COALESCE_LIMIT: usize = 16 * 1024;
+/// How long a slow consumer's connection may take to flush the slow-consumer note before the
+/// connection is dropped outright (a reader that stopped reading never takes it).
+const SLOW_CONSUMER_GRACE: Duration = Duration::from_secs(2);
 /// How long a cut stream waits so the partial frame is flushed before the connection is aborted.
 const CUT_FLUSH_DELAY: Duration = Duration::from_millis(25);
 
@@ -68,6 +71,8 @@ struct Outbox {
     next_id: u64,
     state: State,
     waker: Option<Waker>,
+    /// Drops the whole connection (see `ConnectionAbort`).
+    connection: Option<tokio_util::sync::CancellationToken>,
 }
 
 /// The shared control block of one event stream.
@@ -91,9 +96,29 @@ impl StreamCtl {
                 next_id: 0,
                 state: State::Open,
                 waker: None,
+                connection: None,
             }),
             progress: Notify::new(),
         }
+    }
+
+    /// Lets a slow-consumer drop end the connection itself if the reader never catches up.
+    pub(crate) fn set_connection(&self, abort: tokio_util::sync::CancellationToken) {
+        lock(&self.out).connection = Some(abort);
+    }
+
+    /// After a slow-consumer drop: if the body has not ended (the note could not even be
+    /// written because the reader stopped reading), drop the connection after a grace period
+    /// so its buffers are freed.
+    fn drop_connection_later(&self, abort: Option<tokio_util::sync::CancellationToken>) {
+        let (Some(abort), Ok(runtime)) = (abort, tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        // Cancelling the token of a connection that already ended does nothing.
+        runtime.spawn(async move {
+            tokio::time::sleep(SLOW_CONSUMER_GRACE).await;
+            abort.cancel();
+        });
     }
 
     /// True once the stream stopped accepting writes.
@@ -159,8 +184,10 @@ impl StreamCtl {
         if Self::would_overflow(&o, self.limit, len) {
             Self::overflow_locked(&mut o, self.limit);
             let waker = o.waker.take();
+            let abort = o.connection.take();
             drop(o);
             self.finish(waker);
+            self.drop_connection_later(abort);
             return PushOutcome::Overflow;
         }
         o.next_id += 1;
@@ -210,8 +237,10 @@ impl StreamCtl {
         if Self::would_overflow(&o, self.limit, bytes.len()) {
             Self::overflow_locked(&mut o, self.limit);
             let waker = o.waker.take();
+            let abort = o.connection.take();
             drop(o);
             self.finish(waker);
+            self.drop_connection_later(abort);
             return PushOutcome::Overflow;
         }
         if !bytes.is_empty() {

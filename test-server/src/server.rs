@@ -18,7 +18,7 @@ use tower::ServiceExt as _;
 use crate::config::ServerConfig;
 use crate::faults::Faults;
 use crate::registry::{ServerEvents, Shared};
-use crate::respond::RemoteAddr;
+use crate::respond::{ConnectionAbort, RemoteAddr};
 
 /// The kernel send buffer of every connection (Linux doubles it). Fixed, so that a reader that
 /// stops reading is held to `subscriber_buffer_bytes` plus these small constants instead of
@@ -204,8 +204,11 @@ async fn connection(
     cancel: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
+    let abort = CancellationToken::new();
+    let abort_handle = ConnectionAbort(abort.clone());
     let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
         req.extensions_mut().insert(RemoteAddr(remote));
+        req.extensions_mut().insert(abort_handle.clone());
         router.clone().oneshot(req)
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -225,6 +228,9 @@ async fn connection(
         _ = cancel.cancelled() => {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await;
+        }
+        _ = abort.cancelled() => {
+            tracing::debug!("connection from {remote} dropped: its reader stopped reading");
         }
     }
 }

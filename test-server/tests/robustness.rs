@@ -414,4 +414,16 @@ async fn every_reader_that_stops_is_held_to_the_buffer_limit_and_told_why() {
         "no slow-consumer note at the end: {:?}",
         &text[text.len().saturating_sub(200)..]
     );
+
+    // The others never read, so not even the note gets out: their connections are dropped
+    // after a grace period instead of holding their buffers for as long as the peer lives.
+    wait_until("the stalled connections closed", || {
+        server.events().stats().open_streams == 0
+    })
+    .await;
+    for stalled in &mut readers[1..] {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(T, stalled.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "the server closed the connection");
+    }
 }

@@ -11,7 +11,7 @@ use crate::binding::{parse_query, query_value};
 use crate::config::update_path_for;
 use crate::frame::EventStream;
 use crate::registry::{ConnectUrls, Identity};
-use crate::respond::{ApiError, RemoteAddr, base_url};
+use crate::respond::{ApiError, ConnectionAbort, RemoteAddr, base_url};
 use crate::util::random_id;
 
 /// `EventSubscription.UnknownChannel`.
@@ -142,6 +142,9 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
         user_address: parts.extensions.get::<RemoteAddr>().map(|r| r.ip()),
         profile_url: None,
     };
-    let (_sub, body) = shared.open_subscription(id, identity, channels, urls);
+    let (sub, body) = shared.open_subscription(id, identity, channels, urls);
+    if let Some(abort) = parts.extensions.get::<ConnectionAbort>() {
+        sub.stream.set_connection(abort.0.clone());
+    }
     stream_response(body)
 }
