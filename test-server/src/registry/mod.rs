@@ -5,6 +5,12 @@
 //! own buffer, so a large publish never holds up publishers to other channels. Unsubscriptions
 //! discovered while publishing (expired, closed, overflowing or cut streams) are queued and
 //! processed after the publish, like ServiceStack's `DoAsyncTasks`.
+//!
+//! This file holds [`Shared`] and the subscription lifecycle (open, register, pulse, channel
+//! updates, lookups, reset, shutdown); `subscription` the per-subscription state, `indexes`
+//! the lookup maps, `publish` the notify entry point and frame writes, `housekeeping` the
+//! cleanup queue, unsubscription and expiry, `stats` the counters, `events` the public
+//! [`ServerEvents`] surface.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
