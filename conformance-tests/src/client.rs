@@ -46,6 +46,7 @@ pub fn connect_fields(info: &ServerEventConnect) -> Map<String, Value> {
             json!(info.heartbeat_interval.as_millis() as u64),
         ),
         ("idleTimeoutMs", json!(info.idle_timeout.as_millis() as u64)),
+        ("meta", json!(info.command.meta)),
     ])
 }
 
@@ -57,6 +58,7 @@ pub fn command_fields(command: &ServerEventCommand) -> Map<String, Value> {
         ("displayName", json!(command.display_name)),
         ("isAuthenticated", json!(command.is_authenticated)),
         ("channels", json!(command.channels)),
+        ("meta", json!(command.meta)),
     ])
 }
 

@@ -968,25 +968,42 @@ impl Runner {
         let mut last;
         loop {
             last = match channels {
-                Some(channels) => {
-                    let channels: Vec<String> = channels
-                        .iter()
-                        .map(|c| self.text(c).map(|c| encode_segment(&c)))
-                        .collect::<Result<_, _>>()?;
-                    let url = format!(
-                        "{}/event-subscribers?channels={}",
-                        self.base_url,
-                        channels.join(",")
-                    );
-                    let reply = self.http.get(&url).await?;
-                    match reply.json() {
-                        Value::Array(list) => Ok(list.len()),
-                        _ => Err(format!(
-                            "GET {url} answered {}: {}",
-                            reply.status, reply.body
-                        )),
+                // Through the client, with its credentials: on a server limited to signed-in
+                // users the list is not public. A dropped client asks with a plain call.
+                Some(channels) => match self.handle(client) {
+                    Ok(handle) => {
+                        let channels: Vec<String> = channels
+                            .iter()
+                            .map(|c| self.text(c))
+                            .collect::<Result<_, _>>()?;
+                        handle
+                            .get_subscribers(&channels)
+                            .await
+                            .map(|list| list.len())
+                            .map_err(|e| {
+                                format!("{client}: get_subscribers({channels:?}) failed: {e}")
+                            })
                     }
-                }
+                    Err(_) => {
+                        let channels: Vec<String> = channels
+                            .iter()
+                            .map(|c| self.text(c).map(|c| encode_segment(&c)))
+                            .collect::<Result<_, _>>()?;
+                        let url = format!(
+                            "{}/event-subscribers?channels={}",
+                            self.base_url,
+                            channels.join(",")
+                        );
+                        let reply = self.http.get(&url).await?;
+                        match reply.json() {
+                            Value::Array(list) => Ok(list.len()),
+                            _ => Err(format!(
+                                "GET {url} answered {}: {}",
+                                reply.status, reply.body
+                            )),
+                        }
+                    }
+                },
                 None => self
                     .handle(client)?
                     .get_channel_subscribers()

@@ -60,6 +60,9 @@ pub enum Profile {
     NoNotify,
     /// `default` with a 10 s heartbeat.
     SlowHeartbeat,
+    /// `default` + the hooks of `ServerConfig::custom_meta_hooks` (custom Meta and connect
+    /// arguments).
+    CustomMeta,
 }
 
 /// A language leg.

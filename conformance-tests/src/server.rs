@@ -30,6 +30,10 @@ pub fn config(profile: Profile) -> ServerConfig {
             heartbeat_interval: Duration::from_secs(10),
             ..base
         },
+        Profile::CustomMeta => ServerConfig {
+            hooks: ServerConfig::custom_meta_hooks(),
+            ..base
+        },
     }
 }
 

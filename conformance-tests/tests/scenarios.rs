@@ -77,6 +77,8 @@ scenarios! {
     core_handlers_registered_and_removed_at_run_time,
     core_receivers_registered_and_removed_at_run_time,
     core_listeners_added_and_removed_at_run_time_and_remove_all,
+    core_custom_meta_reaches_on_connect_and_on_join,
+    core_notify_user_name_reaches_signed_in_clients_only,
 }
 
 #[test]

@@ -94,6 +94,13 @@ impl Params {
         values.iter().rev().find_map(stringify)
     }
 
+    /// The last non-null raw JSON value of the winning source (query and form values are
+    /// strings).
+    pub(crate) fn value(&self, key: &str) -> Option<&Value> {
+        let (_, values) = self.map.get(&key.to_ascii_lowercase())?;
+        values.iter().rev().find(|v| !v.is_null())
+    }
+
     /// A typed `string[]`: every value of the winning source, each split by [`split_list`].
     /// `None` when the key is absent or only null.
     pub(crate) fn list(&self, key: &str) -> Option<Vec<String>> {

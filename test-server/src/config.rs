@@ -1,7 +1,10 @@
 //! Server configuration: the `ServerEventsFeature` settings plus a few test-host knobs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::hooks::ServerHooks;
 
 /// The feature routes, each of which can be disabled with `None`.
 ///
@@ -66,6 +69,14 @@ pub struct ServerConfig {
     pub newlines_before_frame: usize,
     /// Serve static files from this directory at `/` (fallback route). Default none.
     pub static_dir: Option<PathBuf>,
+    /// The feature's hooks (`OnInit`, `OnCreated`, `OnConnect`, ...). Default none.
+    pub hooks: ServerHooks,
+    /// `LimitRemoteControlToAuthenticatedUsers` (the Chat app's setting): anonymous
+    /// `PostRawToChannel` requests (the raw relay that drives other clients' receivers) get
+    /// 403. Default false.
+    pub limit_remote_control_to_authenticated_users: bool,
+    /// How many chat messages each channel keeps for `GetChatHistory`. Default 100.
+    pub chat_history_size: usize,
 }
 
 impl Default for ServerConfig {
@@ -82,18 +93,28 @@ impl Default for ServerConfig {
             subscriber_buffer_bytes: 1_024_000,
             newlines_before_frame: 0,
             static_dir: None,
+            hooks: ServerHooks::default(),
+            limit_remote_control_to_authenticated_users: false,
+            chat_history_size: 100,
         }
     }
 }
 
 impl ServerConfig {
     /// The profile names [`for_profile`](Self::for_profile) knows.
-    pub const PROFILES: [&'static str; 4] = ["default", "auth", "no_notify", "slow_heartbeat"];
+    pub const PROFILES: [&'static str; 5] = [
+        "default",
+        "auth",
+        "no_notify",
+        "slow_heartbeat",
+        "custom_meta",
+    ];
 
     /// The server profiles of the shared conformance scenarios
     /// (`conformance-tests/scenarios/FORMAT.md`): `default` (the C# suite's AppHost), `auth`
     /// (plus `limit_to_authenticated_users`), `no_notify` (no join/leave notifications, 400 ms
-    /// idle timeout, like the Redis stateful fixture) and `slow_heartbeat` (10 s heartbeats).
+    /// idle timeout, like the Redis stateful fixture), `slow_heartbeat` (10 s heartbeats) and
+    /// `custom_meta` (the docs' "Event Subscription Metadata": see [`custom_meta_hooks`](Self::custom_meta_hooks)).
     ///
     /// ```
     /// use servicestack_events_server::ServerConfig;
@@ -117,8 +138,34 @@ impl ServerConfig {
                 heartbeat_interval: Duration::from_secs(10),
                 ..tests
             },
+            "custom_meta" => ServerConfig {
+                hooks: Self::custom_meta_hooks(),
+                ..tests
+            },
             _ => return None,
         })
+    }
+
+    /// The hooks of the `custom_meta` profile, after the docs' "Event Subscription Metadata"
+    /// example: `OnCreated` adds the `Meta` key `team` (`"blue"`, or `"signed-in"` for a
+    /// signed-in session) and the never-sent `ServerArgs` key `secret`; `OnConnect` adds the
+    /// connect argument `motd` (`"welcome <displayName>"`), sent in `cmd.onConnect` only.
+    pub fn custom_meta_hooks() -> ServerHooks {
+        ServerHooks {
+            on_created: Some(Arc::new(|sub| {
+                let team = if sub.is_authenticated {
+                    "signed-in"
+                } else {
+                    "blue"
+                };
+                sub.meta.insert("team", team);
+                sub.server_args.insert("secret", "kept on the server");
+            })),
+            on_connect: Some(Arc::new(|sub, args| {
+                args.insert("motd", format!("welcome {}", sub.display_name));
+            })),
+            ..ServerHooks::default()
+        }
     }
 
     /// The configuration of the C# integration suite's AppHost: a 200 ms heartbeat, everything

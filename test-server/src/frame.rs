@@ -22,6 +22,9 @@ use crate::util::lock;
 
 /// Small chunks are coalesced into one body frame up to this size.
 const COALESCE_LIMIT: usize = 16 * 1024;
+/// How long a slow consumer's connection may take to flush the slow-consumer note before the
+/// connection is dropped outright (a reader that stopped reading never takes it).
+const SLOW_CONSUMER_GRACE: Duration = Duration::from_secs(2);
 /// How long a cut stream waits so the partial frame is flushed before the connection is aborted.
 const CUT_FLUSH_DELAY: Duration = Duration::from_millis(25);
 
@@ -68,6 +71,8 @@ struct Outbox {
     next_id: u64,
     state: State,
     waker: Option<Waker>,
+    /// Drops the whole connection (see `ConnectionAbort`).
+    connection: Option<tokio_util::sync::CancellationToken>,
 }
 
 /// The shared control block of one event stream.
@@ -91,13 +96,32 @@ impl StreamCtl {
                 next_id: 0,
                 state: State::Open,
                 waker: None,
+                connection: None,
             }),
             progress: Notify::new(),
         }
     }
 
+    /// Lets a slow-consumer drop end the connection itself if the reader never catches up.
+    pub(crate) fn set_connection(&self, abort: tokio_util::sync::CancellationToken) {
+        lock(&self.out).connection = Some(abort);
+    }
+
+    /// After a slow-consumer drop: if the body has not ended (the note could not even be
+    /// written because the reader stopped reading), drop the connection after a grace period
+    /// so its buffers are freed.
+    fn drop_connection_later(&self, abort: Option<tokio_util::sync::CancellationToken>) {
+        let (Some(abort), Ok(runtime)) = (abort, tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        // Cancelling the token of a connection that already ended does nothing.
+        runtime.spawn(async move {
+            tokio::time::sleep(SLOW_CONSUMER_GRACE).await;
+            abort.cancel();
+        });
+    }
+
     /// True once the stream stopped accepting writes.
-    #[cfg(test)]
     pub(crate) fn is_closed(&self) -> bool {
         lock(&self.out).state != State::Open
     }
@@ -116,6 +140,18 @@ impl StreamCtl {
         o.queued_bytes += chunk.len();
         o.enqueued_total += chunk.len() as u64;
         o.queue.push_back(chunk);
+    }
+
+    /// The slow-consumer close: what is still queued is dropped (that is the memory the limit
+    /// protects), an SSE comment saying why is queued in its place, and the connection is
+    /// aborted once the comment is flushed, so a reader that catches up learns why its stream
+    /// ended and reconnects.
+    fn overflow_locked(o: &mut Outbox, limit: usize) {
+        o.queue.clear();
+        o.queued_bytes = 0;
+        let note = format!(": slow consumer: more than {limit} bytes behind, closing\n\n");
+        Self::enqueue(o, Bytes::from(note));
+        o.state = State::AbortAfterFlush;
     }
 
     fn abort_locked(o: &mut Outbox) {
@@ -146,10 +182,12 @@ impl StreamCtl {
         let header_len = 4 + 20 + 7 + selector.len() + 1;
         let len = newlines + header_len + body.len() + 2;
         if Self::would_overflow(&o, self.limit, len) {
-            Self::abort_locked(&mut o);
+            Self::overflow_locked(&mut o, self.limit);
             let waker = o.waker.take();
+            let abort = o.connection.take();
             drop(o);
             self.finish(waker);
+            self.drop_connection_later(abort);
             return PushOutcome::Overflow;
         }
         o.next_id += 1;
@@ -197,10 +235,12 @@ impl StreamCtl {
             return PushOutcome::Closed;
         }
         if Self::would_overflow(&o, self.limit, bytes.len()) {
-            Self::abort_locked(&mut o);
+            Self::overflow_locked(&mut o, self.limit);
             let waker = o.waker.take();
+            let abort = o.connection.take();
             drop(o);
             self.finish(waker);
+            self.drop_connection_later(abort);
             return PushOutcome::Overflow;
         }
         if !bytes.is_empty() {
@@ -421,6 +461,11 @@ mod tests {
         );
         assert!(ctl.is_closed());
         assert_eq!(ctl.push_frame("s", &body, 0, &faults), PushOutcome::Closed);
+        // The backlog is gone; only the reason is left to deliver.
+        assert_eq!(
+            String::from_utf8(drain(&ctl)).unwrap(),
+            ": slow consumer: more than 100 bytes behind, closing\n\n"
+        );
     }
 
     #[test]

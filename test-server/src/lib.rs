@@ -36,21 +36,24 @@
 //!   `GET|POST /event-heartbeat`, any verb on `/event-unregister`, `/event-subscribers` and
 //!   `/event-subscribers/{id}`.
 //! - Predefined routes `/api/{Name}` and `/json/reply/{Name}` for `GetEventSubscribers`,
-//!   `UpdateEventSubscriber`, `UnRegisterEventSubscriber`, the test services, `Authenticate`
+//!   `UpdateEventSubscriber`, `UnRegisterEventSubscriber`, the test services, `GetChatHistory`, `Authenticate`
 //!   and `ResetServerEvents`.
-//! - Test services: `/channels/{Channel}/chat|raw|object`, `/reset-serverevents`,
+//! - Test services: `/channels/{Channel}/chat|raw|object`, `/chathistory`, `/reset-serverevents`,
 //!   `/auth/{provider}`, `/auth`.
 //! - Test controls: `POST /test/faults`, `POST /test/raw?id=`, `POST /test/disconnect-all`,
-//!   `GET /test/stats`, `POST /test/expire-tokens`, `POST /test/reset`.
+//!   `GET /test/stats`, `POST /test/expire-tokens`, `POST /test/reset`, `POST /test/notify`.
+//! - Hooks ([`ServerHooks`]) and custom `Meta` / `ConnectArgs` / `ServerArgs` through [`ServerConfig::hooks`].
 #![warn(missing_docs)]
 
 mod auth;
 mod binding;
+mod chat_history;
 mod config;
 mod cors;
 mod error;
 mod faults;
 mod frame;
+mod hooks;
 mod registry;
 mod respond;
 mod routes;
@@ -60,5 +63,9 @@ mod util;
 pub use config::{ServerConfig, ServerPaths};
 pub use error::ServerError;
 pub use faults::{Faults, FaultsSnapshot};
+pub use hooks::{
+    ConnectHook, CreatedHook, NewSubscription, PublishHook, RequestHook, ServerHooks, StringMap,
+    SubscriptionHook,
+};
 pub use registry::{ServerEvents, ServerStats, SubscriptionInfo};
 pub use server::TestServer;

@@ -23,7 +23,8 @@ struct Args {
     /// Port to bind; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Start from a conformance-scenario profile (default, auth, no_notify, slow_heartbeat; see
+    /// Start from a conformance-scenario profile (default, auth, no_notify, slow_heartbeat,
+    /// custom_meta; see
     /// conformance-tests/scenarios/FORMAT.md); the other flags override its settings.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(ServerConfig::PROFILES))]
     profile: Option<String>,

@@ -11,6 +11,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RemoteAddr(pub(crate) SocketAddr);
 
+/// Request extension: cancelling it drops the request's connection at once (unsent bytes and
+/// all), for readers that stopped reading and so would hold their buffers forever.
+#[derive(Clone)]
+pub(crate) struct ConnectionAbort(pub(crate) tokio_util::sync::CancellationToken);
+
 impl RemoteAddr {
     /// The IP, with IPv4-mapped IPv6 addresses normalised to IPv4.
     pub(crate) fn ip(&self) -> IpAddr {

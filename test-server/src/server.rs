@@ -9,7 +9,7 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,7 +18,15 @@ use tower::ServiceExt as _;
 use crate::config::ServerConfig;
 use crate::faults::Faults;
 use crate::registry::{ServerEvents, Shared};
-use crate::respond::RemoteAddr;
+use crate::respond::{ConnectionAbort, RemoteAddr};
+
+/// The kernel send buffer of every connection (Linux doubles it). Fixed, so that a reader that
+/// stops reading is held to `subscriber_buffer_bytes` plus these small constants instead of
+/// the megabytes TCP autotuning would grant it.
+const SOCKET_SEND_BUFFER: u32 = 128 * 1024;
+/// hyper's per-connection buffer (it also bounds request heads). Its default, ~400 KB, would
+/// hide a stalled reader's backlog from the subscriber limit.
+const CONNECTION_BUFFER: usize = 64 * 1024;
 
 /// How long connections get to finish after shutdown before they are dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -66,7 +74,7 @@ impl TestServer {
         })?
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
 
-        let listener = TcpListener::bind(addr).await?;
+        let listener = bind(addr)?;
         let addr = listener.local_addr()?;
         let cancel = shared.cancel.clone();
         let housekeeping = tokio::spawn(housekeeping(shared.clone()));
@@ -125,6 +133,21 @@ impl Drop for TestServer {
     }
 }
 
+/// Binds like `TcpListener::bind` (address reuse for restarts on the same port), with the
+/// bounded send buffer that accepted connections inherit.
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.set_send_buffer_size(SOCKET_SEND_BUFFER)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 /// Sweeps expired subscriptions every housekeeping interval (one task per server).
 async fn housekeeping(shared: Arc<Shared>) {
     let period = shared
@@ -181,12 +204,19 @@ async fn connection(
     cancel: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
+    let abort = CancellationToken::new();
+    let abort_handle = ConnectionAbort(abort.clone());
     let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
         req.extensions_mut().insert(RemoteAddr(remote));
+        req.extensions_mut().insert(abort_handle.clone());
         router.clone().oneshot(req)
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).keep_alive(true);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .max_buf_size(CONNECTION_BUFFER);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     tokio::select! {
@@ -198,6 +228,9 @@ async fn connection(
         _ = cancel.cancelled() => {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await;
+        }
+        _ = abort.cancelled() => {
+            tracing::debug!("connection from {remote} dropped: its reader stopped reading");
         }
     }
 }

@@ -251,15 +251,23 @@ async fn expired_tokens_get_401_everywhere() {
         "401s change nothing"
     );
 
-    // A fresh login gives a working token again.
+    // A fresh login gives a working token again. It is a new session, so the subscription of
+    // the old one is not its to pulse (403); its own new stream's heartbeats work.
     let fresh = login(&server, &client()).await["bearerToken"]
         .as_str()
         .unwrap()
         .to_string();
     let mut sse = Sse::send(client().get(stream_url(&server, "")).bearer_auth(&fresh)).await;
-    assert_eq!(sse.frame().await.selector(), "cmd.onConnect");
+    let fresh_args = sse.frame().await.map();
     let hb = client()
         .post(s(&args["heartbeatUrl"]))
+        .bearer_auth(&fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hb.status(), 403);
+    let hb = client()
+        .post(s(&fresh_args["heartbeatUrl"]))
         .bearer_auth(&fresh)
         .send()
         .await
@@ -293,4 +301,153 @@ async fn without_the_limit_bad_tokens_still_fail_heartbeats_but_streams_are_anon
         .unwrap();
     assert_eq!(hb.status(), 401);
     assert_eq!(heartbeat(s(&args["heartbeatUrl"])).await, 200);
+}
+
+#[tokio::test]
+async fn a_signed_in_subscription_is_acted_on_only_by_its_own_session() {
+    // ServiceStack checks only the caller's address, so anybody on the same machine (or behind
+    // the same proxy) who learns a subscription id can pulse, move, unregister or speak for it.
+    let server = limited().await;
+    let owner = login(&server, &client()).await["bearerToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = login(&server, &client()).await["bearerToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(owner, other);
+    let mut sse = Sse::send(
+        client()
+            .get(stream_url(&server, "channels=home"))
+            .bearer_auth(&owner),
+    )
+    .await;
+    let args = sse.frame().await.map();
+    let id = s(&args["id"]).to_string();
+    assert_eq!(sse.frame().await.selector(), "home@cmd.onJoin");
+    let base = server.base_url().to_string();
+    let chat_as_it =
+        json!({"from": id, "channel": "home", "selector": "cmd.chat", "message": "forged"});
+
+    for who in [None, Some(other.as_str())] {
+        let with = |req: reqwest::RequestBuilder| match who {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        };
+        let hb = with(client().post(s(&args["heartbeatUrl"])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(hb.status(), 403, "heartbeat by {who:?}");
+        let up = with(client().post(s(&args["updateSubscriberUrl"])))
+            .json(&json!({"subscribeChannels": "B"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(up.status(), 403, "update by {who:?}");
+        let chat = with(client().post(format!("{base}/channels/home/chat")))
+            .json(&chat_as_it)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(chat.status(), 403, "chat as it by {who:?}");
+        let raw = with(client().post(format!("{base}/channels/home/raw")))
+            .json(&chat_as_it)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(raw.status(), 403, "raw post as it by {who:?}");
+        let un = with(client().post(s(&args["unRegisterUrl"])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(un.status(), 403, "unregister by {who:?}");
+    }
+    let info = server
+        .events()
+        .get_subscription_info(&id)
+        .expect("still subscribed");
+    assert_eq!(info.channels, ["home"]);
+
+    // Its own session still can; the first frame after all of the above is the owner's own
+    // heartbeat, so none of the refused requests wrote anything.
+    let hb = client()
+        .post(s(&args["heartbeatUrl"]))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hb.status(), 200);
+    assert_eq!(sse.frame().await.selector(), "cmd.onHeartbeat");
+    let chat = client()
+        .post(format!("{base}/channels/home/chat"))
+        .bearer_auth(&owner)
+        .json(&json!({"from": id, "channel": "home", "selector": "cmd.chat", "message": "mine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chat.status(), 200);
+    let frame = sse.frame().await;
+    assert_eq!(frame.selector(), "home@cmd.chat");
+    assert_eq!(frame.json()["message"], "mine");
+    let un = client()
+        .post(s(&args["unRegisterUrl"]))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(un.status(), 200);
+}
+
+#[tokio::test]
+async fn subscriber_lists_follow_the_stream_rule() {
+    let server = limited().await;
+    let token = login(&server, &client()).await["bearerToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut sse = Sse::send(
+        client()
+            .get(stream_url(&server, "channels=home"))
+            .bearer_auth(&token),
+    )
+    .await;
+    sse.frame().await;
+    for path in [
+        "/event-subscribers",
+        "/event-subscribers?channels=home",
+        "/api/GetEventSubscribers?channels=home",
+        "/json/reply/GetEventSubscribers",
+    ] {
+        let url = format!("{}{path}", server.base_url());
+        let anonymous = client().get(&url).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401, "anonymous {path}");
+        let signed_in: Value = client()
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            signed_in.as_array().map(Vec::len),
+            Some(1),
+            "{path}: {signed_in}"
+        );
+    }
+    // Without the limit the list stays public, as in ServiceStack.
+    let open = common::server().await;
+    let (_sse, _) = Sse::connect(&open, "channels=home").await;
+    let list: Value = client()
+        .get(format!("{}/event-subscribers", open.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use common::*;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn error_code(resp: reqwest::Response) -> (u16, String) {
     let status = resp.status().as_u16();
@@ -362,4 +362,68 @@ async fn a_client_that_drops_mid_request_disturbs_nobody() {
     assert_eq!(sse.frame().await.selector(), "A@cmd.onLeave");
     server.events().notify_channel("A", "cmd.x", "x").unwrap();
     assert_eq!(sse.frame().await.selector(), "A@cmd.x");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_reader_that_stops_is_held_to_the_buffer_limit_and_told_why() {
+    // The measurement from issue 13: streams that never read, sent 40 messages of 50 KB each
+    // (2 MB, twice the default limit). hyper's own buffer and TCP autotuning used to absorb
+    // the backlog, so none of them was ever dropped and the server's memory kept it all.
+    let server = server().await;
+    let mut readers = Vec::new();
+    for _ in 0..8 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stalled = socket.connect(server.addr()).await.unwrap();
+        stalled
+            .write_all(b"GET /event-stream?channels=big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        readers.push(stalled);
+    }
+    wait_until("8 subscriptions", || {
+        server.events().subscription_count() == 8
+    })
+    .await;
+    let payload = "z".repeat(50 * 1024);
+    for _ in 0..40 {
+        server
+            .events()
+            .notify_channel("big", "cmd.big", &payload)
+            .unwrap();
+        tokio::task::yield_now().await;
+    }
+    wait_until("every stalled reader dropped", || {
+        server.events().subscription_count() == 0
+    })
+    .await;
+    assert_eq!(server.events().stats().slow_consumers_dropped, 8);
+
+    // A reader that catches up gets what was flushed before the limit, then the reason, then
+    // the end of the connection.
+    let mut received = Vec::new();
+    let read_all = readers[0].read_to_end(&mut received);
+    let _ = tokio::time::timeout(T, read_all)
+        .await
+        .expect("the connection is closed after the note");
+    let text = String::from_utf8_lossy(&received);
+    // The note is the last chunk; the missing terminating chunk tells the reader it was cut.
+    assert!(
+        text.trim_end()
+            .ends_with(": slow consumer: more than 1024000 bytes behind, closing"),
+        "no slow-consumer note at the end: {:?}",
+        &text[text.len().saturating_sub(200)..]
+    );
+
+    // The others never read, so not even the note gets out: their connections are dropped
+    // after a grace period instead of holding their buffers for as long as the peer lives.
+    wait_until("the stalled connections closed", || {
+        server.events().stats().open_streams == 0
+    })
+    .await;
+    for stalled in &mut readers[1..] {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(T, stalled.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "the server closed the connection");
+    }
 }

@@ -11,6 +11,7 @@ export const PROFILES = {
   auth: ["--heartbeat-ms", "200", "--idle-timeout-ms", "30000", "--housekeeping-ms", "5000", "--auth-required"],
   no_notify: ["--heartbeat-ms", "200", "--idle-timeout-ms", "400", "--housekeeping-ms", "5000", "--no-notify"],
   slow_heartbeat: ["--heartbeat-ms", "10000", "--idle-timeout-ms", "30000", "--housekeeping-ms", "5000"],
+  custom_meta: ["--profile", "custom_meta"],
 };
 
 /** Starts `binary args…`; resolves once it prints `listening on URL`. */

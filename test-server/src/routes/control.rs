@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::AppState;
 use crate::binding::{RawReq, Req, query_value};
 use crate::faults::FaultsSnapshot;
-use crate::registry::ServerStats;
+use crate::registry::{ServerStats, Target};
 use crate::respond::{ApiError, empty, json};
 
 fn bad(message: String) -> ApiError {
@@ -151,6 +151,46 @@ pub(crate) async fn raw(State(state): State<AppState>, req: RawReq) -> Result<Re
     } else {
         Err(ApiError::subscription_not_found(&id))
     }
+}
+
+/// `POST /test/notify`: the server-side notify APIs over HTTP, for legs that cannot call the
+/// library: `{"target": "all"|"channel"|"subscription"|"userId"|"userName"|"session", "to":
+/// "...", "selector": "cmd.x", "message": <any JSON, written as JSON>, "channel": <filter>}`.
+pub(crate) async fn notify(State(state): State<AppState>, req: Req) -> Result<Response, ApiError> {
+    let shared = &state.shared;
+    let target = req.params.str("target").unwrap_or_default();
+    let to = req.params.str("to").unwrap_or_default();
+    let selector = req
+        .params
+        .str("selector")
+        .ok_or_else(|| bad("'selector' is required".into()))?;
+    ApiError::check_name("Selector", &selector)?;
+    let filter = req.params.str("channel");
+    if let Some(ch) = &filter {
+        ApiError::check_name("Channel", ch)?;
+    }
+    let body = match req.params.value("message") {
+        None | Some(Value::Null) => bytes::Bytes::new(),
+        Some(v) => bytes::Bytes::from(v.to_string()),
+    };
+    let filter = filter.as_deref();
+    match target.to_ascii_lowercase().as_str() {
+        "all" => shared.notify(Target::All, &selector, &body, filter),
+        "channel" => {
+            ApiError::check_name("Channel", &to)?;
+            shared.notify(Target::Channel(&to), &selector, &body, None);
+        }
+        "subscription" => shared.notify(Target::Subscription(&to), &selector, &body, filter),
+        "userid" => shared.notify(Target::UserId(&to), &selector, &body, filter),
+        "username" => shared.notify(Target::UserName(&to), &selector, &body, filter),
+        "session" => shared.notify(Target::Session(&to), &selector, &body, filter),
+        other => {
+            return Err(bad(format!(
+                "unknown target {other:?}: all, channel, subscription, userId, userName or session"
+            )));
+        }
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 /// `POST /test/disconnect-all`.

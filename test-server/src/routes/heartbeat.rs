@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
-use super::{AppState, can_access};
+use super::{AppState, Denied, check_access};
 use crate::auth::Credentials;
 use crate::binding::{parse_query, query_value};
 use crate::respond::{ApiError, RemoteAddr, empty, plain_status};
@@ -25,7 +25,8 @@ pub(crate) async fn heartbeat(
         .iter()
         .find(|(k, _)| k == "ss-tok")
         .map(|(_, v)| v.as_str());
-    if let Credentials::Invalid { message } = shared.auth.resolve(&parts.headers, token) {
+    let creds = shared.auth.resolve(&parts.headers, token);
+    if let Credentials::Invalid { message } = creds {
         return ApiError::unauthorized(message).into_response();
     }
     if let Some(status) = shared.faults.take_reject_heartbeat() {
@@ -35,6 +36,11 @@ pub(crate) async fn heartbeat(
 
     // Housekeeping, throttled by HouseKeepingInterval.
     shared.remove_expired(true);
+    if let Some(hook) = &shared.config.hooks.on_heartbeat_init
+        && let Err(status) = hook(&parts)
+    {
+        return plain_status(status, "Heartbeat refused by OnHeartbeatInit");
+    }
 
     let id = query_value(&query, "id").unwrap_or_default();
     let not_found = || {
@@ -47,8 +53,15 @@ pub(crate) async fn heartbeat(
         return not_found();
     };
     let remote = parts.extensions.get::<RemoteAddr>().map(|r| r.ip());
-    if !can_access(shared, &sub, remote) {
-        return plain_status(StatusCode::FORBIDDEN, "Invalid User Address");
+    match check_access(shared, &sub, remote, &creds) {
+        Ok(()) => {}
+        Err(Denied::Address) => return plain_status(StatusCode::FORBIDDEN, "Invalid User Address"),
+        Err(Denied::Identity) => {
+            return plain_status(
+                StatusCode::FORBIDDEN,
+                &format!("Access to Subscription '{id}' is forbidden"),
+            );
+        }
     }
     match shared.pulse(&id) {
         None => not_found(),

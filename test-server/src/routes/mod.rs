@@ -45,9 +45,11 @@ const FIXED_ROUTES: &[&str] = &[
     "/auth",
     "/auth/{provider}",
     "/reset-serverevents",
+    "/chathistory",
     "/test/faults",
     "/test/raw",
     "/test/disconnect-all",
+    "/test/notify",
     "/test/stats",
     "/test/expire-tokens",
     "/test/reset",
@@ -55,32 +57,69 @@ const FIXED_ROUTES: &[&str] = &[
     "/test/shutdown",
 ];
 
-/// `ValidateUserAddress`: may this caller act on that subscription?
-pub(crate) fn can_access(shared: &Shared, sub: &Subscription, remote: Option<IpAddr>) -> bool {
-    if !shared.config.validate_user_address {
-        return true;
-    }
-    match (sub.user_address, remote) {
-        (Some(a), Some(b)) => a == b,
-        _ => true,
-    }
+/// Why a caller may not act on a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Denied {
+    /// `ValidateUserAddress`: the request comes from another address than the stream.
+    Address,
+    /// The stream was opened by a signed-in session (cookie or bearer token) and the caller is
+    /// not that session.
+    Identity,
 }
 
-/// The subscription a service request names by `id`, once its token is valid (else 401), the
-/// subscription exists (else 404) and the caller may act on it (else 403).
+/// May this caller act on that subscription (heartbeat, unregister, update, chat as it)?
+///
+/// ServiceStack checks only the address. A subscription created by a signed-in session is also
+/// bound to that session, so an anonymous caller or another session cannot pulse, move,
+/// unregister or impersonate it even from the same address.
+pub(crate) fn check_access(
+    shared: &Shared,
+    sub: &Subscription,
+    remote: Option<IpAddr>,
+    creds: &Credentials,
+) -> Result<(), Denied> {
+    if shared.config.validate_user_address
+        && let (Some(a), Some(b)) = (sub.user_address, remote)
+        && a != b
+    {
+        return Err(Denied::Address);
+    }
+    if sub.is_authenticated {
+        let same_session = matches!(
+            creds,
+            Credentials::Authenticated { session_id, .. } if sub.session_id.as_deref() == Some(session_id)
+        );
+        if !same_session {
+            return Err(Denied::Identity);
+        }
+    }
+    Ok(())
+}
+
+/// The subscription a service request names by `key` (`id`, or `from` for chat posts), once
+/// its token is valid (else 401), the subscription exists (else 404) and the caller may act on
+/// it (else 403).
+pub(crate) fn requested_subscription_by(
+    shared: &Shared,
+    req: &Req,
+    key: &str,
+    not_found: impl FnOnce(&str) -> ApiError,
+) -> Result<Arc<Subscription>, ApiError> {
+    let creds = reject_invalid_token(shared, req)?;
+    let id = req.params.str(key).unwrap_or_default();
+    let sub = shared.get(&id).ok_or_else(|| not_found(&id))?;
+    if check_access(shared, &sub, req.remote, &creds).is_err() {
+        return Err(ApiError::subscription_forbidden(&id));
+    }
+    Ok(sub)
+}
+
+/// [`requested_subscription_by`] the `id` parameter.
 pub(crate) fn requested_subscription(
     shared: &Shared,
     req: &Req,
 ) -> Result<Arc<Subscription>, ApiError> {
-    reject_invalid_token(shared, req)?;
-    let id = req.params.str("id").unwrap_or_default();
-    let sub = shared
-        .get(&id)
-        .ok_or_else(|| ApiError::subscription_not_found(&id))?;
-    if !can_access(shared, &sub, req.remote) {
-        return Err(ApiError::subscription_forbidden(&id));
-    }
-    Ok(sub)
+    requested_subscription_by(shared, req, "id", ApiError::subscription_not_found)
 }
 
 /// Rejects requests presenting an unknown or expired bearer token (401).
@@ -165,12 +204,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Result<Router, String> {
         .route("/auth", any(auth::authenticate))
         .route("/auth/{provider}", any(auth::authenticate))
         .route("/reset-serverevents", any(test_services::reset))
+        .route("/chathistory", any(test_services::chat_history))
         .route(
             "/test/faults",
             post(control::faults).get(control::faults_get),
         )
         .route("/test/raw", post(control::raw))
         .route("/test/disconnect-all", post(control::disconnect_all))
+        .route("/test/notify", post(control::notify))
         .route("/test/stats", get(control::stats))
         .route("/test/expire-tokens", post(control::expire_tokens))
         .route("/test/reset", post(test_services::reset))

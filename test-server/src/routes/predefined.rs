@@ -35,6 +35,7 @@ pub(crate) async fn dispatch(
         "postchattochannel" => test_services::handle_chat(&state, req),
         "postrawtochannel" => test_services::handle_raw(&state, req),
         "postobjecttochannel" => test_services::handle_object(&state, req),
+        "getchathistory" => test_services::handle_chat_history(&state, req),
         "authenticate" => auth::handle(&state, req),
         "resetserverevents" => {
             state.shared.reset();

@@ -11,7 +11,7 @@ use crate::binding::{parse_query, query_value};
 use crate::config::update_path_for;
 use crate::frame::EventStream;
 use crate::registry::{ConnectUrls, Identity};
-use crate::respond::{ApiError, RemoteAddr, base_url};
+use crate::respond::{ApiError, ConnectionAbort, RemoteAddr, base_url};
 use crate::util::random_id;
 
 /// `EventSubscription.UnknownChannel`.
@@ -85,6 +85,10 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
         creds => creds,
     };
     let authenticated = matches!(creds, Credentials::Authenticated { .. });
+    let user_name = match &creds {
+        Credentials::Authenticated { session, .. } => Some(session.user_name.clone()),
+        _ => None,
+    };
     if limit && !authenticated {
         return ApiError::unauthorized("Not Authenticated").into_response();
     }
@@ -95,6 +99,13 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
         .try_for_each(|c| ApiError::check_name("Channel", c))
     {
         return e.into_response();
+    }
+
+    if let Some(hook) = &shared.config.hooks.on_init
+        && let Err(status) = hook(&parts)
+    {
+        return ApiError::new(status, "Rejected", "The stream was refused by OnInit")
+            .into_response();
     }
 
     if shared.faults.take_stall_stream() {
@@ -121,15 +132,19 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
     };
     let identity = Identity {
         // No user repository: sessions have no UserAuthId, so authenticated streams are `-N`
-        // too, and the safe display name falls back to `userN` (spec §3.1).
+        // too, and the safe display name falls back to `userN` (spec §3.1). The session's user
+        // name is kept, so NotifyUserName reaches signed-in streams.
         user_id: format!("-{anon}"),
-        user_name: None,
+        user_name,
         display_name: format!("user{anon}"),
         session_id: creds.session_id().map(str::to_string),
         is_authenticated: authenticated,
         user_address: parts.extensions.get::<RemoteAddr>().map(|r| r.ip()),
         profile_url: None,
     };
-    let (_sub, body) = shared.open_subscription(id, identity, channels, urls);
+    let (sub, body) = shared.open_subscription(id, identity, channels, urls);
+    if let Some(abort) = parts.extensions.get::<ConnectionAbort>() {
+        sub.stream.set_connection(abort.0.clone());
+    }
     stream_response(body)
 }

@@ -6,7 +6,8 @@ use axum::response::Response;
 use bytes::{BufMut, BytesMut};
 use http::StatusCode;
 
-use super::{AppState, requested_subscription};
+use super::{AppState, reject_invalid_token, requested_subscription};
+use crate::auth::Credentials;
 use crate::binding::{Req, query_value};
 use crate::respond::{ApiError, json_text};
 
@@ -19,6 +20,13 @@ pub(crate) async fn get_subscribers(
 }
 
 pub(crate) fn handle_get(state: &AppState, req: Req) -> Result<Response, ApiError> {
+    // The list follows the stream's rule: who may not subscribe may not see who did.
+    let creds = reject_invalid_token(&state.shared, &req)?;
+    if state.shared.config.limit_to_authenticated_users
+        && !matches!(creds, Credentials::Authenticated { .. })
+    {
+        return Err(ApiError::unauthorized("Not Authenticated"));
+    }
     let mut channels = Vec::new();
     // The deprecated raw `channel` query value first, then the typed `Channels`.
     if let Some(raw) = query_value(&req.query, "channel").filter(|v| !v.is_empty()) {

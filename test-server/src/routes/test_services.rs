@@ -10,7 +10,8 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::AppState;
+use super::{AppState, reject_invalid_token, requested_subscription_by};
+use crate::auth::Credentials;
 use crate::binding::Req;
 use crate::registry::Target;
 use crate::respond::{ApiError, empty, json};
@@ -80,13 +81,13 @@ fn channel_and_selector(
     Ok((channel, selector))
 }
 
+/// The sender subscription `From`: it must exist (404) and the caller must be allowed to act
+/// on it (403), so a post cannot speak for somebody else's subscription.
 fn require_from(state: &AppState, req: &Req) -> Result<crate::SubscriptionInfo, ApiError> {
-    let from = req.params.str("from").unwrap_or_default();
-    state
-        .shared
-        .get(&from)
-        .map(|s| s.info())
-        .ok_or_else(|| ApiError::not_found(format!("Subscription {from} does not exist")))
+    requested_subscription_by(&state.shared, req, "from", |from| {
+        ApiError::not_found(format!("Subscription {from} does not exist"))
+    })
+    .map(|s| s.info())
 }
 
 fn to_body<T: Serialize>(value: &T) -> Bytes {
@@ -125,7 +126,11 @@ pub(crate) fn handle_chat(state: &AppState, req: Req) -> Result<Response, ApiErr
                 );
             }
         }
-        None => shared.notify_channel(&channel, &selector, &to_body(&msg)),
+        None => {
+            let body = to_body(&msg);
+            shared.chat_history.record(&channel, msg.id, body.clone());
+            shared.notify(Target::Channel(&channel), &selector, &body, None);
+        }
     }
     Ok(json(StatusCode::OK, &msg))
 }
@@ -137,6 +142,16 @@ pub(crate) async fn raw(State(state): State<AppState>, req: Req) -> Result<Respo
 
 pub(crate) fn handle_raw(state: &AppState, req: Req) -> Result<Response, ApiError> {
     let shared = &state.shared;
+    if shared.config.limit_remote_control_to_authenticated_users
+        && !matches!(
+            reject_invalid_token(shared, &req)?,
+            Credentials::Authenticated { .. }
+        )
+    {
+        return Err(ApiError::forbidden(
+            "Remote control is limited to authenticated users",
+        ));
+    }
     require_from(state, &req)?;
     let (channel, selector) = channel_and_selector(&req, true)?;
     let selector = selector.unwrap_or_default();
@@ -147,7 +162,7 @@ pub(crate) fn handle_raw(state: &AppState, req: Req) -> Result<Response, ApiErro
     };
     match req.params.str("toUserId") {
         Some(to) => shared.notify(Target::UserId(&to), &selector, &body, None),
-        None => shared.notify_channel(&channel, &selector, &body),
+        None => shared.notify(Target::Channel(&channel), &selector, &body, None),
     }
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -178,10 +193,52 @@ pub(crate) fn handle_object(state: &AppState, req: Req) -> Result<Response, ApiE
         let body = to_body(&value);
         match &to_user_id {
             Some(to) => shared.notify(Target::UserId(to), sel, &body, None),
-            None => shared.notify_channel(&channel, sel, &body),
+            None => shared.notify(Target::Channel(&channel), sel, &body, None),
         }
     }
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `GetChatHistory` at `/chathistory`: the channel chats kept for `channels` (default `*`),
+/// oldest first, those with an id above `afterId` only, at most `take`; answers
+/// `{"results":[ChatMessage...]}`.
+pub(crate) async fn chat_history(
+    State(state): State<AppState>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    handle_chat_history(&state, req)
+}
+
+pub(crate) fn handle_chat_history(state: &AppState, req: Req) -> Result<Response, ApiError> {
+    let channels = req
+        .params
+        .list("channels")
+        .unwrap_or_else(|| vec!["*".to_string()]);
+    let number = |key: &str| -> Result<Option<u64>, ApiError> {
+        req.params
+            .str(key)
+            .map(|v| {
+                v.trim().parse::<u64>().map_err(|_| {
+                    ApiError::bad_request(
+                        "SerializationException",
+                        format!("'{key}' must be a non-negative integer"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let after = number("afterId")?.unwrap_or(0);
+    let take = number("take")?.map(|t| usize::try_from(t).unwrap_or(usize::MAX));
+    let messages = state.shared.chat_history.after(&channels, after, take);
+    let mut out = b"{\"results\":[".to_vec();
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(m);
+    }
+    out.extend_from_slice(b"]}");
+    Ok(crate::respond::json_text(StatusCode::OK, out))
 }
 
 /// `ResetServerEvents`: forget every subscription (streams stay open and silent).
