@@ -24,6 +24,7 @@ struct FaultsInner {
     delay_ms: AtomicU64,
     reject_hb_status: AtomicU16,
     reject_hb_count: AtomicUsize,
+    held_by_delay: AtomicUsize,
 }
 
 /// A snapshot of the fault switches, as reported by `POST /test/faults` and `GET /test/stats`.
@@ -46,6 +47,8 @@ pub struct FaultsSnapshot {
     pub reject_heartbeats_status: u16,
     /// Heartbeats still to reject.
     pub reject_heartbeats_count: usize,
+    /// Requests being held by the response delay right now (so a test knows one has reached it).
+    pub requests_held_by_delay: usize,
 }
 
 /// Takes one unit from a counter; `usize::MAX` is never decremented.
@@ -142,6 +145,7 @@ impl Faults {
             delay_responses_ms: self.inner.delay_ms.load(Ordering::Acquire),
             reject_heartbeats_status: self.inner.reject_hb_status.load(Ordering::Acquire),
             reject_heartbeats_count: self.inner.reject_hb_count.load(Ordering::Acquire),
+            requests_held_by_delay: self.inner.held_by_delay.load(Ordering::Acquire),
         }
     }
 
@@ -171,6 +175,21 @@ impl Faults {
 
     pub(crate) fn delay(&self) -> Duration {
         Duration::from_millis(self.inner.delay_ms.load(Ordering::Acquire))
+    }
+
+    /// Counts a request as held by the delay until the returned guard is dropped.
+    pub(crate) fn hold_for_delay(&self) -> HeldByDelay<'_> {
+        self.inner.held_by_delay.fetch_add(1, Ordering::AcqRel);
+        HeldByDelay(&self.inner.held_by_delay)
+    }
+}
+
+/// A request held by the response delay; counted in [`FaultsSnapshot::requests_held_by_delay`].
+pub(crate) struct HeldByDelay<'a>(&'a AtomicUsize);
+
+impl Drop for HeldByDelay<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -77,11 +77,25 @@ async fn shutdown_with_an_idle_keep_alive_connection_and_a_pending_delay() {
     )
     .await
     .unwrap();
-    // Let the request reach the delay (if it has not, the shutdown below is simply easier).
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    wait_until("the request to reach the delay", || {
+        server.faults().snapshot().requests_held_by_delay == 1
+    })
+    .await;
     tokio::time::timeout(T, server.shutdown())
         .await
         .expect("shutdown does not wait for the 60 s delay");
+    let mut answer = String::new();
+    tokio::time::timeout(
+        T,
+        tokio::io::AsyncReadExt::read_to_string(&mut delayed, &mut answer),
+    )
+    .await
+    .expect("the held request is answered")
+    .unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 503"),
+        "the held request is told the server is shutting down: {answer:?}"
+    );
     drop((c, delayed));
 }
 

@@ -135,6 +135,7 @@ async fn delay(State(state): State<AppState>, req: Request, next: Next) -> Respo
     if !req.uri().path().starts_with("/test/") {
         let delay = state.shared.faults.delay();
         if !delay.is_zero() {
+            let _held = state.shared.faults.hold_for_delay();
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = state.shared.cancel.cancelled() => {
