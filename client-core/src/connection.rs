@@ -410,6 +410,11 @@ impl Task {
 /// Records a new connection, then runs the connect (and reconnect) callbacks, which can
 /// therefore see it.
 fn on_connected(shared: &Shared, lost: Option<Lost>, info: &ServerEventConnect) -> Live {
+    // Credentials stay with their origin: server-given URLs elsewhere are moved or refused.
+    let info = &shared
+        .config
+        .origin_policy
+        .checked_connect(info, |problem| shared.dispatcher.report(problem));
     {
         let mut session = shared.session();
         session.connection = Some(info.clone());

@@ -74,6 +74,13 @@ impl fmt::Display for SseError {
 
 impl std::error::Error for SseError {}
 
+/// Whether a `Content-Type` header value is `text/event-stream` (parameters such as
+/// `charset` allowed, case-insensitive).
+pub(crate) fn is_event_stream(content_type: &str) -> bool {
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    media_type.eq_ignore_ascii_case("text/event-stream")
+}
+
 /// Inputs shorter than this are scanned byte by byte: `memchr2`'s set-up (CPU-feature dispatch,
 /// vector prologue) costs more than the scan itself on a few bytes, and small chunks are what a
 /// slow network delivers.
@@ -650,6 +657,25 @@ mod tests {
         decoder.feed(b"\n\n", |e| seen.push(e.map(|e| e.id.to_owned())));
         assert_eq!(decoder.last_event_id(), "2");
         assert_eq!(seen, vec![Ok("1".to_owned()), Ok("2".to_owned())]);
+    }
+
+    #[test]
+    fn event_stream_content_types() {
+        for ok in [
+            "text/event-stream",
+            "Text/Event-Stream; charset=utf-8",
+            " text/event-stream ",
+        ] {
+            assert!(is_event_stream(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "text/html",
+            "text/event-streams",
+            "application/json; text/event-stream",
+        ] {
+            assert!(!is_event_stream(bad), "{bad}");
+        }
     }
 
     #[test]
