@@ -165,6 +165,26 @@ pub(crate) fn redirect_target(from: &Url, status: u16, location: Option<&str>) -
     from.join(location?.trim()).ok()
 }
 
+/// `url` without the query parameters named in `names` (query credentials a redirect's
+/// `Location` may echo back).
+pub(crate) fn without_query_keys(url: &Url, names: &[&str]) -> Url {
+    if names.is_empty() || url.query().is_none() {
+        return url.clone();
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(name, _)| !names.contains(&name.as_ref()))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    let mut stripped = url.clone();
+    if kept.is_empty() {
+        stripped.set_query(None);
+    } else {
+        stripped.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    stripped
+}
+
 /// reqwest's redirect policy: same-origin redirects are followed (up to [`MAX_REDIRECTS`]); a
 /// redirect to another origin stops, so the transport can follow it without credentials
 /// (reqwest would keep custom headers on it).
@@ -278,6 +298,20 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn query_credentials_are_stripped() {
+        let url = Url::parse("http://b/s?channels=A&ss-tok=T&x=1").unwrap();
+        assert_eq!(
+            without_query_keys(&url, &["ss-tok"]).as_str(),
+            "http://b/s?channels=A&x=1"
+        );
+        let only = Url::parse("http://b/s?ss-tok=T").unwrap();
+        assert_eq!(
+            without_query_keys(&only, &["ss-tok"]).as_str(),
+            "http://b/s"
+        );
     }
 
     #[test]

@@ -187,6 +187,10 @@ impl Transport {
             let Some(next) = origin::redirect_target(response.url(), status, location) else {
                 return Ok(response);
             };
+            // The server may echo query credentials into the Location; they stay home too.
+            let query_names: Vec<&str> =
+                credentials.query.iter().map(|(n, _)| n.as_str()).collect();
+            let next = origin::without_query_keys(&next, &query_names);
             if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
                 (method, body) = (Method::Get, Body::Empty);
             }
