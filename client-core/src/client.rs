@@ -187,7 +187,7 @@ pub struct ServerEventsClient {
 impl std::fmt::Debug for ServerEventsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerEventsClient")
-            .field("base_url", &self.shared.config.base_url)
+            .field("base_url", &redact_url(&self.shared.config.base_url))
             .field("channels", &self.channels())
             .field("state", &self.state())
             .finish()

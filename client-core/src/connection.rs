@@ -22,7 +22,8 @@ use crate::transport::{Body, ByteStream, Method, Transport};
 const FOREVER: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
-    let span = tracing::info_span!("server_events", base_url = %shared.config.base_url);
+    let span =
+        tracing::info_span!("server_events", base_url = %redact_url(&shared.config.base_url));
     let control = shared.control.subscribe();
     let seen_generation = control.borrow().restart_generation;
     let task = Task {

@@ -106,6 +106,9 @@ impl OriginPolicy {
             };
         }
         let mut rebased = self.base.clone();
+        // The base URL's user-info is the user's own to send, never part of a URL handed around.
+        let _ = rebased.set_username("");
+        let _ = rebased.set_password(None);
         rebased.set_path(parsed.path());
         rebased.set_query(parsed.query());
         rebased.set_fragment(None);
