@@ -332,6 +332,12 @@ impl SseDecoder {
             self.partial.clear();
             return;
         }
+        if self.at_start && self.is_bom_prefix(bytes) {
+            // A line that is (so far) only the stream's BOM is empty once the BOM is dropped,
+            // and an empty line is never too large.
+            self.partial.extend_from_slice(bytes);
+            return;
+        }
         if self.data_len() + self.partial.len() + bytes.len() > self.max_event_size {
             self.partial_overflow = true;
             self.partial = Vec::new();
@@ -350,6 +356,15 @@ impl SseDecoder {
             // so the stream's start (where a BOM may appear) is behind us.
             self.partial_overflow = false;
             self.at_start = false;
+            return;
+        }
+        if self.at_start && self.is_bom_prefix(tail) {
+            // The line is (part of) the BOM and nothing else: at most three bytes.
+            let mut line = std::mem::take(&mut self.partial);
+            line.extend_from_slice(tail);
+            self.process_line(&line, on_event);
+            line.clear();
+            self.partial = line;
             return;
         }
         let mut line = std::mem::take(&mut self.partial);
@@ -371,6 +386,14 @@ impl SseDecoder {
         }
         line.clear();
         self.partial = line;
+    }
+
+    /// Whether the partial line followed by `more` is a prefix of the BOM (or the whole BOM).
+    fn is_bom_prefix(&self, more: &[u8]) -> bool {
+        let held = self.partial.len();
+        held + more.len() <= BOM.len()
+            && BOM[..held] == self.partial[..]
+            && BOM[held..].starts_with(more)
     }
 
     fn process_line<F>(&mut self, raw: &[u8], on_event: &mut F)
@@ -636,6 +659,24 @@ mod tests {
                 "chunk size {size}"
             );
         }
+    }
+
+    #[test]
+    fn a_bom_only_first_line_is_empty_under_any_limit_and_chunking() {
+        // Found by the fuzz target's sweep: with a limit below the BOM's three bytes, the
+        // partial-line path took a BOM-only first line for an oversized one.
+        let input = "\u{feff}\n\r\ndata:x\n\n".as_bytes();
+        for max in 1..=8 {
+            let whole = decode_in_chunks(input, input.len(), max);
+            for size in 1..input.len() {
+                assert_eq!(
+                    decode_in_chunks(input, size, max),
+                    whole,
+                    "max {max} size {size}"
+                );
+            }
+        }
+        assert_eq!(decode_in_chunks(input, 1, 6), vec![ok("", "message", "x")]);
     }
 
     #[test]

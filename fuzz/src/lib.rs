@@ -56,5 +56,9 @@ pub fn decoder_chunking(data: &[u8]) {
     let chunked = decode(input, &cuts, max_event_size);
     assert_eq!(whole, chunked, "cuts {cuts:?} changed the result");
     let bytewise: Vec<usize> = (1..input.len()).collect();
-    assert_eq!(whole, decode(input, &bytewise, max_event_size), "byte by byte");
+    assert_eq!(
+        whole,
+        decode(input, &bytewise, max_event_size),
+        "byte by byte"
+    );
 }

@@ -15,8 +15,20 @@ fn the_bom_after_an_overflowing_first_line() {
 #[test]
 fn a_deterministic_sweep() {
     const TOKENS: [&[u8]; 14] = [
-        b"data", b"data:", b"id:", b"retry:", b":", b" ", b"x", b"7", b"\r", b"\n", b"\r\n",
-        "\u{feff}".as_bytes(), b"\xff", b"99999999999999999999999",
+        b"data",
+        b"data:",
+        b"id:",
+        b"retry:",
+        b":",
+        b" ",
+        b"x",
+        b"7",
+        b"\r",
+        b"\n",
+        b"\r\n",
+        "\u{feff}".as_bytes(),
+        b"\xff",
+        b"99999999999999999999999",
     ];
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
