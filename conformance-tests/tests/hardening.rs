@@ -296,13 +296,25 @@ async fn messages_stream_is_bounded_and_drops_the_oldest() {
     let server = TestServer::start(server::config(Profile::Default))
         .await
         .unwrap();
-    let (seen_tx, mut seen) = watch::channel(0usize);
+    let delivered = Arc::new(Mutex::new(0usize));
+    let counted = delivered.clone();
+    // The "gate" message's callback holds the dispatch (callbacks run before streams get a
+    // message), so while it waits the stream holds exactly what came before the gate.
+    let (entered, gate_entered) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = Mutex::new(released);
     let exceptions: Exceptions = Arc::default();
     let recorded = exceptions.clone();
     let client = ServerEventsClient::builder(server.base_url())
         .channels(["home"])
         .message_buffer(4)
-        .on_message(move |_| seen_tx.send_modify(|n| *n += 1))
+        .on_message(move |message| {
+            *counted.lock().unwrap() += 1;
+            if message.json() == "\"gate\"" {
+                let _ = entered.send(());
+                let _ = released.lock().unwrap().recv_timeout(WAIT);
+            }
+        })
         .on_exception(move |error| recorded.lock().unwrap().push(error.clone()))
         .build()
         .unwrap();
@@ -314,19 +326,27 @@ async fn messages_stream_is_bounded_and_drops_the_oldest() {
             .notify_channel("home", "cmd.msg", &i)
             .unwrap();
     }
-    server
-        .events()
-        .notify_channel("home", "cmd.msg", &"marker")
-        .unwrap();
-    tokio::time::timeout(WAIT, seen.wait_for(|n| *n == 11))
+    for body in ["marker", "gate"] {
+        server
+            .events()
+            .notify_channel("home", "cmd.msg", &body)
+            .unwrap();
+    }
+    tokio::task::spawn_blocking(move || gate_entered.recv_timeout(WAIT))
         .await
         .unwrap()
-        .unwrap();
+        .expect("the gate message arrives");
     let mut kept = Vec::new();
     while let Some(Some(message)) = messages.next().now_or_never() {
         kept.push(message.json().to_owned());
     }
+    release.send(()).unwrap();
     assert_eq!(kept, ["7", "8", "9", "\"marker\""]);
+    assert_eq!(
+        *delivered.lock().unwrap(),
+        12,
+        "callbacks see every message"
+    );
     let reported = exceptions.lock().unwrap().clone();
     assert_eq!(reported, [Error::MessagesDropped { bound: 4 }]);
     client.stop().await;
