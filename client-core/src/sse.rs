@@ -5,8 +5,8 @@
 //! comments, unknown fields, multi-line `data:` joined with `\n`, `id:` persisting across
 //! events (ignored when it holds NUL) and reported by [`SseDecoder::last_event_id`] only once its
 //! event ended, `retry:` digits (a value too large to hold is ignored), and blocks without data
-//! that update
-//! the id but dispatch nothing.
+//! that update the id but dispatch nothing. Any chunking of the same bytes gives the same events
+//! and errors (a property test here, and the `decoder_chunking` fuzz target in `fuzz/`).
 //!
 //! Two properties matter for a long-lived stream:
 //! - **Linear time.** A line split across many chunks is appended, never re-scanned from its
