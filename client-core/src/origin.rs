@@ -18,6 +18,7 @@ use crate::message::ServerEventConnect;
 use crate::redact::redact_url;
 
 /// How many redirects one request follows, in all.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) const MAX_REDIRECTS: usize = 10;
 
 /// The origins that may receive credentials.
@@ -162,6 +163,7 @@ pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
 }
 
 /// Where a redirect response points, when it is one.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn redirect_target(from: &Url, status: u16, location: Option<&str>) -> Option<Url> {
     if !matches!(status, 301 | 302 | 303 | 307 | 308) {
         return None;
@@ -171,6 +173,7 @@ pub(crate) fn redirect_target(from: &Url, status: u16, location: Option<&str>) -
 
 /// `url` without the query parameters named in `names` (query credentials a redirect's
 /// `Location` may echo back).
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn without_query_keys(url: &Url, names: &[&str]) -> Url {
     if names.is_empty() || url.query().is_none() {
         return url.clone();

@@ -9,7 +9,7 @@ use futures_util::Stream;
 
 use crate::auth::{Credentials, SharedProvider};
 use crate::error::{Error, redact_url, truncate};
-use crate::origin::{self, OriginPolicy};
+use crate::origin::OriginPolicy;
 use crate::rt;
 
 /// The chunks of a streaming response body.
@@ -168,7 +168,7 @@ impl Transport {
     ) -> Result<reqwest::Response, Error> {
         let none = Credentials::default();
         let allowed = self.options.origins.allows(url);
-        let mut response = self
+        let response = self
             .send_one(
                 method,
                 url,
@@ -177,20 +177,50 @@ impl Transport {
                 if allowed { credentials } else { &none },
             )
             .await?;
-        let (mut method, mut body) = (method, body.clone());
-        for _ in 0..origin::MAX_REDIRECTS {
+        self.follow_foreign_redirects(response, method, body, streaming, credentials)
+            .await
+    }
+
+    /// In browsers and Node, fetch follows redirects itself (and drops `Authorization` on a
+    /// cross-origin one); a redirect never reaches the client.
+    #[cfg(target_arch = "wasm32")]
+    async fn follow_foreign_redirects(
+        &self,
+        response: reqwest::Response,
+        _method: Method,
+        _body: &Body,
+        _streaming: bool,
+        _credentials: &Credentials,
+    ) -> Result<reqwest::Response, Error> {
+        Ok(response)
+    }
+
+    /// Follows a redirect to another origin (where reqwest's policy stopped) without any
+    /// credentials, also removing query credentials the server echoed into the `Location`.
+    #[cfg(not(target_arch = "wasm32"))]
+    async fn follow_foreign_redirects(
+        &self,
+        mut response: reqwest::Response,
+        mut method: Method,
+        body: &Body,
+        streaming: bool,
+        credentials: &Credentials,
+    ) -> Result<reqwest::Response, Error> {
+        use crate::origin::{MAX_REDIRECTS, redirect_target, without_query_keys};
+        let none = Credentials::default();
+        let query_names: Vec<&str> = credentials.query.iter().map(|(n, _)| n.as_str()).collect();
+        let mut body = body.clone();
+        let first_url = redact_url(response.url().as_str());
+        for _ in 0..MAX_REDIRECTS {
             let location = response
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|value| value.to_str().ok());
             let status = response.status().as_u16();
-            let Some(next) = origin::redirect_target(response.url(), status, location) else {
+            let Some(next) = redirect_target(response.url(), status, location) else {
                 return Ok(response);
             };
-            // The server may echo query credentials into the Location; they stay home too.
-            let query_names: Vec<&str> =
-                credentials.query.iter().map(|(n, _)| n.as_str()).collect();
-            let next = origin::without_query_keys(&next, &query_names);
+            let next = without_query_keys(&next, &query_names);
             if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
                 (method, body) = (Method::Get, Body::Empty);
             }
@@ -200,7 +230,7 @@ impl Transport {
                 .await?;
         }
         Err(Error::Network {
-            url: redact_url(url),
+            url: first_url,
             message: "too many redirects".into(),
         })
     }
@@ -429,7 +459,7 @@ fn build_http_client(options: &TransportOptions) -> Result<reqwest::Client, Erro
         .cookie_provider(std::sync::Arc::new(
             crate::cookies::QuietCookieJar::default(),
         ))
-        .redirect(origin::redirect_policy())
+        .redirect(crate::origin::redirect_policy())
         .connect_timeout(options.connect_timeout)
         .tcp_nodelay(true)
         .build()
