@@ -12,12 +12,14 @@ use tokio::sync::watch;
 
 use crate::auth::{Credentials, CredentialsProvider, ProviderFn, Secret, SharedProvider};
 use crate::backoff::ReconnectPolicy;
+use crate::bounded_queue::DEFAULT_MESSAGE_BUFFER;
 use crate::connection;
 use crate::dispatch::{Callback, Callbacks, Dispatcher, Handler, ListenerId, Routes};
 use crate::error::{Error, redact_url};
 use crate::message::{
     ServerEventCommand, ServerEventConnect, ServerEventMessage, ServerEventUser, string_map,
 };
+use crate::origin::OriginPolicy;
 use crate::receiver::MessageReceiver;
 use crate::rt::{self, MaybeSend, MaybeSync, Spawner};
 use crate::service::ServiceClient;
@@ -46,6 +48,8 @@ pub(crate) struct Config {
     pub(crate) heartbeat_interval: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_event_size: usize,
+    pub(crate) message_buffer: usize,
+    pub(crate) origin_policy: OriginPolicy,
 }
 
 /// What the client wants the connection task to do.
@@ -183,7 +187,7 @@ pub struct ServerEventsClient {
 impl std::fmt::Debug for ServerEventsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerEventsClient")
-            .field("base_url", &self.shared.config.base_url)
+            .field("base_url", &redact_url(&self.shared.config.base_url))
             .field("channels", &self.channels())
             .field("state", &self.state())
             .finish()
@@ -374,11 +378,19 @@ impl ServerEventsClient {
         self.shared.dispatcher.state_stream(current)
     }
 
-    /// Every application message (not the built-in commands) from now on, in order. Nothing is
-    /// dropped: the stream buffers what its reader has not taken yet. Ends when the client is
-    /// disposed or dropped.
+    /// Every application message (not the built-in commands) from now on, in order. Ends when
+    /// the client is disposed or dropped.
+    ///
+    /// The stream holds at most [`message_buffer`](ClientBuilder::message_buffer) unread
+    /// messages (default 1024). When its reader falls that far behind, the **oldest** unread
+    /// message is dropped for each new one, and [`Error::MessagesDropped`] is reported to
+    /// `on_exception` once per overflow: the client never waits for a slow reader, which would
+    /// hold up heartbeats and every other callback. Callbacks, handlers and receivers see every
+    /// message regardless.
     pub fn messages(&self) -> impl Stream<Item = ServerEventMessage> + 'static {
-        self.shared.dispatcher.message_stream()
+        self.shared
+            .dispatcher
+            .message_stream(self.shared.config.message_buffer)
     }
 
     /// The current subscription, when connected.
@@ -757,6 +769,8 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     request_timeout: Duration,
     max_event_size: usize,
+    message_buffer: usize,
+    allowed_origins: Vec<String>,
     event_stream_path: String,
     subscribers_path: String,
     with_credentials: bool,
@@ -794,6 +808,8 @@ impl ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_event_size: DEFAULT_MAX_EVENT_SIZE,
+            message_buffer: DEFAULT_MESSAGE_BUFFER,
+            allowed_origins: Vec::new(),
             event_stream_path: "/event-stream".into(),
             subscribers_path: "/event-subscribers".into(),
             with_credentials: true,
@@ -947,6 +963,29 @@ impl ClientBuilder {
         self
     }
 
+    /// The most unread messages one [`messages()`](ServerEventsClient::messages) stream holds
+    /// (default 1024, at least 1); past it the oldest are dropped and reported.
+    pub fn message_buffer(mut self, messages: usize) -> Self {
+        self.message_buffer = messages.max(1);
+        self
+    }
+
+    /// Origins (`scheme://host[:port]`) besides the base URL's that may receive credentials.
+    ///
+    /// The server's `heartbeatUrl`, `unRegisterUrl` and `updateSubscriberUrl` on one of these
+    /// origins are used as given, with credentials. On any other foreign origin they are moved
+    /// to the base URL's origin (same path and query) and the move is reported once through
+    /// `on_exception` as [`Error::ForeignUrl`]. Redirects to another origin never carry
+    /// credentials. An entry that is not an http(s) origin makes [`build`](Self::build) fail.
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The stream path (default `/event-stream`).
     pub fn event_stream_path(mut self, path: impl Into<String>) -> Self {
         self.event_stream_path = path.into();
@@ -976,11 +1015,13 @@ impl ClientBuilder {
     pub fn build(self) -> Result<ServerEventsClient, Error> {
         let base_url = normalized_base_url(&self.base_url)?;
         let channels = validated_channels(self.channels)?;
+        let origin_policy = OriginPolicy::new(&base_url, &self.allowed_origins)?;
         let transport = Transport::new(
             TransportOptions {
                 connect_timeout: self.connect_timeout,
                 request_timeout: self.request_timeout,
                 with_credentials: self.with_credentials,
+                origins: origin_policy.clone(),
             },
             self.credentials,
             self.provider,
@@ -995,6 +1036,8 @@ impl ClientBuilder {
                 heartbeat_interval: self.heartbeat_interval,
                 idle_timeout: self.idle_timeout,
                 max_event_size: self.max_event_size,
+                message_buffer: self.message_buffer,
+                origin_policy,
             },
             transport,
             dispatcher: Dispatcher::new(self.callbacks, self.routes),

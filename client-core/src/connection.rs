@@ -22,7 +22,8 @@ use crate::transport::{Body, ByteStream, Method, Transport};
 const FOREVER: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
-    let span = tracing::info_span!("server_events", base_url = %shared.config.base_url);
+    let span =
+        tracing::info_span!("server_events", base_url = %redact_url(&shared.config.base_url));
     let control = shared.control.subscribe();
     let seen_generation = control.borrow().restart_generation;
     let task = Task {
@@ -410,6 +411,11 @@ impl Task {
 /// Records a new connection, then runs the connect (and reconnect) callbacks, which can
 /// therefore see it.
 fn on_connected(shared: &Shared, lost: Option<Lost>, info: &ServerEventConnect) -> Live {
+    // Credentials stay with their origin: server-given URLs elsewhere are moved or refused.
+    let info = &shared
+        .config
+        .origin_policy
+        .checked_connect(info, |problem| shared.dispatcher.report(problem));
     {
         let mut session = shared.session();
         session.connection = Some(info.clone());

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_channel::{mpsc, oneshot};
 
+use crate::bounded_queue::{self, Pushed, QueueReceiver, QueueSender};
 use crate::client::ServerEventsClient;
 use crate::error::Error;
 use crate::message::{CommandKind, ServerEventCommand, ServerEventConnect, ServerEventMessage};
@@ -101,7 +102,7 @@ struct Observers {
     message: Vec<oneshot::Sender<ServerEventMessage>>,
     command: Vec<oneshot::Sender<ServerEventCommand>>,
     heartbeat: Vec<oneshot::Sender<ServerEventCommand>>,
-    message_streams: Vec<mpsc::UnboundedSender<ServerEventMessage>>,
+    message_streams: Vec<QueueSender<ServerEventMessage>>,
     state_streams: Vec<mpsc::UnboundedSender<ConnectionState>>,
 }
 
@@ -279,9 +280,21 @@ impl Dispatcher {
         for waiter in std::mem::take(&mut observers.message) {
             let _ = waiter.send(message.clone());
         }
+        let mut overflowed = None;
         observers
             .message_streams
-            .retain(|stream| stream.unbounded_send(message.clone()).is_ok());
+            .retain(|stream| match stream.push(message.clone()) {
+                Pushed::Abandoned => false,
+                Pushed::DroppedOldestFirst => {
+                    overflowed = Some(stream.bound());
+                    true
+                }
+                Pushed::Queued | Pushed::DroppedOldest => true,
+            });
+        drop(observers);
+        if let Some(bound) = overflowed {
+            self.report(&Error::MessagesDropped { bound });
+        }
     }
 
     pub(crate) fn state_changed(&self, state: &ConnectionState) {
@@ -320,8 +333,8 @@ impl Dispatcher {
         receiver
     }
 
-    pub(crate) fn message_stream(&self) -> mpsc::UnboundedReceiver<ServerEventMessage> {
-        let (sender, receiver) = mpsc::unbounded();
+    pub(crate) fn message_stream(&self, bound: usize) -> QueueReceiver<ServerEventMessage> {
+        let (sender, receiver) = bounded_queue::bounded(bound);
         lock(&self.observers).message_streams.push(sender);
         receiver
     }

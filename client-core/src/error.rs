@@ -7,7 +7,8 @@ use std::time::Duration;
 ///
 /// Errors are `Clone` so the same failure can be returned to a caller, delivered to
 /// `on_exception` and carried in a [`ConnectionState`](crate::ConnectionState).
-/// URLs inside errors have credentials in their query strings redacted.
+/// URLs inside errors have their user-info password and the credentials in their query
+/// strings redacted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -138,6 +139,44 @@ pub enum Error {
     /// The credentials provider failed.
     #[error("credentials provider failed: {0}")]
     Credentials(String),
+    /// The event stream answered 200 with a body that is not `text/event-stream` (for example
+    /// a login page or a proxy's error page); it was not read. The client reconnects by its
+    /// reconnect policy.
+    #[error(
+        "the event stream at {url} answered Content-Type {content_type:?}, not text/event-stream"
+    )]
+    UnexpectedContentType {
+        /// The stream URL (credentials redacted).
+        url: String,
+        /// The `Content-Type` the server sent (`""` when it sent none).
+        content_type: String,
+    },
+    /// The server gave a URL (`heartbeatUrl`, `unRegisterUrl`, `updateSubscriberUrl`) on another
+    /// origin than the configured base URL. No credentials go there: the client uses
+    /// `used_url` instead (the same path and query on the configured origin), or the URL as
+    /// given when its origin is explicitly allowed (then this is not reported).
+    #[error("the server's {field} {url} is on another origin than {origin}; using {used_url}")]
+    ForeignUrl {
+        /// Which `cmd.onConnect` field held the URL.
+        field: String,
+        /// The URL the server gave (credentials redacted).
+        url: String,
+        /// The configured origin.
+        origin: String,
+        /// The URL used instead (credentials redacted).
+        used_url: String,
+    },
+    /// A [`messages()`](crate::ServerEventsClient::messages) stream was full because its
+    /// reader is slower than the stream: the oldest queued messages are being dropped to make
+    /// room. Reported once per overflow (again only after the reader caught up to half the
+    /// bound).
+    #[error(
+        "a messages() stream holds {bound} unread messages; its oldest messages are being dropped (read faster or raise the message buffer)"
+    )]
+    MessagesDropped {
+        /// The stream's bound, in messages.
+        bound: usize,
+    },
 }
 
 impl Error {
@@ -176,6 +215,9 @@ impl Error {
             Error::Disposed => "disposed",
             Error::NoRuntime => "noRuntime",
             Error::Credentials(_) => "credentials",
+            Error::UnexpectedContentType { .. } => "unexpectedContentType",
+            Error::ForeignUrl { .. } => "foreignUrl",
+            Error::MessagesDropped { .. } => "messagesDropped",
         }
     }
 
@@ -200,24 +242,7 @@ impl Error {
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Query parameters that are safe to show in logs and errors; every other value is redacted.
-const SAFE_QUERY_KEYS: [&str; 4] = ["id", "channels", "channel", "t"];
-
-/// `url` with the values of query parameters that may carry secrets replaced by `***`.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some((head, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let redacted: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, value)) if SAFE_QUERY_KEYS.contains(&key) => format!("{key}={value}"),
-            Some((key, _)) => format!("{key}=***"),
-            None => pair.to_owned(),
-        })
-        .collect();
-    format!("{head}?{}", redacted.join("&"))
-}
+pub(crate) use crate::redact::redact_url;
 
 /// The first `max` characters of `text`, for error messages.
 pub(crate) fn truncate(text: &str, max: usize) -> String {
@@ -230,15 +255,6 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_secret_query_values_only() {
-        assert_eq!(
-            redact_url("http://h/event-stream?channels=A,B&ss-tok=secret&t=1"),
-            "http://h/event-stream?channels=A,B&ss-tok=***&t=1"
-        );
-        assert_eq!(redact_url("http://h/x"), "http://h/x");
-    }
 
     #[test]
     fn truncates_on_char_boundaries() {

@@ -57,13 +57,18 @@
 
 mod auth;
 mod backoff;
+mod bounded_queue;
 mod client;
 mod connection;
+#[cfg(not(target_arch = "wasm32"))]
+mod cookies;
 mod dispatch;
 mod error;
 mod json;
 mod message;
+mod origin;
 mod receiver;
+mod redact;
 pub mod rt;
 mod service;
 pub mod sse;

@@ -39,7 +39,10 @@ pub struct ServiceClient {
 impl std::fmt::Debug for ServiceClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceClient")
-            .field("base_url", &self.shared.config.base_url)
+            .field(
+                "base_url",
+                &crate::error::redact_url(&self.shared.config.base_url),
+            )
             .finish()
     }
 }

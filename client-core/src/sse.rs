@@ -3,8 +3,10 @@
 //! It implements the parsing rules of the HTML standard's `text/event-stream` format:
 //! LF, CRLF and CR line endings (also split across chunks), a leading byte-order mark,
 //! comments, unknown fields, multi-line `data:` joined with `\n`, `id:` persisting across
-//! events (ignored when it holds NUL), `retry:` digits, and blocks without data that update
-//! the id but dispatch nothing.
+//! events (ignored when it holds NUL) and reported by [`SseDecoder::last_event_id`] only once its
+//! event ended, `retry:` digits (a value too large to hold is ignored), and blocks without data
+//! that update the id but dispatch nothing. Any chunking of the same bytes gives the same events
+//! and errors (a property test here, and the `decoder_chunking` fuzz target in `fuzz/`).
 //!
 //! Two properties matter for a long-lived stream:
 //! - **Linear time.** A line split across many chunks is appended, never re-scanned from its
@@ -71,6 +73,13 @@ impl fmt::Display for SseError {
 }
 
 impl std::error::Error for SseError {}
+
+/// Whether a `Content-Type` header value is `text/event-stream` (parameters such as
+/// `charset` allowed, case-insensitive).
+pub(crate) fn is_event_stream(content_type: &str) -> bool {
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    media_type.eq_ignore_ascii_case("text/event-stream")
+}
 
 /// Inputs shorter than this are scanned byte by byte: `memchr2`'s set-up (CPU-feature dispatch,
 /// vector prologue) costs more than the scan itself on a few bytes, and small chunks are what a
@@ -154,6 +163,11 @@ pub struct SseDecoder {
     data_start: usize,
     has_data: bool,
     event_type: String,
+    /// The id of the event in progress (the standard's "last event ID buffer"): it persists
+    /// across events and becomes [`last_event_id`](Self::last_event_id) when the event ends.
+    id_buffer: String,
+    /// The id of the last event that ended (the standard's "last event ID string"). An event
+    /// cut off before its blank line never ends, so its id is not reported.
     last_event_id: String,
     retry_ms: Option<u64>,
     max_event_size: usize,
@@ -186,6 +200,7 @@ impl SseDecoder {
             data_start: 0,
             has_data: false,
             event_type: String::new(),
+            id_buffer: String::new(),
             last_event_id: String::new(),
             retry_ms: None,
             max_event_size: max_event_size.max(1),
@@ -200,7 +215,9 @@ impl SseDecoder {
         self.max_event_size
     }
 
-    /// The last event id received (`""` before any).
+    /// The id in force when the last event ended (`""` before any). An id of an event whose
+    /// blank line has not arrived yet (for example one cut off by a broken connection) is not
+    /// reported: that event was never delivered.
     pub fn last_event_id(&self) -> &str {
         &self.last_event_id
     }
@@ -239,8 +256,9 @@ impl SseDecoder {
                 self.finish_partial(line, &mut on_event);
             } else if let (true, Some((start, stop))) = (line.is_empty(), borrowed) {
                 borrowed = None;
+                self.commit_id();
                 emit(
-                    &self.last_event_id,
+                    &self.id_buffer,
                     &self.event_type,
                     &chunk[start..stop],
                     &mut on_event,
@@ -314,6 +332,12 @@ impl SseDecoder {
             self.partial.clear();
             return;
         }
+        if self.at_start && self.is_bom_prefix(bytes) {
+            // A line that is (so far) only the stream's BOM is empty once the BOM is dropped,
+            // and an empty line is never too large.
+            self.partial.extend_from_slice(bytes);
+            return;
+        }
         if self.data_len() + self.partial.len() + bytes.len() > self.max_event_size {
             self.partial_overflow = true;
             self.partial = Vec::new();
@@ -328,12 +352,24 @@ impl SseDecoder {
         F: FnMut(Result<SseEvent<'_>, SseError>),
     {
         if self.partial_overflow {
-            // The overlong line ends here; it was already reported and dropped.
+            // The overlong line ends here; it was already reported and dropped. It was a line,
+            // so the stream's start (where a BOM may appear) is behind us.
             self.partial_overflow = false;
+            self.at_start = false;
+            return;
+        }
+        if self.at_start && self.is_bom_prefix(tail) {
+            // The line is (part of) the BOM and nothing else: at most three bytes.
+            let mut line = std::mem::take(&mut self.partial);
+            line.extend_from_slice(tail);
+            self.process_line(&line, on_event);
+            line.clear();
+            self.partial = line;
             return;
         }
         let mut line = std::mem::take(&mut self.partial);
         if self.data_len() + line.len() + tail.len() > self.max_event_size {
+            self.at_start = false;
             if !self.oversized {
                 self.mark_oversized(on_event);
             }
@@ -350,6 +386,14 @@ impl SseDecoder {
         }
         line.clear();
         self.partial = line;
+    }
+
+    /// Whether the partial line followed by `more` is a prefix of the BOM (or the whole BOM).
+    fn is_bom_prefix(&self, more: &[u8]) -> bool {
+        let held = self.partial.len();
+        held + more.len() <= BOM.len()
+            && BOM[..held] == self.partial[..]
+            && BOM[held..].starts_with(more)
     }
 
     fn process_line<F>(&mut self, raw: &[u8], on_event: &mut F)
@@ -393,9 +437,14 @@ impl SseDecoder {
                 self.event_type.push_str(&String::from_utf8_lossy(value));
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
-                self.retry_ms = std::str::from_utf8(value)
+                // A value too large to represent is ignored like any invalid one: the
+                // previous valid value stays.
+                if let Some(ms) = std::str::from_utf8(value)
                     .ok()
-                    .and_then(|digits| digits.parse().ok());
+                    .and_then(|digits| digits.parse().ok())
+                {
+                    self.retry_ms = Some(ms);
+                }
             }
             _ => {}
         }
@@ -405,12 +454,11 @@ impl SseDecoder {
     fn set_last_event_id(&mut self, value: &[u8]) {
         // Ids are a few ASCII digits: a plain loop beats memchr's and from_utf8's set-up.
         if value.iter().all(|&b| b.is_ascii() && b != 0) {
-            self.last_event_id.clear();
-            self.last_event_id
-                .extend(value.iter().map(|&b| char::from(b)));
+            self.id_buffer.clear();
+            self.id_buffer.extend(value.iter().map(|&b| char::from(b)));
         } else if !value.contains(&0) {
-            self.last_event_id.clear();
-            self.last_event_id.push_str(&String::from_utf8_lossy(value));
+            self.id_buffer.clear();
+            self.id_buffer.push_str(&String::from_utf8_lossy(value));
         }
     }
 
@@ -430,15 +478,25 @@ impl SseDecoder {
         self.has_data = false;
     }
 
+    /// The event ended (its blank line arrived): its id becomes the last event id, whether
+    /// or not it carried data (as the standard's dispatch step does).
+    #[inline]
+    fn commit_id(&mut self) {
+        if self.last_event_id != self.id_buffer {
+            self.last_event_id.clone_from(&self.id_buffer);
+        }
+    }
+
     fn dispatch<F>(&mut self, on_event: &mut F)
     where
         F: FnMut(Result<SseEvent<'_>, SseError>),
     {
+        self.commit_id();
         if self.oversized {
             self.oversized = false;
         } else if self.has_data {
             emit(
-                &self.last_event_id,
+                &self.id_buffer,
                 &self.event_type,
                 &self.data[self.data_start..],
                 on_event,
@@ -588,6 +646,80 @@ mod tests {
     }
 
     #[test]
+    fn a_bom_after_an_overflowing_first_line_is_not_the_streams_bom() {
+        // Issue 18: the first line overflows through the partial-line path; the start-of-stream
+        // state must end with it, or a later BOM line ends the skipped event early.
+        let input = "xxx:xxxxxxxx:xxx:xx\r\u{feff}\rdata\r\r".as_bytes();
+        let whole = decode_in_chunks(input, input.len(), 18);
+        assert_eq!(whole, vec![Err(SseError::EventTooLarge { limit: 18 })]);
+        for size in 1..input.len() {
+            assert_eq!(
+                decode_in_chunks(input, size, 18),
+                whole,
+                "chunk size {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bom_only_first_line_is_empty_under_any_limit_and_chunking() {
+        // Found by the fuzz target's sweep: with a limit below the BOM's three bytes, the
+        // partial-line path took a BOM-only first line for an oversized one.
+        let input = "\u{feff}\n\r\ndata:x\n\n".as_bytes();
+        for max in 1..=8 {
+            let whole = decode_in_chunks(input, input.len(), max);
+            for size in 1..input.len() {
+                assert_eq!(
+                    decode_in_chunks(input, size, max),
+                    whole,
+                    "max {max} size {size}"
+                );
+            }
+        }
+        assert_eq!(decode_in_chunks(input, 1, 6), vec![ok("", "message", "x")]);
+    }
+
+    #[test]
+    fn overflowing_retry_keeps_the_previous_value() {
+        let mut decoder = SseDecoder::new();
+        decoder.feed(b"retry: 1500\n\nretry: 99999999999999999999999\n\n", |_| {});
+        assert_eq!(decoder.retry_ms(), Some(1500));
+    }
+
+    #[test]
+    fn the_id_of_an_event_cut_off_before_its_end_is_not_reported() {
+        let mut decoder = SseDecoder::new();
+        let mut seen = Vec::new();
+        decoder.feed(b"id: 1\ndata: a\n\nid: 2\ndata: cut", |e| {
+            seen.push(e.map(|e| e.id.to_owned()))
+        });
+        assert_eq!(seen, vec![Ok("1".to_owned())]);
+        assert_eq!(decoder.last_event_id(), "1", "event 2 was never delivered");
+        decoder.feed(b"\n\n", |e| seen.push(e.map(|e| e.id.to_owned())));
+        assert_eq!(decoder.last_event_id(), "2");
+        assert_eq!(seen, vec![Ok("1".to_owned()), Ok("2".to_owned())]);
+    }
+
+    #[test]
+    fn event_stream_content_types() {
+        for ok in [
+            "text/event-stream",
+            "Text/Event-Stream; charset=utf-8",
+            " text/event-stream ",
+        ] {
+            assert!(is_event_stream(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "text/html",
+            "text/event-streams",
+            "application/json; text/event-stream",
+        ] {
+            assert!(!is_event_stream(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn buffers_are_reused_after_reset() {
         let mut decoder = SseDecoder::with_max_event_size(10);
         decoder.feed(b"id: 1\ndata: partial", |_| {});
@@ -622,6 +754,30 @@ mod proptests {
             start = end;
         }
         out
+    }
+
+    type Outcome = (
+        Vec<Result<(String, String, String), SseError>>,
+        String,
+        Option<u64>,
+    );
+
+    /// The events, errors, last event id and retry value of `input` fed in the pieces `cuts`
+    /// makes.
+    fn decode_with_state(input: &[u8], cuts: &[usize], max: usize) -> Outcome {
+        let mut decoder = SseDecoder::with_max_event_size(max);
+        let mut out = Vec::new();
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        points.sort_unstable();
+        points.push(input.len());
+        let mut start = 0;
+        for end in points {
+            decoder.feed(&input[start..end], |e| {
+                out.push(e.map(|e| (e.id.to_owned(), e.event.to_owned(), e.data.to_owned())))
+            });
+            start = end;
+        }
+        (out, decoder.last_event_id().to_owned(), decoder.retry_ms())
     }
 
     proptest! {
@@ -663,6 +819,31 @@ mod proptests {
             prop_assert_eq!(&whole, &decode_all(input.as_bytes(), &cuts));
             let bytewise: Vec<usize> = (0..input.len()).collect();
             prop_assert_eq!(&whole, &decode_all(input.as_bytes(), &bytewise));
+        }
+
+        /// Small size limits, BOMs and every line ending, in any chunking: events, errors, the
+        /// last event id and the retry value are the same as for the whole input. (Issue 18: a
+        /// first line overflowing through the partial-line path used to keep the start-of-stream
+        /// state, so a later BOM line depended on the chunking.)
+        #[test]
+        fn any_chunking_yields_the_same_result_under_small_limits(
+            tokens in proptest::collection::vec(
+                prop_oneof![
+                    Just("\u{feff}"), Just("data"), Just("data:"), Just("id:"), Just("retry:"),
+                    Just(":"), Just(" "), Just("x"), Just("7"), Just("\r"), Just("\n"),
+                    Just("\r\n"), Just("\u{ff}"),
+                ],
+                0..60,
+            ),
+            max in 1usize..40,
+            cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        ) {
+            let input: String = tokens.concat();
+            let input = input.as_bytes();
+            let whole = decode_with_state(input, &[], max);
+            prop_assert_eq!(&whole, &decode_with_state(input, &cuts, max));
+            let bytewise: Vec<usize> = (0..input.len()).collect();
+            prop_assert_eq!(&whole, &decode_with_state(input, &bytewise, max));
         }
 
         /// Well-formed frames always come back exactly.

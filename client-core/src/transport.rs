@@ -9,6 +9,7 @@ use futures_util::Stream;
 
 use crate::auth::{Credentials, SharedProvider};
 use crate::error::{Error, redact_url, truncate};
+use crate::origin::OriginPolicy;
 use crate::rt;
 
 /// The chunks of a streaming response body.
@@ -42,6 +43,8 @@ pub(crate) struct TransportOptions {
     /// same-origin only. Native clients always use their own cookie jar.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) with_credentials: bool,
+    /// The origins that may receive credentials.
+    pub(crate) origins: OriginPolicy,
 }
 
 /// The HTTP client shared by the stream, heartbeats and service calls (one cookie jar).
@@ -92,6 +95,17 @@ impl Transport {
     /// the body then streams with no total timeout.
     pub(crate) async fn open_stream(&self, url: &str) -> Result<ByteStream, Error> {
         let response = self.execute(Method::Get, url, Body::Empty, true).await?;
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .unwrap_or_default();
+        if !crate::sse::is_event_stream(&content_type) {
+            return Err(Error::UnexpectedContentType {
+                url: redact_url(url),
+                content_type: truncate(&content_type, 100),
+            });
+        }
         Ok(Box::pin(response.bytes_stream()))
     }
 
@@ -141,7 +155,87 @@ impl Transport {
         self.check_status(url, retried).await
     }
 
+    /// Sends one request, with `credentials` only when `url` is on an allowed origin, and
+    /// follows redirects to another origin without any credentials (same-origin ones are
+    /// followed by reqwest's policy).
     async fn send_once(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        streaming: bool,
+        credentials: &Credentials,
+    ) -> Result<reqwest::Response, Error> {
+        let none = Credentials::default();
+        let allowed = self.options.origins.allows(url);
+        let response = self
+            .send_one(
+                method,
+                url,
+                body,
+                streaming,
+                if allowed { credentials } else { &none },
+            )
+            .await?;
+        self.follow_foreign_redirects(response, method, body, streaming, credentials)
+            .await
+    }
+
+    /// In browsers and Node, fetch follows redirects itself (and drops `Authorization` on a
+    /// cross-origin one); a redirect never reaches the client.
+    #[cfg(target_arch = "wasm32")]
+    async fn follow_foreign_redirects(
+        &self,
+        response: reqwest::Response,
+        _method: Method,
+        _body: &Body,
+        _streaming: bool,
+        _credentials: &Credentials,
+    ) -> Result<reqwest::Response, Error> {
+        Ok(response)
+    }
+
+    /// Follows a redirect to another origin (where reqwest's policy stopped) without any
+    /// credentials, also removing query credentials the server echoed into the `Location`.
+    #[cfg(not(target_arch = "wasm32"))]
+    async fn follow_foreign_redirects(
+        &self,
+        mut response: reqwest::Response,
+        mut method: Method,
+        body: &Body,
+        streaming: bool,
+        credentials: &Credentials,
+    ) -> Result<reqwest::Response, Error> {
+        use crate::origin::{MAX_REDIRECTS, redirect_target, without_query_keys};
+        let none = Credentials::default();
+        let query_names: Vec<&str> = credentials.query.iter().map(|(n, _)| n.as_str()).collect();
+        let mut body = body.clone();
+        let first_url = redact_url(response.url().as_str());
+        for _ in 0..MAX_REDIRECTS {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|value| value.to_str().ok());
+            let status = response.status().as_u16();
+            let Some(next) = redirect_target(response.url(), status, location) else {
+                return Ok(response);
+            };
+            let next = without_query_keys(&next, &query_names);
+            if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
+                (method, body) = (Method::Get, Body::Empty);
+            }
+            tracing::debug!(to = %redact_url(next.as_str()), "following a redirect to another origin without credentials");
+            response = self
+                .send_one(method, next.as_str(), &body, streaming, &none)
+                .await?;
+        }
+        Err(Error::Network {
+            url: first_url,
+            message: "too many redirects".into(),
+        })
+    }
+
+    async fn send_one(
         &self,
         method: Method,
         url: &str,
@@ -362,7 +456,10 @@ fn shared_tls_config() -> Result<rustls::ClientConfig, Error> {
 fn build_http_client(options: &TransportOptions) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .tls_backend_preconfigured(shared_tls_config()?)
-        .cookie_store(true)
+        .cookie_provider(std::sync::Arc::new(
+            crate::cookies::QuietCookieJar::default(),
+        ))
+        .redirect(crate::origin::redirect_policy())
         .connect_timeout(options.connect_timeout)
         .tcp_nodelay(true)
         .build()

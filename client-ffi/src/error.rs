@@ -149,6 +149,39 @@ pub enum ServerEventsError {
         /// What the provider reported.
         detail: String,
     },
+    /// The event stream answered 200 with a body that is not `text/event-stream`; it was not
+    /// read, and the client reconnects by its reconnect policy.
+    #[error(
+        "the event stream at {url} answered Content-Type {content_type:?}, not text/event-stream"
+    )]
+    UnexpectedContentType {
+        /// The stream URL (credentials redacted).
+        url: String,
+        /// The `Content-Type` the server sent (`""` when none).
+        content_type: String,
+    },
+    /// The server gave a URL on another origin than the base URL; no credentials go there and
+    /// `used_url` (the same path and query on the configured origin) is used instead.
+    #[error("the server's {field} {url} is on another origin than {origin}; using {used_url}")]
+    ForeignUrl {
+        /// Which `cmd.onConnect` field held the URL.
+        field: String,
+        /// The URL the server gave (credentials redacted).
+        url: String,
+        /// The configured origin.
+        origin: String,
+        /// The URL used instead (credentials redacted).
+        used_url: String,
+    },
+    /// A message stream's reader fell `bound` messages behind: its oldest messages are being
+    /// dropped (reported once per overflow).
+    #[error(
+        "a message stream holds {bound} unread messages; its oldest messages are being dropped"
+    )]
+    MessagesDropped {
+        /// The stream's bound (the `message_buffer` option).
+        bound: u64,
+    },
     /// Something the bindings did not expect (a bug: please report it).
     #[error("internal error: {detail}")]
     Internal {
@@ -195,6 +228,9 @@ impl ServerEventsError {
             ServerEventsError::Stopped => "stopped",
             ServerEventsError::Disposed => "disposed",
             ServerEventsError::CredentialsFailed { .. } => "credentials",
+            ServerEventsError::UnexpectedContentType { .. } => "unexpectedContentType",
+            ServerEventsError::ForeignUrl { .. } => "foreignUrl",
+            ServerEventsError::MessagesDropped { .. } => "messagesDropped",
             ServerEventsError::Internal { .. } => "other",
         }
         .to_owned()
@@ -250,6 +286,23 @@ impl From<Error> for ServerEventsError {
             Error::Stopped => ServerEventsError::Stopped,
             Error::Disposed => ServerEventsError::Disposed,
             Error::Credentials(detail) => ServerEventsError::CredentialsFailed { detail },
+            Error::UnexpectedContentType { url, content_type } => {
+                ServerEventsError::UnexpectedContentType { url, content_type }
+            }
+            Error::ForeignUrl {
+                field,
+                url,
+                origin,
+                used_url,
+            } => ServerEventsError::ForeignUrl {
+                field,
+                url,
+                origin,
+                used_url,
+            },
+            Error::MessagesDropped { bound } => ServerEventsError::MessagesDropped {
+                bound: u64::try_from(bound).unwrap_or(u64::MAX),
+            },
             // The bindings always start clients inside their own runtime, so this is a bug.
             Error::NoRuntime => ServerEventsError::Internal {
                 detail: Error::NoRuntime.to_string(),

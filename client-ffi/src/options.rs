@@ -85,6 +85,16 @@ pub struct ClientOptions {
     /// The subscribers path.
     #[uniffi(default = "/event-subscribers")]
     pub subscribers_path: String,
+    /// The most unread messages one `messages()` stream (Kotlin `messageFlow()`, Swift
+    /// `messageStream()`) holds; past it the oldest are dropped and a `MessagesDropped` error
+    /// goes to `onException` once per overflow.
+    #[uniffi(default = 1024)]
+    pub message_buffer: u32,
+    /// Origins (`https://host:port`) besides the base URL's that may receive credentials. The
+    /// server's heartbeat, unregister and update URLs on any other origin are moved onto the
+    /// base URL's origin (same path and query), reported once as `ForeignUrl`.
+    #[uniffi(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ClientOptions {
@@ -101,6 +111,8 @@ impl Default for ClientOptions {
             reconnect_policy: None,
             event_stream_path: "/event-stream".into(),
             subscribers_path: "/event-subscribers".into(),
+            message_buffer: 1024,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -114,7 +126,9 @@ impl ClientOptions {
             .request_timeout(Duration::from_millis(self.request_timeout_ms))
             .max_event_size(usize::try_from(self.max_event_size).unwrap_or(usize::MAX))
             .event_stream_path(self.event_stream_path.clone())
-            .subscribers_path(self.subscribers_path.clone());
+            .subscribers_path(self.subscribers_path.clone())
+            .message_buffer(usize::try_from(self.message_buffer).unwrap_or(usize::MAX))
+            .allowed_origins(self.allowed_origins.iter().cloned());
         if let Some(ms) = self.heartbeat_interval_ms {
             builder = builder.heartbeat_interval(Duration::from_millis(ms));
         }

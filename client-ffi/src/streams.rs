@@ -2,8 +2,9 @@
 //! application message) and [`StateStream`] (every connection state change).
 //!
 //! `next()` waits for the next item and returns `null`/`nil` once the stream has ended (the
-//! client was closed, or `cancel()` was called). Nothing is dropped: items the reader has not
-//! taken yet are buffered. Dropping a pending `next()` (a cancelled coroutine or task) loses no
+//! client was closed, or `cancel()` was called). Items the reader has not taken yet are
+//! buffered: state changes all of them, messages up to the `message_buffer` option, past which
+//! the oldest are dropped and `MessagesDropped` is reported once per overflow. Dropping a pending `next()` (a cancelled coroutine or task) loses no
 //! item; `cancel()` ends a pending `next()` at once.
 
 use std::pin::Pin;

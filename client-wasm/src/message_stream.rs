@@ -1,7 +1,8 @@
 //! `client.messages()`: every application message from now on, as an async iterator
-//! (`for await (const message of client.messages()) { ... }`). Nothing is dropped: messages
-//! the loop has not taken yet are buffered. `break` (or `return()`) ends the iteration and
-//! releases the buffer.
+//! (`for await (const message of client.messages()) { ... }`). Messages the loop has not taken
+//! yet are buffered up to the `messageBuffer` option (default 1024); past it the oldest are
+//! dropped and a `messagesDropped` error goes to `onException` once per overflow. `break` (or
+//! `return()`) ends the iteration and releases the buffer.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

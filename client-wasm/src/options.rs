@@ -83,6 +83,22 @@ fn millis(options: &JsValue, key: &str) -> Result<Option<Duration>, JsValue> {
     Ok(number(options, key)?.map(|ms| Duration::from_millis(ms as u64)))
 }
 
+/// An array-of-strings option (`[]` when absent).
+fn string_list(options: &JsValue, key: &str) -> Result<Vec<String>, JsValue> {
+    let value = js::get(options, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    let not_a_list = || invalid_argument(&format!("options.{key} must be an array of strings"));
+    if !js_sys::Array::is_array(&value) {
+        return Err(not_a_list());
+    }
+    js_sys::Array::from(&value)
+        .iter()
+        .map(|item| item.as_string().ok_or_else(not_a_list))
+        .collect()
+}
+
 /// The `[key, value]` string pairs of a plain object option.
 fn string_pairs(options: &JsValue, key: &str) -> Result<Vec<(String, String)>, JsValue> {
     let value = js::get(options, key);
@@ -224,6 +240,13 @@ impl ClientOptions {
         }
         if let Some(bytes) = number(options, "maxEventSize")? {
             builder = builder.max_event_size(bytes as usize);
+        }
+        if let Some(messages) = number(options, "messageBuffer")? {
+            builder = builder.message_buffer(messages as usize);
+        }
+        let allowed_origins = string_list(options, "allowedOrigins")?;
+        if !allowed_origins.is_empty() {
+            builder = builder.allowed_origins(allowed_origins);
         }
         if let Some(path) = string(options, "eventStreamPath")? {
             builder = builder.event_stream_path(path);

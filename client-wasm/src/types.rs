@@ -178,6 +178,19 @@ export interface ServerEventsClientOptions {
   requestTimeoutMs?: number;
   /** The largest event accepted, in bytes (default 8 MiB). */
   maxEventSize?: number;
+  /**
+   * The most unread messages one `messages()` iterator holds (default 1024). When its loop
+   * falls that far behind, the oldest unread messages are dropped and a `messagesDropped`
+   * error goes to `onException` once per overflow.
+   */
+  messageBuffer?: number;
+  /**
+   * Origins (`"https://host:port"`) besides the base URL's that may receive credentials. The
+   * server's `heartbeatUrl`, `unRegisterUrl` and `updateSubscriberUrl` on any other origin are
+   * moved onto the base URL's origin (same path and query), reported once as a `foreignUrl`
+   * error; on an allowed origin they are used as given.
+   */
+  allowedOrigins?: string[];
   /** Sent as `Authorization: Bearer …` on every request. */
   bearerToken?: string;
   /** Sent on every request. */

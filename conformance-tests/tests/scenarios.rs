@@ -63,6 +63,8 @@ scenarios! {
     fault_401_stops_without_retrying,
     fault_cut_mid_frame,
     fault_stalled_stream_reports_missing_on_connect,
+    fault_foreign_connect_urls_are_rebased,
+    fault_html_answer_is_refused,
     fault_malformed_frames,
     fault_oversized_frame,
     fault_invalid_utf8_frame,

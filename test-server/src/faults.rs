@@ -1,8 +1,9 @@
 //! Runtime fault injection, shared by every handler of one server instance.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
+
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
@@ -25,6 +26,15 @@ struct FaultsInner {
     reject_hb_status: AtomicU16,
     reject_hb_count: AtomicUsize,
     held_by_delay: AtomicUsize,
+    foreign_urls_count: AtomicUsize,
+    foreign_urls_origin: Mutex<String>,
+    html_count: AtomicUsize,
+    redirect_count: AtomicUsize,
+    redirect_origin: Mutex<String>,
+}
+
+fn lock(text: &Mutex<String>) -> MutexGuard<'_, String> {
+    text.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A snapshot of the fault switches, as reported by `POST /test/faults` and `GET /test/stats`.
@@ -49,6 +59,16 @@ pub struct FaultsSnapshot {
     pub reject_heartbeats_count: usize,
     /// Requests being held by the response delay right now (so a test knows one has reached it).
     pub requests_held_by_delay: usize,
+    /// Streams still to get their `cmd.onConnect` URLs on a foreign origin.
+    pub foreign_connect_urls_count: usize,
+    /// That origin, or `""` for "this server's URL with the host `127.0.0.2`".
+    pub foreign_connect_urls_origin: String,
+    /// Streams still to answer `200 text/html`.
+    pub html_streams_count: usize,
+    /// Streams still to be redirected to another origin.
+    pub redirect_streams_count: usize,
+    /// Where they are redirected (the origin; path and query are kept).
+    pub redirect_streams_origin: String,
 }
 
 /// Takes one unit from a counter; `usize::MAX` is never decremented.
@@ -125,8 +145,37 @@ impl Faults {
         self.inner.reject_hb_count.store(count, Ordering::Release);
     }
 
+    /// The next `count` streams announce their `heartbeatUrl`, `unRegisterUrl` and
+    /// `updateSubscriberUrl` on another origin: `origin` (`scheme://host:port`), or, when
+    /// `None`, this server's own URL with the host replaced by `127.0.0.2` (a loopback address
+    /// the server does not listen on). Path and query stay as they are. This is what a hostile
+    /// server, or one reporting its internal address behind a proxy, does.
+    pub fn foreign_connect_urls(&self, origin: Option<&str>, count: usize) {
+        *lock(&self.inner.foreign_urls_origin) = origin.unwrap_or_default().to_owned();
+        self.inner
+            .foreign_urls_count
+            .store(count, Ordering::Release);
+    }
+
+    /// The next `count` stream requests answer `200` with `Content-Type: text/html`: a page
+    /// whose lines look like SSE frames (a `cmd.onConnect` and a message), as a login page or
+    /// a captive portal might.
+    pub fn html_streams(&self, count: usize) {
+        self.inner.html_count.store(count, Ordering::Release);
+    }
+
+    /// The next `count` stream requests answer `302 Found` to the same path and query on
+    /// `origin` (`scheme://host:port`).
+    pub fn redirect_streams(&self, origin: &str, count: usize) {
+        *lock(&self.inner.redirect_origin) = origin.trim_end_matches('/').to_owned();
+        self.inner.redirect_count.store(count, Ordering::Release);
+    }
+
     /// Switches every fault off.
     pub fn clear(&self) {
+        self.inner.foreign_urls_count.store(0, Ordering::Release);
+        self.inner.html_count.store(0, Ordering::Release);
+        self.inner.redirect_count.store(0, Ordering::Release);
         self.inner.fail_count.store(0, Ordering::Release);
         self.inner.stall_count.store(0, Ordering::Release);
         self.inner.cut_count.store(0, Ordering::Release);
@@ -146,6 +195,11 @@ impl Faults {
             reject_heartbeats_status: self.inner.reject_hb_status.load(Ordering::Acquire),
             reject_heartbeats_count: self.inner.reject_hb_count.load(Ordering::Acquire),
             requests_held_by_delay: self.inner.held_by_delay.load(Ordering::Acquire),
+            foreign_connect_urls_count: self.inner.foreign_urls_count.load(Ordering::Acquire),
+            foreign_connect_urls_origin: lock(&self.inner.foreign_urls_origin).clone(),
+            html_streams_count: self.inner.html_count.load(Ordering::Acquire),
+            redirect_streams_count: self.inner.redirect_count.load(Ordering::Acquire),
+            redirect_streams_origin: lock(&self.inner.redirect_origin).clone(),
         }
     }
 
@@ -171,6 +225,20 @@ impl Faults {
     pub(crate) fn take_reject_heartbeat(&self) -> Option<u16> {
         take(&self.inner.reject_hb_count)
             .then(|| self.inner.reject_hb_status.load(Ordering::Acquire))
+    }
+
+    /// The origin (`""` = the default foreign host) for the next stream's URLs, if foreign.
+    pub(crate) fn take_foreign_connect_urls(&self) -> Option<String> {
+        take(&self.inner.foreign_urls_count).then(|| lock(&self.inner.foreign_urls_origin).clone())
+    }
+
+    pub(crate) fn take_html_stream(&self) -> bool {
+        take(&self.inner.html_count)
+    }
+
+    /// The origin to redirect the next stream to, if any.
+    pub(crate) fn take_redirect_stream(&self) -> Option<String> {
+        take(&self.inner.redirect_count).then(|| lock(&self.inner.redirect_origin).clone())
     }
 
     pub(crate) fn delay(&self) -> Duration {
@@ -219,5 +287,16 @@ mod tests {
         }
         faults.clear();
         assert!(!faults.take_stall_stream());
+        faults.foreign_connect_urls(None, 1);
+        assert_eq!(faults.take_foreign_connect_urls(), Some(String::new()));
+        assert_eq!(faults.take_foreign_connect_urls(), None);
+        faults.redirect_streams("http://127.0.0.2:9/", 1);
+        assert_eq!(
+            faults.take_redirect_stream().as_deref(),
+            Some("http://127.0.0.2:9")
+        );
+        faults.html_streams(usize::MAX);
+        faults.clear();
+        assert!(!faults.take_html_stream());
     }
 }

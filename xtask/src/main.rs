@@ -150,6 +150,8 @@ fn test(args: &[&str]) -> Result {
     if wants("rust") {
         step("Rust tests (the whole workspace)");
         run("cargo", &["test", "--workspace"])?;
+        step("Fuzz targets (built, and their bodies run on a seed sweep; fuzz/README.md)");
+        run("cargo", &["test", "--manifest-path", "fuzz/Cargo.toml"])?;
     }
     if wants("wasm") {
         wasm::test()?;

@@ -252,6 +252,42 @@ export const CHECKS = {
     },
   },
 
+  message_buffer_bounds_the_iterator: {
+    legs: ["wasm", "node"],
+    server: "default",
+    async run(lib, { baseUrl }) {
+      const errors = [];
+      let delivered = 0;
+      const client = new lib.ServerEventsClient(baseUrl, ["home"], {
+        messageBuffer: 3,
+        allowedOrigins: ["http://127.0.0.2:1"],
+        handlers: { onMessage: () => delivered++ },
+        onException: (e) => errors.push(e),
+      });
+      const stream = client.messages();
+      await client.connect();
+      for (let i = 0; i < 8; i++) {
+        await rawFrame(baseUrl, client, `data: home@cmd.n ${i}\n\n`);
+      }
+      await until(() => (delivered === 8 ? true : null), "every message reaches onMessage");
+      const kept = [];
+      for await (const message of stream) {
+        kept.push(message.body);
+        if (kept.length === 3) break;
+      }
+      equal(kept, [5, 6, 7], "the newest messageBuffer messages are kept");
+      equal(errors.map((e) => [e.kind, e.message.includes("3 unread")]), [["messagesDropped", true]], "reported once");
+      await client.stop();
+      let refused = null;
+      try {
+        new lib.ServerEventsClient(baseUrl, ["home"], { allowedOrigins: "http://127.0.0.2" });
+      } catch (e) {
+        refused = e;
+      }
+      assert(refused instanceof TypeError, `allowedOrigins must be an array: ${refused}`);
+    },
+  },
+
   bearer_token_authenticates_the_stream: {
     legs: ["wasm", "node"],
     server: "auth",

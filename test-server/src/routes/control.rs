@@ -124,6 +124,24 @@ pub(crate) async fn faults(State(state): State<AppState>, req: Req) -> Result<Re
         let status = status_of(args.get("status"), "rejectHeartbeats")?;
         faults.reject_heartbeats(status, count_of(args.get("count"), "rejectHeartbeats")?);
     }
+    if let Some(args) = fault_args(&req, "foreignConnectUrls")? {
+        let origin = args
+            .get("origin")
+            .and_then(Value::as_str)
+            .filter(|o| !o.is_empty());
+        faults.foreign_connect_urls(origin, count_of(args.get("count"), "foreignConnectUrls")?);
+    }
+    if let Some(args) = fault_args(&req, "htmlStreams")? {
+        faults.html_streams(count_of(args.get("count"), "htmlStreams")?);
+    }
+    if let Some(args) = fault_args(&req, "redirectStreams")? {
+        let origin = args
+            .get("origin")
+            .and_then(Value::as_str)
+            .filter(|o| o.starts_with("http://") || o.starts_with("https://"))
+            .ok_or_else(|| bad("'redirectStreams' needs an http(s) 'origin'".into()))?;
+        faults.redirect_streams(origin, count_of(args.get("count"), "redirectStreams")?);
+    }
     if let Some(args) = fault_args(&req, "delayResponses")? {
         let ms = number_of(args.get("ms").or(args.get("millis")), "delayResponses")?.unwrap_or(0);
         faults.delay_responses(Duration::from_millis(ms));

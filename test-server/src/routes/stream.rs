@@ -29,6 +29,34 @@ fn stream_response(body: EventStream) -> Response {
     resp
 }
 
+/// `base` with its host replaced by `127.0.0.2`, a loopback address this server does not
+/// listen on (the foreign-URL fault's default).
+fn foreign_host(base: &str) -> String {
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return base.to_owned();
+    };
+    let port = rest.rsplit_once(':').map(|(_, port)| port);
+    match port {
+        Some(port) if port.chars().all(|c| c.is_ascii_digit()) => {
+            format!("{scheme}://127.0.0.2:{port}")
+        }
+        _ => format!("{scheme}://127.0.0.2"),
+    }
+}
+
+/// The html-stream fault's answer: a `200 text/html` page whose lines look like SSE frames.
+fn html_page() -> Response {
+    let page = "<!doctype html>\n<title>Sign in</title>\n\
+        id: 1\ndata: cmd.onConnect {\"id\":\"html-page\",\"heartbeatIntervalMs\":\"10000\",\"idleTimeoutMs\":\"30000\"}\n\n\
+        id: 2\ndata: cmd.chat {\"message\":\"from an html page\"}\n\n";
+    let mut response = Response::new(Body::from(page));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
 /// The channel list: `channel` then `channels`, each split on `,` without trimming; `*` when
 /// both are absent or empty.
 pub(crate) fn channels_of(query: &[(String, String)]) -> Vec<String> {
@@ -111,10 +139,29 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
     if shared.faults.take_stall_stream() {
         return stream_response(shared.open_stalled_stream());
     }
+    if shared.faults.take_html_stream() {
+        return html_page();
+    }
+    if let Some(origin) = shared.faults.take_redirect_stream() {
+        let target = format!(
+            "{origin}{}",
+            parts.uri.path_and_query().map_or("/", |p| p.as_str())
+        );
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::FOUND;
+        if let Ok(location) = HeaderValue::from_str(&target) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        return response;
+    }
 
     let anon = shared.next_anon();
     let id = random_id(20);
-    let base = base_url(&parts);
+    let base = match shared.faults.take_foreign_connect_urls() {
+        None => base_url(&parts),
+        Some(origin) if !origin.is_empty() => origin,
+        Some(_) => foreign_host(&base_url(&parts)),
+    };
     let paths = &shared.config.paths;
     let urls = ConnectUrls {
         unregister: paths

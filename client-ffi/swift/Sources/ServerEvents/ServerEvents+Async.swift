@@ -135,22 +135,13 @@ final class BuiltReceiver<R>: ServerEventReceiver, @unchecked Sendable {
 
 public extension ServerEventsClient {
     /// Every application message from now on (the stream subscribes when this is called), in
-    /// order; nothing is dropped while the consumer is busy. The stream finishes when the client
-    /// is closed; ending the iteration releases it.
+    /// order. While the consumer is busy, up to `ClientOptions.messageBuffer` messages (default
+    /// 1024) are buffered; past that the oldest are dropped and a `messagesDropped` error goes to
+    /// `onException` once per overflow. The stream pulls one message per iteration (no buffer of
+    /// its own). It finishes when the client is closed; ending the iteration releases it.
     func messageStream() -> AsyncStream<ServerEventMessage> {
         let source = messages()
-        return AsyncStream { continuation in
-            let task = Task {
-                while let message = await source.next() {
-                    continuation.yield(message)
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in
-                source.cancel()
-                task.cancel()
-            }
-        }
+        return AsyncStream(unfolding: { await source.next() }, onCancel: { source.cancel() })
     }
 
     /// Every connection state from now on, starting with the current one.

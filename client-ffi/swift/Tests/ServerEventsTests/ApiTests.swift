@@ -156,6 +156,50 @@ final class ApiTests: XCTestCase {
         await client.stop()
     }
 
+    func testAMessageStreamThatFallsBehindKeepsTheNewestMessageBufferMessages() async throws {
+        let client = try self.client(options: ClientOptions(channels: ["home"], messageBuffer: 2))
+        let errors = Inbox<ServerEventsError>()
+        // The gate message's listener holds the dispatch (listeners run before streams get a
+        // message), so meanwhile the stream holds exactly what came before the gate.
+        let atGate = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        client.addEventListener(
+            onMessage: { message in
+                if message.json.contains(#""gate""#) {
+                    atGate.signal()
+                    _ = release.wait(timeout: .now() + 10)
+                }
+            },
+            onException: { errors.put($0) }
+        )
+        let stream = client.messages()
+        _ = try await client.connect()
+        for text in ["m0", "m1", "m2", "m3", "gate"] {
+            try await chat(client, text)
+        }
+        XCTAssertEqual(atGate.wait(timeout: .now() + 10), .success, "the gate message arrives")
+        let first = await stream.next()
+        let second = await stream.next()
+        release.signal()
+        let kept = try [first, second].map { try JSON.parse($0?.json ?? "{}")["message"]?.stringValue ?? "" }
+        XCTAssertEqual(kept, ["m2", "m3"])
+        guard case let .MessagesDropped(bound)? = errors.first(within: 10) else {
+            return XCTFail("expected MessagesDropped")
+        }
+        XCTAssertEqual(bound, 2)
+        stream.cancel()
+        await client.stop()
+    }
+
+    func testAllowedOriginsMustBeHttpOrigins() throws {
+        XCTAssertThrowsError(try client(options: ClientOptions(allowedOrigins: ["127.0.0.2"]))) { error in
+            guard case .InvalidArgument? = error as? ServerEventsError else {
+                return XCTFail("expected InvalidArgument, got \(error)")
+            }
+        }
+        XCTAssertNoThrow(try client(options: ClientOptions(allowedOrigins: ["http://127.0.0.2:5000"])))
+    }
+
     func testStatesArriveAsAnAsyncStream() async throws {
         let client = try self.client()
         let states = client.stateStream()

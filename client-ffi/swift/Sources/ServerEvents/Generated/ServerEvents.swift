@@ -3248,6 +3248,18 @@ public struct ClientOptions: Equatable, Hashable {
      * The subscribers path.
      */
     public let subscribersPath: String
+    /**
+     * The most unread messages one `messages()` stream (Kotlin `messageFlow()`, Swift
+     * `messageStream()`) holds; past it the oldest are dropped and a `MessagesDropped` error
+     * goes to `onException` once per overflow.
+     */
+    public let messageBuffer: UInt32
+    /**
+     * Origins (`https://host:port`) besides the base URL's that may receive credentials. The
+     * server's heartbeat, unregister and update URLs on any other origin are moved onto the
+     * base URL's origin (same path and query), reported once as `ForeignUrl`.
+     */
+    public let allowedOrigins: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3285,7 +3297,17 @@ public struct ClientOptions: Equatable, Hashable {
          */eventStreamPath: String = "/event-stream", 
         /**
          * The subscribers path.
-         */subscribersPath: String = "/event-subscribers") {
+         */subscribersPath: String = "/event-subscribers", 
+        /**
+         * The most unread messages one `messages()` stream (Kotlin `messageFlow()`, Swift
+         * `messageStream()`) holds; past it the oldest are dropped and a `MessagesDropped` error
+         * goes to `onException` once per overflow.
+         */messageBuffer: UInt32 = UInt32(1024), 
+        /**
+         * Origins (`https://host:port`) besides the base URL's that may receive credentials. The
+         * server's heartbeat, unregister and update URLs on any other origin are moved onto the
+         * base URL's origin (same path and query), reported once as `ForeignUrl`.
+         */allowedOrigins: [String] = []) {
         self.channels = channels
         self.heartbeatIntervalMs = heartbeatIntervalMs
         self.idleTimeoutMs = idleTimeoutMs
@@ -3297,6 +3319,8 @@ public struct ClientOptions: Equatable, Hashable {
         self.reconnectPolicy = reconnectPolicy
         self.eventStreamPath = eventStreamPath
         self.subscribersPath = subscribersPath
+        self.messageBuffer = messageBuffer
+        self.allowedOrigins = allowedOrigins
     }
 
     
@@ -3325,7 +3349,9 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
                 headers: FfiConverterDictionaryStringString.read(from: &buf), 
                 reconnectPolicy: FfiConverterOptionTypeReconnectPolicy.read(from: &buf), 
                 eventStreamPath: FfiConverterString.read(from: &buf), 
-                subscribersPath: FfiConverterString.read(from: &buf)
+                subscribersPath: FfiConverterString.read(from: &buf), 
+                messageBuffer: FfiConverterUInt32.read(from: &buf), 
+                allowedOrigins: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -3341,6 +3367,8 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
         FfiConverterOptionTypeReconnectPolicy.write(value.reconnectPolicy, into: &buf)
         FfiConverterString.write(value.eventStreamPath, into: &buf)
         FfiConverterString.write(value.subscribersPath, into: &buf)
+        FfiConverterUInt32.write(value.messageBuffer, into: &buf)
+        FfiConverterSequenceString.write(value.allowedOrigins, into: &buf)
     }
 }
 
@@ -4862,6 +4890,45 @@ enum ServerEventsError: Swift.Error, Equatable, Hashable, Foundation.LocalizedEr
          */detail: String
     )
     /**
+     * The event stream answered 200 with a body that is not `text/event-stream`; it was not
+     * read, and the client reconnects by its reconnect policy.
+     */
+    case UnexpectedContentType(
+        /**
+         * The stream URL (credentials redacted).
+         */url: String, 
+        /**
+         * The `Content-Type` the server sent (`""` when none).
+         */contentType: String
+    )
+    /**
+     * The server gave a URL on another origin than the base URL; no credentials go there and
+     * `used_url` (the same path and query on the configured origin) is used instead.
+     */
+    case ForeignUrl(
+        /**
+         * Which `cmd.onConnect` field held the URL.
+         */field: String, 
+        /**
+         * The URL the server gave (credentials redacted).
+         */url: String, 
+        /**
+         * The configured origin.
+         */origin: String, 
+        /**
+         * The URL used instead (credentials redacted).
+         */usedUrl: String
+    )
+    /**
+     * A message stream's reader fell `bound` messages behind: its oldest messages are being
+     * dropped (reported once per overflow).
+     */
+    case MessagesDropped(
+        /**
+         * The stream's bound (the `message_buffer` option).
+         */bound: UInt64
+    )
+    /**
      * Something the bindings did not expect (a bug: please report it).
      */
     case Internal(
@@ -4998,7 +5065,20 @@ public struct FfiConverterTypeServerEventsError: FfiConverterRustBuffer {
         case 20: return .CredentialsFailed(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 21: return .Internal(
+        case 21: return .UnexpectedContentType(
+            url: try FfiConverterString.read(from: &buf), 
+            contentType: try FfiConverterString.read(from: &buf)
+            )
+        case 22: return .ForeignUrl(
+            field: try FfiConverterString.read(from: &buf), 
+            url: try FfiConverterString.read(from: &buf), 
+            origin: try FfiConverterString.read(from: &buf), 
+            usedUrl: try FfiConverterString.read(from: &buf)
+            )
+        case 23: return .MessagesDropped(
+            bound: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 24: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -5119,8 +5199,27 @@ public struct FfiConverterTypeServerEventsError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Internal(detail):
+        case let .UnexpectedContentType(url,contentType):
             writeInt(&buf, Int32(21))
+            FfiConverterString.write(url, into: &buf)
+            FfiConverterString.write(contentType, into: &buf)
+            
+        
+        case let .ForeignUrl(field,url,origin,usedUrl):
+            writeInt(&buf, Int32(22))
+            FfiConverterString.write(field, into: &buf)
+            FfiConverterString.write(url, into: &buf)
+            FfiConverterString.write(origin, into: &buf)
+            FfiConverterString.write(usedUrl, into: &buf)
+            
+        
+        case let .MessagesDropped(bound):
+            writeInt(&buf, Int32(23))
+            FfiConverterUInt64.write(bound, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(24))
             FfiConverterString.write(detail, into: &buf)
             
         }

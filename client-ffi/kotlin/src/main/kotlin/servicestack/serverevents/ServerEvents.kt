@@ -44,9 +44,11 @@ open class ServerEventsListenerAdapter : ServerEventsListener {
 }
 
 /**
- * Every application message from the moment the flow is collected, in order; nothing is dropped
- * while the collector is busy (messages are buffered). The flow completes when the client is
- * closed; cancelling the collector releases the underlying stream.
+ * Every application message from the moment the flow is collected, in order. While the collector
+ * is busy, up to `ClientOptions.messageBuffer` messages (default 1024) are buffered; past that the
+ * oldest are dropped and a `MessagesDropped` error goes to `onException` once per overflow. The
+ * flow pulls one message per emit (a cold flow, no buffer of its own). It completes when the
+ * client is closed; cancelling the collector releases the underlying stream.
  */
 fun ServerEventsClient.messageFlow(): Flow<ServerEventMessage> = flow {
     messages().use { stream ->

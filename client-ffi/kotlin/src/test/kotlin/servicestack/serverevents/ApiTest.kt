@@ -2,6 +2,8 @@ package servicestack.serverevents
 
 import java.net.ServerSocket
 import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.time.Duration.Companion.seconds
 import kotlinx.coroutines.CompletableDeferred
@@ -155,6 +157,44 @@ class ApiTest {
             assertTrue(error.detail.contains("boom"), error.detail)
             assertTrue(client.isConnected)
         }
+    }
+
+    @Test
+    fun `a message stream that falls behind keeps the newest messageBuffer messages`(): Unit = runBlocking {
+        client(options = ClientOptions(channels = listOf("home"), messageBuffer = 2u)).use { client ->
+            val errors = CopyOnWriteArrayList<ServerEventsException>()
+            // The gate message's listener holds the dispatch (listeners run before streams get a
+            // message), so meanwhile the stream holds exactly what came before the gate.
+            val atGate = CountDownLatch(1)
+            val release = CountDownLatch(1)
+            client.addEventListener(
+                onMessage = {
+                    if (it.json.contains("\"gate\"")) {
+                        atGate.countDown()
+                        release.await(10, TimeUnit.SECONDS)
+                    }
+                },
+                onException = { errors += it },
+            )
+            val stream = client.messages()
+            client.connect()
+            for (text in listOf("m0", "m1", "m2", "m3", "gate")) client.chat("home", text)
+            assertTrue(atGate.await(10, TimeUnit.SECONDS), "the gate message arrives")
+            val kept = withTimeout(10.seconds) { listOf(stream.next()!!, stream.next()!!) }
+            release.countDown()
+            assertEquals(listOf("m2", "m3"), kept.map { JsonValues.parse(it.json).jsonObject["message"]!!.jsonPrimitive.content })
+            val dropped = assertInstanceOf(ServerEventsException.MessagesDropped::class.java, errors.single())
+            assertEquals(2uL, dropped.bound)
+            stream.cancel()
+        }
+    }
+
+    @Test
+    fun `allowed origins must be http origins`() {
+        assertThrows<ServerEventsException.InvalidArgument> {
+            client(options = ClientOptions(allowedOrigins = listOf("127.0.0.2")))
+        }
+        client(options = ClientOptions(allowedOrigins = listOf("http://127.0.0.2:5000"))).close()
     }
 
     @Test

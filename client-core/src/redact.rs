@@ -1,0 +1,81 @@
+//! Nothing secret in output: URLs are shown without their user-info password and with the
+//! values of query parameters that may carry credentials replaced by `***`. Every URL in an
+//! error, a state, a `Debug` or a log line goes through [`redact_url`].
+
+/// Query parameters that are safe to show in logs and errors; every other value is redacted.
+const SAFE_QUERY_KEYS: [&str; 4] = ["id", "channels", "channel", "t"];
+
+/// `url` without the password of its user-info (`http://alice:***@host`) and with the values
+/// of query parameters that may carry secrets replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let mut redacted = redact_user_info(head);
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, value)) if SAFE_QUERY_KEYS.contains(&key) => format!("{key}={value}"),
+                Some((key, _)) => format!("{key}=***"),
+                None => pair.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&pairs.join("&"));
+    }
+    redacted
+}
+
+/// `scheme://user:password@rest` as `scheme://user:***@rest`. Works on text that does not
+/// parse as a URL too, since that is what invalid-URL errors show.
+fn redact_user_info(head: &str) -> String {
+    let (scheme, rest) = match head.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, head),
+    };
+    let authority_end = rest.find(['/', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => format!("{user_info}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{authority}{path}"),
+        None => format!("{authority}{path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_secret_query_values_only() {
+        assert_eq!(
+            redact_url("http://h/event-stream?channels=A,B&ss-tok=secret&t=1"),
+            "http://h/event-stream?channels=A,B&ss-tok=***&t=1"
+        );
+        assert_eq!(redact_url("http://h/x"), "http://h/x");
+    }
+
+    #[test]
+    fn redacts_the_user_info_password() {
+        assert_eq!(
+            redact_url("http://alice:PW@host:5000/p?channels=A&k=v"),
+            "http://alice:***@host:5000/p?channels=A&k=***"
+        );
+        assert_eq!(redact_url("http://alice@host/p"), "http://alice@host/p");
+        assert_eq!(redact_url("alice:PW@host"), "alice:***@host");
+        assert_eq!(
+            redact_url("http://a:b:c@h/x@y"),
+            "http://a:***@h/x@y",
+            "the path's @ is not user-info"
+        );
+        assert!(!redact_url("http://u:p%40ss@h").contains("p%40ss"));
+    }
+}
