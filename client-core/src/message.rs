@@ -26,6 +26,8 @@ pub struct ServerEventMessage {
     /// The target with `%20` decoded, only when it contained `%20`.
     target_decoded: Option<String>,
     css_selector: Option<(usize, usize)>,
+    /// The CSS selector with `%20` decoded, only when it contained `%20`.
+    css_selector_decoded: Option<String>,
     json: (usize, usize),
 }
 
@@ -67,6 +69,7 @@ impl ServerEventMessage {
             target: None,
             target_decoded: None,
             css_selector: None,
+            css_selector_decoded: None,
             json: (0, data.len()),
             data,
         };
@@ -105,10 +108,10 @@ impl ServerEventMessage {
             None => space,
         };
         message.target = Some((target_start, target_end));
-        let target = &message.data[target_start..target_end];
-        if target.contains("%20") {
-            message.target_decoded = Some(target.replace("%20", " "));
-        }
+        // ServiceStack's clients decode `%20` in the whole target before splitting at `$`, so a
+        // CSS selector such as `a%20img` reaches the page as `a img`.
+        message.target_decoded = decoded_spaces(message.slice(message.target));
+        message.css_selector_decoded = decoded_spaces(message.slice(message.css_selector));
         Ok(message)
     }
 
@@ -148,9 +151,11 @@ impl ServerEventMessage {
             .or_else(|| self.slice(self.target))
     }
 
-    /// The part after the first `$`, when there was one.
+    /// The part after the first `$`, when there was one, with `%20` decoded to spaces.
     pub fn css_selector(&self) -> Option<&str> {
-        self.slice(self.css_selector)
+        self.css_selector_decoded
+            .as_deref()
+            .or_else(|| self.slice(self.css_selector))
     }
 
     /// The body text after the selector (may be empty).
@@ -179,6 +184,12 @@ impl ServerEventMessage {
     pub fn json_value(&self) -> Result<serde_json::Value, Error> {
         self.parse_json()
     }
+}
+
+/// `part` with `%20` decoded to spaces, only when it contains `%20`.
+fn decoded_spaces(part: Option<&str>) -> Option<String> {
+    part.filter(|part| part.contains("%20"))
+        .map(|part| part.replace("%20", " "))
 }
 
 /// Which built-in command a [`ServerEventCommand`] carries.
@@ -412,6 +423,17 @@ mod tests {
         assert_eq!((msg.op(), msg.target()), (Some("cmd"), Some("a.b c")));
         assert_eq!(msg.channel(), None);
         assert_eq!(msg.css_selector(), None);
+    }
+
+    #[test]
+    fn css_selector_decodes_spaces_like_the_target() {
+        let msg = parse("css.visibility$a%20img hidden");
+        assert_eq!(msg.selector(), Some("css.visibility$a%20img"));
+        assert_eq!(msg.target(), Some("visibility"));
+        assert_eq!(msg.css_selector(), Some("a img"));
+        let both = parse("cmd.with%20space$.a%20.b \"v\"");
+        assert_eq!(both.target(), Some("with space"));
+        assert_eq!(both.css_selector(), Some(".a .b"));
     }
 
     #[test]
