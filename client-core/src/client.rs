@@ -15,6 +15,7 @@ use crate::backoff::ReconnectPolicy;
 use crate::connection;
 use crate::dispatch::{Callback, Callbacks, Dispatcher, Handler, ListenerId, Routes};
 use crate::error::{Error, redact_url};
+use crate::http_client::HttpClient;
 use crate::message::{
     ServerEventCommand, ServerEventConnect, ServerEventMessage, ServerEventUser, string_map,
 };
@@ -80,7 +81,7 @@ pub(crate) struct Session {
 
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) transport: Transport,
+    pub(crate) transport: Arc<dyn HttpClient>,
     pub(crate) dispatcher: Dispatcher,
     session: Mutex<Session>,
     pub(crate) control: watch::Sender<Control>,
@@ -974,17 +975,26 @@ impl ClientBuilder {
     // threads to share it with either.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn build(self) -> Result<ServerEventsClient, Error> {
-        let base_url = normalized_base_url(&self.base_url)?;
-        let channels = validated_channels(self.channels)?;
         let transport = Transport::new(
             TransportOptions {
                 connect_timeout: self.connect_timeout,
                 request_timeout: self.request_timeout,
                 with_credentials: self.with_credentials,
             },
-            self.credentials,
-            self.provider,
+            self.credentials.clone(),
+            self.provider.clone(),
         )?;
+        self.build_with(Arc::new(transport))
+    }
+
+    /// Builds the client on the given transport (the fake one in unit tests).
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    pub(crate) fn build_with(
+        self,
+        transport: Arc<dyn HttpClient>,
+    ) -> Result<ServerEventsClient, Error> {
+        let base_url = normalized_base_url(&self.base_url)?;
+        let channels = validated_channels(self.channels)?;
         let shared = Arc::new(Shared {
             config: Config {
                 base_url,

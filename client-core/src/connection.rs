@@ -12,14 +12,19 @@ use crate::auth::BoxFuture;
 use crate::client::{Control, Desired, Shared, WeakClient};
 use crate::dispatch::Incoming;
 use crate::error::{Error, redact_url};
+use crate::http_client::{EventBytes, HttpClient};
 use crate::message::{ServerEventConnect, ServerEventMessage};
-use crate::rt::{self, Instant};
+use crate::rt::{self, Clock as Instant};
 use crate::sse::{SseDecoder, SseError};
 use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
-use crate::transport::{Body, ByteStream, Method, Transport};
+use crate::transport::{Body, Method};
 
 /// Stands in for "no deadline" in `select!` branches that are switched off.
 const FOREVER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// After a heartbeat 404, how long frames the server wrote before it dropped the subscription are
+/// still read before reconnecting (unless the stream ends sooner).
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
     let span = tracing::info_span!("server_events", base_url = %shared.config.base_url);
@@ -144,8 +149,8 @@ impl Task {
         self.read(stream).await
     }
 
-    async fn read(&mut self, mut stream: ByteStream) -> Ended {
-        let connect_timeout = self.shared.transport.options().connect_timeout;
+    async fn read(&mut self, mut stream: EventBytes) -> Ended {
+        let connect_timeout = self.shared.transport.connect_timeout();
         let mut control = self.control.clone();
         let mut live: Option<Live> = None;
         let mut last_activity = Instant::now();
@@ -165,25 +170,6 @@ impl Task {
                         return Ended::Control;
                     }
                 }
-                chunk = stream.next() => match chunk {
-                    Some(Ok(bytes)) => {
-                        last_activity = Instant::now();
-                        if let Some(connected) = self.dispatch_chunk(&bytes) {
-                            heartbeat_due = connected.heartbeat_url.is_some();
-                            heartbeat_timer.set(rt::sleep(connected.heartbeat_interval));
-                            heartbeat = None;
-                            silence_timer.set(rt::sleep(connected.idle_timeout));
-                            live = Some(connected);
-                        }
-                    }
-                    Some(Err(error)) => {
-                        return Ended::Failed(Error::Network {
-                            url: redact_url(&self.shared.event_stream_url()),
-                            message: format!("the event stream broke: {}", error_chain(&error)),
-                        });
-                    }
-                    None => return Ended::Failed(Error::StreamEnded),
-                },
                 result = poll_optional(&mut heartbeat), if heartbeat.is_some() => {
                     heartbeat = None;
                     match result {
@@ -191,6 +177,9 @@ impl Task {
                             let interval = live.as_ref().map_or(FOREVER, |l| l.heartbeat_interval);
                             heartbeat_timer.set(rt::sleep(interval));
                             heartbeat_due = true;
+                        }
+                        Err(error @ Error::SubscriptionGone { .. }) => {
+                            return self.drain(stream, error).await;
                         }
                         Err(error) => return Ended::Failed(error),
                     }
@@ -219,8 +208,50 @@ impl Task {
                     // Data arrived since the timer was armed: wait for the rest of the limit.
                     silence_timer.set(rt::sleep(silence_limit - silent_for));
                 }
+                // Last: a stream that always has data must not starve the timers above.
+                chunk = stream.next() => match chunk {
+                    Some(Ok(bytes)) => {
+                        last_activity = Instant::now();
+                        if let Some(connected) = self.dispatch_chunk(&bytes) {
+                            heartbeat_due = connected.heartbeat_url.is_some();
+                            heartbeat_timer.set(rt::sleep(connected.heartbeat_interval));
+                            heartbeat = None;
+                            silence_timer.set(rt::sleep(connected.idle_timeout));
+                            live = Some(connected);
+                        }
+                    }
+                    Some(Err(error)) => return Ended::Failed(error),
+                    None => return Ended::Failed(Error::StreamEnded),
+                },
             }
         }
+    }
+
+    /// The server dropped the subscription, but frames it wrote before (to a busy client) may
+    /// still be unread: delivers them until the stream ends or [`DRAIN_LIMIT`] passes, then
+    /// reports `error`.
+    async fn drain(&mut self, mut stream: EventBytes, error: Error) -> Ended {
+        let mut control = self.control.clone();
+        let deadline = rt::sleep(DRAIN_LIMIT);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                biased;
+                _ = control.changed() => {
+                    if self.control_requires_action() {
+                        return Ended::Control;
+                    }
+                }
+                () = &mut deadline => break,
+                chunk = stream.next() => match chunk {
+                    Some(Ok(bytes)) => {
+                        self.dispatch_chunk(&bytes);
+                    }
+                    Some(Err(_)) | None => break,
+                },
+            }
+        }
+        Ended::Failed(error)
     }
 
     /// Decodes and dispatches one chunk; returns the new connection when it held `cmd.onConnect`.
@@ -285,44 +316,50 @@ impl Task {
             Error::StreamEnded => tracing::info!("the server closed the event stream"),
             other => self.shared.dispatcher.report(other),
         }
-        self.shared.dispatcher.fail_connects(&error);
-        let stop_now = {
+        let policy = &self.shared.config.reconnect;
+        let delay = match &error {
+            // The server forgot the subscription: a new one is needed now, whatever `retry:` said.
+            Error::SubscriptionGone { .. } => Some(Duration::ZERO),
+            _ => policy.delay_for(self.failures).map(|delay| {
+                // The stream's `retry:` field and a `Retry-After` header (from a proxy or a busy
+                // server) lengthen the wait up to the policy's cap; neither shortens it.
+                let retry_field = self
+                    .decoder
+                    .retry_ms()
+                    .map_or(Duration::ZERO, Duration::from_millis);
+                let retry_after = error.retry_after().unwrap_or_default();
+                delay
+                    .max(retry_field.min(policy.max_delay))
+                    .max(retry_after.min(policy.max_delay))
+            }),
+        };
+        let closed = {
             let mut session = self.shared.session();
             session.restart_pending = false;
-            std::mem::take(&mut session.stop_on_first_failure)
+            let stop_now = std::mem::take(&mut session.stop_on_first_failure);
+            let close = if error.is_unauthorized() {
+                Some(CloseReason::Unauthorized(error.clone()))
+            } else if stop_now {
+                Some(CloseReason::ConnectFailed(error.clone()))
+            } else {
+                delay.is_none().then(|| CloseReason::GaveUp(error.clone()))
+            };
+            if let Some(reason) = &close {
+                self.shared.control.send_if_modified(|control| {
+                    if matches!(control.desired, Desired::Stop(_)) {
+                        return false;
+                    }
+                    control.desired = Desired::Stop(reason.clone());
+                    true
+                });
+            }
+            // Under the session lock and after the stop above: a `start()` made by a caller
+            // woken here (the fallback after a failed `connect()`) takes the lock after us and
+            // its run request wins.
+            self.shared.dispatcher.fail_connects(&error);
+            close.is_some()
         };
-        let close = if error.is_unauthorized() {
-            Some(CloseReason::Unauthorized(error.clone()))
-        } else if stop_now {
-            Some(CloseReason::ConnectFailed(error.clone()))
-        } else {
-            None
-        };
-        let delay = match &error {
-            Error::SubscriptionGone { .. } => Some(Duration::ZERO),
-            _ => self.shared.config.reconnect.delay_for(self.failures),
-        }
-        .map(|delay| {
-            // The stream's `retry:` field, and a `Retry-After` header (from a proxy or a busy
-            // server) up to the policy's cap, lengthen the wait; neither shortens it.
-            let retry_field = self
-                .decoder
-                .retry_ms()
-                .map_or(Duration::ZERO, Duration::from_millis);
-            let retry_after = error.retry_after().map_or(Duration::ZERO, |asked| {
-                asked.min(self.shared.config.reconnect.max_delay)
-            });
-            delay.max(retry_field).max(retry_after)
-        });
-        let close = close.or_else(|| delay.is_none().then(|| CloseReason::GaveUp(error.clone())));
-        if let Some(reason) = close {
-            self.shared.control.send_if_modified(|control| {
-                if matches!(control.desired, Desired::Stop(_)) {
-                    return false;
-                }
-                control.desired = Desired::Stop(reason);
-                true
-            });
+        if closed {
             return;
         }
         let delay = delay.unwrap_or_default();
@@ -349,7 +386,7 @@ impl Task {
             let spawner = self.shared.session().spawner.clone();
             if let (Some(url), Some(spawner)) = (info.unregister_url, spawner) {
                 let transport = self.shared.transport.clone();
-                spawner.spawn(async move { unregister(&transport, &url).await });
+                spawner.spawn(async move { unregister(&*transport, &url).await });
             }
         }
     }
@@ -371,7 +408,7 @@ impl Task {
         if let Some(info) = &previous {
             self.remember_lost(info, cause);
             if let Some(url) = &info.unregister_url {
-                unregister(&self.shared.transport, url).await;
+                unregister(&*self.shared.transport, url).await;
             }
         }
     }
@@ -450,7 +487,7 @@ async fn poll_optional<T>(future: &mut Option<BoxFuture<'static, T>>) -> T {
 }
 
 fn send_heartbeat(
-    transport: Transport,
+    transport: Arc<dyn HttpClient>,
     url: String,
     subscription_id: String,
 ) -> BoxFuture<'static, Result<(), Error>> {
@@ -465,26 +502,9 @@ fn send_heartbeat(
     })
 }
 
-async fn unregister(transport: &Transport, url: &str) {
+async fn unregister(transport: &dyn HttpClient, url: &str) {
     match transport.call(Method::Post, url, Body::Empty).await {
         Ok(_) | Err(Error::Http { status: 404, .. }) => {}
         Err(error) => tracing::debug!(%error, "unregister failed"),
-    }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = String::new();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    if text.is_empty() {
-        "connection lost".to_owned()
-    } else {
-        text
     }
 }

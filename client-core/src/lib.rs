@@ -61,7 +61,12 @@ mod client;
 mod connection;
 mod dispatch;
 mod error;
+#[cfg(test)]
+mod fake_transport;
+mod http_client;
 mod json;
+#[cfg(test)]
+mod lifecycle_tests;
 mod message;
 mod receiver;
 pub mod rt;
