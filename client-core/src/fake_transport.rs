@@ -23,6 +23,8 @@ pub(crate) enum Opening {
     Stream(EventBytes),
     /// Fails with this error.
     Fail(Error),
+    /// Never answers (a server that accepts the connection and stays silent).
+    Hang,
 }
 
 /// One request the client sent (stream opens included, as `GET`).
@@ -122,7 +124,7 @@ impl HttpClient for FakeTransport {
             match next {
                 Some(Opening::Stream(stream)) => Ok(stream),
                 Some(Opening::Fail(error)) => Err(error),
-                None => std::future::pending().await,
+                Some(Opening::Hang) | None => std::future::pending().await,
             }
         })
     }
@@ -153,6 +155,11 @@ impl Feed {
         let _ = self
             .0
             .unbounded_send(Ok(Bytes::copy_from_slice(text.as_bytes())));
+    }
+
+    /// Whether the client let go of the stream.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.is_closed()
     }
 }
 

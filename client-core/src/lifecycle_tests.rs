@@ -259,3 +259,115 @@ async fn start_right_after_a_failed_connect_is_never_lost() {
         client.stop().await;
     }
 }
+
+/// Waits (on the paused clock) until the client's state matches.
+async fn state_becomes(client: &ServerEventsClient, wanted: impl Fn(&ConnectionState) -> bool) {
+    let mut states = client.state_changes();
+    let found = tokio::time::timeout(Duration::from_secs(3600), async {
+        while let Some(state) = states.next().await {
+            if wanted(&state) {
+                return;
+            }
+        }
+        panic!("the state stream ended");
+    })
+    .await;
+    assert!(found.is_ok(), "state now: {:?}", client.state());
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_while_connecting_opens_a_new_stream() {
+    let fake = FakeTransport::new();
+    fake.push(Opening::Hang);
+    let (feed, stream) = fed_stream();
+    feed.send(&connect_frame("s1", 600_000, 600_000));
+    fake.push(Opening::Stream(stream));
+    let client = client_on(&fake);
+    client.start().unwrap();
+    fake.wait_for(OPEN, 1).await;
+    client.restart().unwrap();
+    fake.wait_for(OPEN, 2).await;
+    assert_eq!(client.connect().await.unwrap().id, "s1");
+    client.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_during_connect_fails_the_connect_and_closes() {
+    let fake = FakeTransport::new();
+    fake.push(Opening::Hang);
+    let client = client_on(&fake);
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    fake.wait_for(OPEN, 1).await;
+    client.stop().await;
+    assert_eq!(connecting.await.unwrap(), Err(Error::Stopped));
+    assert_eq!(
+        client.state(),
+        ConnectionState::Closed {
+            reason: crate::CloseReason::Stopped
+        }
+    );
+    // Nothing reconnects behind the caller's back.
+    let requests = fake.requests().len();
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(fake.requests().len(), requests);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_last_handle_while_connecting_ends_the_connection() {
+    let fake = FakeTransport::new();
+    let (feed, stream) = fed_stream();
+    fake.push(Opening::Stream(stream));
+    let client = client_on(&fake);
+    client.start().unwrap();
+    fake.wait_for(OPEN, 1).await;
+    drop(client);
+    let released = tokio::time::timeout(Duration::from_secs(3600), async {
+        while !feed.is_closed() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    assert!(released.is_ok(), "the stream was kept open");
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(fake.requests().len(), 1, "{:?}", fake.requests());
+}
+
+#[tokio::test(start_paused = true)]
+async fn pause_unregisters_and_resume_reconnects_with_a_reconnect_notice() {
+    let fake = FakeTransport::new();
+    let (first_feed, first) = fed_stream();
+    first_feed.send(&connect_frame("s1", 600_000, 600_000));
+    fake.push(Opening::Stream(first));
+    let (second_feed, second) = fed_stream();
+    second_feed.send(&connect_frame("s2", 600_000, 600_000));
+    fake.push(Opening::Stream(second));
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let seen = notices.clone();
+    let client = ServerEventsClient::builder("http://h")
+        .channels(["home"])
+        .on_reconnect(move |info| seen.lock().unwrap().push(info.clone()))
+        .build_with(fake.clone())
+        .unwrap();
+    client.connect().await.unwrap();
+    client.pause();
+    state_becomes(&client, |state| *state == ConnectionState::Paused).await;
+    let unregisters = fake.wait_for(UNREGISTER, 1).await;
+    assert!(unregisters[0].url.ends_with("id=s1"));
+    // Paused means no connection attempts, however long.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(fake.wait_for(OPEN, 1).await.len(), 1);
+    client.resume().unwrap();
+    state_becomes(&client, |state| {
+        matches!(state, ConnectionState::Open { .. })
+    })
+    .await;
+    let notices = notices.lock().unwrap().clone();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].previous_subscription_id.as_deref(), Some("s1"));
+    assert_eq!(notices[0].subscription_id, "s2");
+    assert_eq!(notices[0].cause, None);
+    drop((first_feed, second_feed));
+}
