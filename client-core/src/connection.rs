@@ -17,14 +17,19 @@ use crate::message::{ServerEventConnect, ServerEventMessage};
 use crate::rt::{self, Clock as Instant};
 use crate::sse::{SseDecoder, SseError};
 use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
+use crate::supervisor::{self, Decision};
 use crate::transport::{Body, Method};
 
 /// Stands in for "no deadline" in `select!` branches that are switched off.
 const FOREVER: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// After a heartbeat 404, how long frames the server wrote before it dropped the subscription are
-/// still read before reconnecting (unless the stream ends sooner).
+/// After a heartbeat 404, the longest time frames the server wrote before it dropped the
+/// subscription are still read before reconnecting.
 pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// After a heartbeat 404, a pause this long in the stream means it holds nothing more: frames the
+/// server already wrote arrive back to back.
+pub(crate) const DRAIN_QUIET: Duration = Duration::from_millis(250);
 
 pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
     let span = tracing::info_span!("server_events", base_url = %shared.config.base_url);
@@ -49,6 +54,8 @@ enum Ended {
     Control,
     /// The connection failed.
     Failed(Error),
+    /// The server forgot the subscription (reported when it was learnt, before the drain).
+    Gone(Error),
 }
 
 /// A subscription the client lost and has not replaced yet.
@@ -109,7 +116,8 @@ impl Task {
                         self.abandon_subscription(None);
                     }
                 }
-                Ended::Failed(error) => self.on_failure(error).await,
+                Ended::Failed(error) => self.on_failure(error, true).await,
+                Ended::Gone(error) => self.on_failure(error, false).await,
             }
         }
     }
@@ -179,6 +187,7 @@ impl Task {
                             heartbeat_due = true;
                         }
                         Err(error @ Error::SubscriptionGone { .. }) => {
+                            self.shared.dispatcher.report(&error);
                             return self.drain(stream, error).await;
                         }
                         Err(error) => return Ended::Failed(error),
@@ -228,12 +237,14 @@ impl Task {
     }
 
     /// The server dropped the subscription, but frames it wrote before (to a busy client) may
-    /// still be unread: delivers them until the stream ends or [`DRAIN_LIMIT`] passes, then
-    /// reports `error`.
+    /// still be unread: delivers them until the stream ends, stays quiet for [`DRAIN_QUIET`] or
+    /// [`DRAIN_LIMIT`] passes, then ends with `error`.
     async fn drain(&mut self, mut stream: EventBytes, error: Error) -> Ended {
         let mut control = self.control.clone();
         let deadline = rt::sleep(DRAIN_LIMIT);
         tokio::pin!(deadline);
+        let quiet = rt::sleep(DRAIN_QUIET);
+        tokio::pin!(quiet);
         loop {
             tokio::select! {
                 biased;
@@ -243,15 +254,17 @@ impl Task {
                     }
                 }
                 () = &mut deadline => break,
+                () = &mut quiet => break,
                 chunk = stream.next() => match chunk {
                     Some(Ok(bytes)) => {
                         self.dispatch_chunk(&bytes);
+                        quiet.set(rt::sleep(DRAIN_QUIET));
                     }
                     Some(Err(_)) | None => break,
                 },
             }
         }
-        Ended::Failed(error)
+        Ended::Gone(error)
     }
 
     /// Decodes and dispatches one chunk; returns the new connection when it held `cmd.onConnect`.
@@ -302,49 +315,31 @@ impl Task {
         connected
     }
 
-    async fn on_failure(&mut self, error: Error) {
-        if let Some(opened) = self.connected_at.take()
-            && opened.elapsed() >= self.shared.config.reconnect.healthy_after
-        {
-            self.failures = 0;
-        }
-        self.failures += 1;
+    async fn on_failure(&mut self, error: Error, report: bool) {
+        let healthy_for = self.connected_at.take().map(|opened| opened.elapsed());
         self.abandon_subscription(Some(error.clone()));
         match &error {
             // A server closing the stream is how ServiceStack ends a subscription; it is
             // visible in the state, not an exception.
             Error::StreamEnded => tracing::info!("the server closed the event stream"),
-            other => self.shared.dispatcher.report(other),
+            other if report => self.shared.dispatcher.report(other),
+            _ => {}
         }
-        let policy = &self.shared.config.reconnect;
-        let delay = match &error {
-            // The server forgot the subscription: a new one is needed now, whatever `retry:` said.
-            Error::SubscriptionGone { .. } => Some(Duration::ZERO),
-            _ => policy.delay_for(self.failures).map(|delay| {
-                // The stream's `retry:` field and a `Retry-After` header (from a proxy or a busy
-                // server) lengthen the wait up to the policy's cap; neither shortens it.
-                let retry_field = self
-                    .decoder
-                    .retry_ms()
-                    .map_or(Duration::ZERO, Duration::from_millis);
-                let retry_after = error.retry_after().unwrap_or_default();
-                delay
-                    .max(retry_field.min(policy.max_delay))
-                    .max(retry_after.min(policy.max_delay))
-            }),
-        };
-        let closed = {
+        let retry_field = self.decoder.retry_ms().map(Duration::from_millis);
+        let decision = {
             let mut session = self.shared.session();
             session.restart_pending = false;
-            let stop_now = std::mem::take(&mut session.stop_on_first_failure);
-            let close = if error.is_unauthorized() {
-                Some(CloseReason::Unauthorized(error.clone()))
-            } else if stop_now {
-                Some(CloseReason::ConnectFailed(error.clone()))
-            } else {
-                delay.is_none().then(|| CloseReason::GaveUp(error.clone()))
-            };
-            if let Some(reason) = &close {
+            let decision = supervisor::decide(
+                &self.shared.config.reconnect,
+                supervisor::Failure {
+                    error: &error,
+                    failures: self.failures,
+                    healthy_for,
+                    first_connect: std::mem::take(&mut session.stop_on_first_failure),
+                    retry_field,
+                },
+            );
+            if let Decision::Close(reason) = &decision {
                 self.shared.control.send_if_modified(|control| {
                     if matches!(control.desired, Desired::Stop(_)) {
                         return false;
@@ -357,12 +352,12 @@ impl Task {
             // woken here (the fallback after a failed `connect()`) takes the lock after us and
             // its run request wins.
             self.shared.dispatcher.fail_connects(&error);
-            close.is_some()
+            decision
         };
-        if closed {
+        let Decision::Wait { delay, failures } = decision else {
             return;
-        }
-        let delay = delay.unwrap_or_default();
+        };
+        self.failures = failures;
         tracing::info!(%error, attempt = self.failures, ?delay, "reconnecting");
         self.shared.set_state(ConnectionState::Reconnecting {
             attempt: self.failures,

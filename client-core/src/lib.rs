@@ -73,6 +73,7 @@ pub mod rt;
 mod service;
 pub mod sse;
 mod state;
+mod supervisor;
 
 /// The workspace README's Rust quick start, compiled as a doctest so it stays true.
 #[cfg(doctest)]

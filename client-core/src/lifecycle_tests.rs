@@ -127,7 +127,7 @@ async fn frames_still_unread_at_a_heartbeat_404_are_delivered_before_the_reconne
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_drain_after_a_heartbeat_404_is_bounded() {
+async fn a_drain_after_a_heartbeat_404_ends_when_the_stream_goes_quiet() {
     let fake = FakeTransport::new();
     let (feed, stream) = fed_stream();
     fake.push(Opening::Stream(stream));
@@ -142,12 +142,42 @@ async fn a_drain_after_a_heartbeat_404_is_bounded() {
     client.connect().await.unwrap();
     let heartbeats = fake.wait_for(HEARTBEAT, 1).await;
     let opens = fake.wait_for(OPEN, 2).await;
-    // The stream stays open (and `feed` alive) but the client does not wait for it forever.
+    // The stream stays open (`feed` is alive) and silent, as after a server reset.
+    assert_eq!(
+        opens[1].at - heartbeats[0].at,
+        crate::connection::DRAIN_QUIET
+    );
+    drop(feed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_after_a_heartbeat_404_is_bounded() {
+    let fake = FakeTransport::new();
+    let (feed, stream) = fed_stream();
+    fake.push(Opening::Stream(stream));
+    fake.respond(|request| {
+        if request.url.contains(HEARTBEAT) {
+            return Err(not_found(&request.url));
+        }
+        Ok(String::new())
+    });
+    let client = client_on(&fake);
+    feed.send(&connect_frame("s1", 1_000, 600_000));
+    client.connect().await.unwrap();
+    // A stream that never stops talking does not keep the client from reconnecting.
+    let chatter = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            feed.send("data: cmd.chat {}\n\n");
+        }
+    });
+    let heartbeats = fake.wait_for(HEARTBEAT, 1).await;
+    let opens = fake.wait_for(OPEN, 2).await;
     assert_eq!(
         opens[1].at - heartbeats[0].at,
         crate::connection::DRAIN_LIMIT
     );
-    drop(feed);
+    chatter.abort();
 }
 
 /// A busy stream must not starve the heartbeat timer: a server that sees no heartbeat drops the
