@@ -2,13 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, MutexGuard, Weak};
 use std::time::Duration;
 
 use futures_util::Stream;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
-use tokio::sync::watch;
 
 use crate::auth::{Credentials, CredentialsProvider, ProviderFn, Secret, SharedProvider};
 use crate::backoff::ReconnectPolicy;
@@ -24,6 +23,7 @@ use crate::rt::{self, MaybeSend, MaybeSync, Spawner};
 use crate::service::ServiceClient;
 use crate::sse::DEFAULT_MAX_EVENT_SIZE;
 use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
+use crate::supervisor::{Connecting, Lifecycle, Session};
 use crate::transport::{Body, Method, Transport, TransportOptions};
 
 /// Characters kept as they are in channel names on the stream URL; the rest is percent-encoded.
@@ -49,63 +49,16 @@ pub(crate) struct Config {
     pub(crate) max_event_size: usize,
 }
 
-/// What the client wants the connection task to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Desired {
-    Run,
-    Pause,
-    Stop(CloseReason),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Control {
-    pub(crate) desired: Desired,
-    /// Bumped by `restart()` and `resume()`; the task reconnects when it changes.
-    pub(crate) restart_generation: u64,
-}
-
-/// Mutable state shared by the handle and the connection task.
-pub(crate) struct Session {
-    pub(crate) channels: Vec<String>,
-    pub(crate) connection: Option<ServerEventConnect>,
-    pub(crate) state: ConnectionState,
-    pub(crate) times_started: u64,
-    pub(crate) task_running: bool,
-    pub(crate) disposed: bool,
-    /// Set by `connect()` on a client that has not connected yet: its first failure stops it.
-    pub(crate) stop_on_first_failure: bool,
-    /// A `restart()` was requested and its new connection has not opened (or failed) yet.
-    pub(crate) restart_pending: bool,
-    pub(crate) spawner: Option<Spawner>,
-}
-
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) transport: Arc<dyn HttpClient>,
     pub(crate) dispatcher: Dispatcher,
-    session: Mutex<Session>,
-    pub(crate) control: watch::Sender<Control>,
-    pub(crate) running: watch::Sender<bool>,
+    pub(crate) lifecycle: Lifecycle,
 }
 
 impl Shared {
     pub(crate) fn session(&self) -> MutexGuard<'_, Session> {
-        self.session
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Records a new state and tells the state streams.
-    pub(crate) fn set_state(&self, state: ConnectionState) {
-        {
-            let mut session = self.session();
-            if session.state == state {
-                return;
-            }
-            session.state = state.clone();
-        }
-        tracing::debug!(?state, "state");
-        self.dispatcher.state_changed(&state);
+        self.lifecycle.session()
     }
 
     pub(crate) fn event_stream_url(&self) -> String {
@@ -144,11 +97,7 @@ struct HandleGuard {
 
 impl Drop for HandleGuard {
     fn drop(&mut self) {
-        self.shared.control.send_modify(|control| {
-            if !matches!(control.desired, Desired::Stop(_)) {
-                control.desired = Desired::Stop(CloseReason::Dropped);
-            }
-        });
+        self.shared.lifecycle.dropped();
     }
 }
 
@@ -231,33 +180,16 @@ impl ServerEventsClient {
     /// Starts connecting in the background and returns at once. The client keeps reconnecting
     /// after failures until it is stopped. Calling it on a running client does nothing.
     pub fn start(&self) -> Result<(), Error> {
-        self.start_locked(self.shared.session())
+        let spawner = self.shared.lifecycle.start()?;
+        self.spawn_task(spawner);
+        Ok(())
     }
 
-    /// [`start`](Self::start) for a caller already holding the session lock, which it releases.
-    fn start_locked(&self, mut session: MutexGuard<'_, Session>) -> Result<(), Error> {
-        if session.disposed {
-            return Err(Error::Disposed);
+    /// Runs the connection task on `spawner`, when the lifecycle asked for one.
+    fn spawn_task(&self, spawner: Option<Spawner>) {
+        if let Some(spawner) = spawner {
+            spawner.spawn(connection::run(self.shared.clone(), self.downgrade()));
         }
-        let spawner = match session.spawner.clone() {
-            Some(spawner) => spawner,
-            None => Spawner::current().ok_or(Error::NoRuntime)?,
-        };
-        // Under the session lock, so a task that is just finishing sees the new wish.
-        self.shared.control.send_if_modified(|control| {
-            let changed = control.desired != Desired::Run;
-            control.desired = Desired::Run;
-            changed
-        });
-        if session.task_running {
-            return Ok(());
-        }
-        session.spawner = Some(spawner.clone());
-        session.task_running = true;
-        self.shared.running.send_replace(true);
-        drop(session);
-        spawner.spawn(connection::run(self.shared.clone(), self.downgrade()));
-        Ok(())
     }
 
     /// Connects and waits for `cmd.onConnect`, returning the subscription info.
@@ -267,21 +199,17 @@ impl ServerEventsClient {
     /// timeout) is returned as the error and the client stops, so nothing retries behind the
     /// caller's back; use [`start`](Self::start) to keep retrying instead.
     pub async fn connect(&self) -> Result<ServerEventConnect, Error> {
-        let waiter = {
-            let mut session = self.shared.session();
-            if let (Some(info), ConnectionState::Open { .. }) =
-                (&session.connection, &session.state)
-            {
-                return Ok(info.clone());
+        let dispatcher = &self.shared.dispatcher;
+        let waiter = match self
+            .shared
+            .lifecycle
+            .connect(|| dispatcher.wait_connect())?
+        {
+            Connecting::Open(info) => return Ok(*info),
+            Connecting::Wait(waiter, spawner) => {
+                self.spawn_task(spawner);
+                waiter
             }
-            if !session.task_running && session.connection.is_none() {
-                session.stop_on_first_failure = true;
-            }
-            let waiter = self.shared.dispatcher.wait_connect();
-            // Under the same lock as the waiter's registration, so a task that is just ending
-            // (and fails the waiters it finds) either sees this start or never sees this waiter.
-            self.start_locked(session)?;
-            waiter
         };
         waiter.await.unwrap_or(Err(Error::Stopped))
     }
@@ -293,32 +221,15 @@ impl ServerEventsClient {
     /// inside a callback: spawn the future (or just drop it) there, since a callback cannot wait
     /// for the task that is running it.
     pub fn stop(&self) -> impl Future<Output = ()> + 'static {
-        self.request_stop(CloseReason::Stopped);
-        self.wait_stopped()
+        self.shared.lifecycle.stop(CloseReason::Stopped);
+        self.shared.lifecycle.stopped()
     }
 
     /// Stops the client for good: like [`stop`](Self::stop), and later starts fail with
     /// [`Error::Disposed`].
     pub fn dispose(&self) -> impl Future<Output = ()> + 'static {
-        self.shared.session().disposed = true;
-        self.request_stop(CloseReason::Disposed);
-        self.wait_stopped()
-    }
-
-    fn request_stop(&self, reason: CloseReason) {
-        self.shared.session().stop_on_first_failure = false;
-        self.shared.control.send_modify(|control| {
-            if control.desired != Desired::Stop(CloseReason::Disposed) {
-                control.desired = Desired::Stop(reason);
-            }
-        });
-    }
-
-    fn wait_stopped(&self) -> impl Future<Output = ()> + 'static {
-        let mut running = self.shared.running.subscribe();
-        async move {
-            let _ = running.wait_for(|running| !running).await;
-        }
+        self.shared.lifecycle.stop(CloseReason::Disposed);
+        self.shared.lifecycle.stopped()
     }
 
     /// Drops the current connection and reconnects at once with the current channels.
@@ -328,44 +239,25 @@ impl ServerEventsClient {
     /// earlier one has not connected yet (for example from several threads at once) are merged
     /// into it.
     pub fn restart(&self) -> Result<(), Error> {
-        let mut session = self.shared.session();
-        if session.disposed {
-            return Err(Error::Disposed);
-        }
-        let stopped = matches!(self.shared.control.borrow().desired, Desired::Stop(_));
-        if stopped || session.restart_pending {
-            return Ok(());
-        }
-        session.restart_pending = true;
-        self.shared
-            .control
-            .send_modify(|control| control.restart_generation += 1);
-        Ok(())
+        self.shared.lifecycle.restart()
     }
 
     /// Pauses the client (for a backgrounded app or a hidden tab): unregisters and disconnects
     /// until [`resume`](Self::resume). Nothing reconnects while paused.
     pub fn pause(&self) {
-        self.shared.control.send_modify(|control| {
-            if control.desired == Desired::Run {
-                control.desired = Desired::Pause;
-            }
-        });
+        self.shared.lifecycle.pause();
     }
 
     /// Resumes a paused client: reconnects at once with the backoff reset.
     pub fn resume(&self) -> Result<(), Error> {
-        self.shared.control.send_modify(|control| {
-            if control.desired == Desired::Pause {
-                control.restart_generation += 1;
-            }
-        });
-        self.start()
+        let spawner = self.shared.lifecycle.resume()?;
+        self.spawn_task(spawner);
+        Ok(())
     }
 
     /// The current connection state.
     pub fn state(&self) -> ConnectionState {
-        self.shared.session().state.clone()
+        self.shared.session().state().clone()
     }
 
     /// Every state change from now on, starting with the current state. Ends when the client is
@@ -384,21 +276,20 @@ impl ServerEventsClient {
 
     /// The current subscription, when connected.
     pub fn connection_info(&self) -> Option<ServerEventConnect> {
-        self.shared.session().connection.clone()
+        self.shared.session().connection().cloned()
     }
 
     /// The current subscription id, when connected.
     pub fn subscription_id(&self) -> Option<String> {
         self.shared
             .session()
-            .connection
-            .as_ref()
+            .connection()
             .map(|info| info.id.clone())
     }
 
     /// The display name of the current subscription, or `"(not connected)"`.
     pub fn connection_display_name(&self) -> String {
-        self.shared.session().connection.as_ref().map_or_else(
+        self.shared.session().connection().map_or_else(
             || "(not connected)".to_owned(),
             |info| info.display_name.clone(),
         )
@@ -406,7 +297,7 @@ impl ServerEventsClient {
 
     /// How many times the client has opened (or tried to open) the event stream.
     pub fn times_started(&self) -> u64 {
-        self.shared.session().times_started
+        self.shared.session().times_started()
     }
 
     /// The base URL of the ServiceStack host.
@@ -516,7 +407,7 @@ impl ServerEventsClient {
         validated_channels(subscribe.iter().chain(&unsubscribe).cloned())?;
         let (id, url) = {
             let session = self.shared.session();
-            let info = session.connection.as_ref().ok_or(Error::NotConnected)?;
+            let info = session.connection().ok_or(Error::NotConnected)?;
             let url = info.update_subscriber_url.clone().unwrap_or_else(|| {
                 self.shared
                     .url_for(&format!("/event-subscribers/{}", info.id))
@@ -1008,22 +899,7 @@ impl ClientBuilder {
             },
             transport,
             dispatcher: Dispatcher::new(self.callbacks, self.routes),
-            session: Mutex::new(Session {
-                channels,
-                connection: None,
-                state: ConnectionState::Idle,
-                times_started: 0,
-                task_running: false,
-                disposed: false,
-                stop_on_first_failure: false,
-                restart_pending: false,
-                spawner: Spawner::current(),
-            }),
-            control: watch::Sender::new(Control {
-                desired: Desired::Stop(CloseReason::Stopped),
-                restart_generation: 0,
-            }),
-            running: watch::Sender::new(false),
+            lifecycle: Lifecycle::new(channels),
         });
         Ok(ServerEventsClient {
             guard: Arc::new(HandleGuard {
@@ -1132,8 +1008,8 @@ mod tests {
         let client = ServerEventsClient::new("http://127.0.0.1:9", ["A"]).unwrap();
         assert_eq!(client.restart(), Ok(()));
         assert_eq!(client.state(), ConnectionState::Idle);
-        assert!(!client.shared.session().task_running);
-        assert_eq!(client.shared.control.borrow().restart_generation, 0);
+        assert!(!client.shared.session().task_running());
+        assert_eq!(client.shared.lifecycle.restart_generation(), 0);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::auth::BoxFuture;
-use crate::client::{Control, Desired, Shared, WeakClient};
+use crate::client::{Shared, WeakClient};
 use crate::dispatch::Incoming;
 use crate::error::{Error, redact_url};
 use crate::http_client::{EventBytes, HttpClient};
@@ -17,7 +17,7 @@ use crate::message::{ServerEventConnect, ServerEventMessage};
 use crate::rt::{self, Clock as Instant};
 use crate::sse::{SseDecoder, SseError};
 use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
-use crate::supervisor::{self, Decision};
+use crate::supervisor::{Control, Decision, Desired};
 use crate::transport::{Body, Method};
 
 /// Stands in for "no deadline" in `select!` branches that are switched off.
@@ -33,7 +33,7 @@ pub(crate) const DRAIN_QUIET: Duration = Duration::from_millis(250);
 
 pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
     let span = tracing::info_span!("server_events", base_url = %shared.config.base_url);
-    let control = shared.control.subscribe();
+    let control = shared.lifecycle.control();
     let seen_generation = control.borrow().restart_generation;
     let task = Task {
         decoder: SseDecoder::with_max_event_size(shared.config.max_event_size),
@@ -102,7 +102,9 @@ impl Task {
                 }
                 Desired::Pause => {
                     self.release_subscription(None).await;
-                    self.shared.set_state(ConnectionState::Paused);
+                    self.shared
+                        .lifecycle
+                        .set_state(ConnectionState::Paused, &self.shared.dispatcher);
                     let _ = self.control.changed().await;
                     continue;
                 }
@@ -130,12 +132,12 @@ impl Task {
 
     async fn connect_and_read(&mut self) -> Ended {
         let attempt = self.failures + 1;
-        self.shared.session().times_started += 1;
+        self.shared
+            .lifecycle
+            .attempt(attempt, &self.shared.dispatcher);
         if let Some(lost) = &mut self.lost {
             lost.attempts += 1;
         }
-        self.shared
-            .set_state(ConnectionState::Connecting { attempt });
         let url = self.shared.event_stream_url();
         tracing::debug!(url = %redact_url(&url), attempt, "opening event stream");
         let mut control = self.control.clone();
@@ -326,44 +328,22 @@ impl Task {
             _ => {}
         }
         let retry_field = self.decoder.retry_ms().map(Duration::from_millis);
-        let decision = {
-            let mut session = self.shared.session();
-            session.restart_pending = false;
-            let decision = supervisor::decide(
-                &self.shared.config.reconnect,
-                supervisor::Failure {
-                    error: &error,
-                    failures: self.failures,
-                    healthy_for,
-                    first_connect: std::mem::take(&mut session.stop_on_first_failure),
-                    retry_field,
-                },
-            );
-            if let Decision::Close(reason) = &decision {
-                self.shared.control.send_if_modified(|control| {
-                    if matches!(control.desired, Desired::Stop(_)) {
-                        return false;
-                    }
-                    control.desired = Desired::Stop(reason.clone());
-                    true
-                });
-            }
-            // Under the session lock and after the stop above: a `start()` made by a caller
-            // woken here (the fallback after a failed `connect()`) takes the lock after us and
-            // its run request wins.
-            self.shared.dispatcher.fail_connects(&error);
-            decision
-        };
+        let decision = self.shared.lifecycle.failed(
+            &self.shared.config.reconnect,
+            &error,
+            self.failures,
+            healthy_for,
+            retry_field,
+            &self.shared.dispatcher,
+        );
         let Decision::Wait { delay, failures } = decision else {
             return;
         };
         self.failures = failures;
         tracing::info!(%error, attempt = self.failures, ?delay, "reconnecting");
-        self.shared.set_state(ConnectionState::Reconnecting {
-            attempt: self.failures,
-            delay,
-            cause: error,
-        });
+        self.shared
+            .lifecycle
+            .reconnecting(failures, delay, error, &self.shared.dispatcher);
         let mut control = self.control.clone();
         tokio::select! {
             biased;
@@ -375,10 +355,10 @@ impl Task {
     /// Forgets the current subscription and unregisters it in the background, so a dead
     /// network cannot delay the reconnect.
     fn abandon_subscription(&mut self, cause: Option<Error>) {
-        let previous = self.shared.session().connection.take();
+        let previous = self.shared.lifecycle.take_connection();
         if let Some(info) = previous {
             self.remember_lost(&info, cause);
-            let spawner = self.shared.session().spawner.clone();
+            let spawner = self.shared.lifecycle.spawner();
             if let (Some(url), Some(spawner)) = (info.unregister_url, spawner) {
                 let transport = self.shared.transport.clone();
                 spawner.spawn(async move { unregister(&*transport, &url).await });
@@ -399,7 +379,7 @@ impl Task {
 
     /// Forgets the current subscription and unregisters it, waiting for the server's answer.
     async fn release_subscription(&mut self, cause: Option<Error>) {
-        let previous = self.shared.session().connection.take();
+        let previous = self.shared.lifecycle.take_connection();
         if let Some(info) = &previous {
             self.remember_lost(info, cause);
             if let Some(url) = &info.unregister_url {
@@ -412,25 +392,13 @@ impl Task {
     async fn finish(&mut self, reason: CloseReason) -> bool {
         self.release_subscription(None).await;
         self.lost = None;
-        let closed = ConnectionState::Closed {
-            reason: reason.clone(),
-        };
+        if !self
+            .shared
+            .lifecycle
+            .finish(&reason, &self.shared.dispatcher)
         {
-            let mut session = self.shared.session();
-            if !matches!(self.control.borrow().desired, Desired::Stop(_)) {
-                return false;
-            }
-            // All under the session lock, which `start()` takes too: a start after this point
-            // spawns a fresh task.
-            session.task_running = false;
-            session.stop_on_first_failure = false;
-            session.restart_pending = false;
-            session.state = closed.clone();
-            self.shared.running.send_replace(false);
-            // Still under the lock: a connect() registered after it belongs to the next task.
-            self.shared.dispatcher.fail_all_connects(&Error::Stopped);
+            return false;
         }
-        self.shared.dispatcher.state_changed(&closed);
         if matches!(reason, CloseReason::Disposed | CloseReason::Dropped) {
             self.shared.dispatcher.close_observers();
         }
@@ -442,15 +410,7 @@ impl Task {
 /// Records a new connection, then runs the connect (and reconnect) callbacks, which can
 /// therefore see it.
 fn on_connected(shared: &Shared, lost: Option<Lost>, info: &ServerEventConnect) -> Live {
-    {
-        let mut session = shared.session();
-        session.connection = Some(info.clone());
-        session.stop_on_first_failure = false;
-        session.restart_pending = false;
-    }
-    shared.set_state(ConnectionState::Open {
-        subscription_id: info.id.clone(),
-    });
+    shared.lifecycle.connected(info, &shared.dispatcher);
     tracing::info!(subscription_id = %info.id, "connected");
     shared.dispatcher.connected(info);
     if let Some(lost) = lost {

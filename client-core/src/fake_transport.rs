@@ -105,14 +105,13 @@ impl FakeTransport {
         matching(&self.requests())
     }
 
-    fn record(&self, method: Method, url: &str) -> Request {
+    fn record(&self, method: Method, url: &str) {
         let request = Request {
             method,
             url: url.to_owned(),
             at: Clock::now(),
         };
-        self.log.send_modify(|log| log.push(request.clone()));
-        request
+        self.log.send_modify(|log| log.push(request));
     }
 }
 
@@ -135,8 +134,14 @@ impl HttpClient for FakeTransport {
         url: &'a str,
         _body: Body,
     ) -> BoxFuture<'a, Result<String, Error>> {
-        let request = self.record(method, url);
+        let request = Request {
+            method,
+            url: url.to_owned(),
+            at: Clock::now(),
+        };
+        // Answered before it is logged, so a test woken by the log sees what the responder did.
         let answer = (self.responder.lock().unwrap())(&request);
+        self.log.send_modify(|log| log.push(request));
         Box::pin(async move { answer })
     }
 

@@ -1,6 +1,9 @@
-//! The connection lifecycle's decisions, kept free of I/O and clocks so they can be tested as
-//! tables. The connection task (`connection`) applies them.
+//! The connection lifecycle: [`Lifecycle`] owns every state transition and [`decide`] is the
+//! reconnect decision, free of I/O and clocks. The connection task (`connection`) drives the
+//! stream and timers and reports to them.
 
+mod lifecycle;
 mod reconnect;
 
-pub(crate) use reconnect::{Decision, Failure, decide};
+pub(crate) use lifecycle::{Connecting, Control, Desired, Lifecycle, Session};
+pub(crate) use reconnect::Decision;
