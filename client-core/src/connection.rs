@@ -10,10 +10,9 @@ use tracing::Instrument;
 
 use crate::auth::BoxFuture;
 use crate::client::{Shared, WeakClient};
-use crate::dispatch::Incoming;
 use crate::error::{Error, redact_url};
 use crate::http_client::{EventBytes, HttpClient};
-use crate::message::{ServerEventConnect, ServerEventMessage};
+use crate::message::{Incoming, ServerEventConnect, ServerEventMessage};
 use crate::rt::{self, Clock as Instant};
 use crate::sse::{SseDecoder, SseError};
 use crate::state::{CloseReason, ConnectionState, ReconnectInfo};

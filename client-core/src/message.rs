@@ -397,6 +397,35 @@ pub(crate) fn string_map(json: &str) -> Result<BTreeMap<String, String>, String>
         .collect())
 }
 
+/// A classified incoming event.
+pub(crate) enum Incoming {
+    Connect(ServerEventConnect),
+    Heartbeat(ServerEventCommand),
+    Command(ServerEventCommand),
+    Message(ServerEventMessage),
+}
+
+impl Incoming {
+    /// Sorts a parsed message into built-in commands and everything else.
+    pub(crate) fn classify(message: ServerEventMessage) -> Result<Incoming, Error> {
+        let kind = match (message.op(), message.target()) {
+            (Some("cmd"), Some(target)) => CommandKind::from_target(target),
+            _ => None,
+        };
+        Ok(match kind {
+            None => Incoming::Message(message),
+            Some(CommandKind::Connect) => {
+                Incoming::Connect(ServerEventConnect::from_message(message)?)
+            }
+            Some(CommandKind::Heartbeat) => Incoming::Heartbeat(ServerEventCommand::from_message(
+                CommandKind::Heartbeat,
+                message,
+            )?),
+            Some(kind) => Incoming::Command(ServerEventCommand::from_message(kind, message)?),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,6 +463,31 @@ mod tests {
         let both = parse("cmd.with%20space$.a%20.b \"v\"");
         assert_eq!(both.target(), Some("with space"));
         assert_eq!(both.css_selector(), Some(".a .b"));
+    }
+
+    #[test]
+    fn classification_sorts_built_in_commands_from_messages() {
+        let classify = |data: &str| Incoming::classify(parse(data));
+        assert!(matches!(
+            classify(r#"cmd.onConnect {"id":"x"}"#),
+            Ok(Incoming::Connect(info)) if info.id == "x"
+        ));
+        assert!(matches!(
+            classify(r#"cmd.onHeartbeat {"userId":"1"}"#),
+            Ok(Incoming::Heartbeat(_))
+        ));
+        assert!(matches!(
+            classify(r#"home@cmd.onJoin {"userId":"1"}"#),
+            Ok(Incoming::Command(command)) if command.kind == CommandKind::Join
+        ));
+        // Other `cmd` targets and ops are application messages, built-in names included.
+        assert!(matches!(classify("cmd.chat {}"), Ok(Incoming::Message(_))));
+        assert!(matches!(
+            classify("css.onJoin {}"),
+            Ok(Incoming::Message(_))
+        ));
+        // A built-in command with a malformed payload is an error to report, not a message.
+        assert!(classify("cmd.onJoin [1]").is_err());
     }
 
     #[test]
