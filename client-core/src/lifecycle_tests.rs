@@ -401,3 +401,33 @@ async fn pause_unregisters_and_resume_reconnects_with_a_reconnect_notice() {
     assert_eq!(notices[0].cause, None);
     drop((first_feed, second_feed));
 }
+
+/// The transport refreshes credentials once on 401/403 (tested end to end); what reaches the
+/// lifecycle is then final: the client closes instead of looping, also on a later reconnect.
+#[tokio::test(start_paused = true)]
+async fn refused_credentials_close_the_client_without_a_retry_loop() {
+    let fake = FakeTransport::new();
+    let (feed, stream) = fed_stream();
+    feed.send(&connect_frame("s1", 600_000, 600_000));
+    fake.push(Opening::Stream(stream));
+    let refused = Error::Unauthorized {
+        status: 403,
+        url: "http://h/event-stream".into(),
+    };
+    fake.push(Opening::Fail(refused.clone()));
+    let client = client_on(&fake);
+    client.connect().await.unwrap();
+    drop(feed);
+    state_becomes(&client, |state| {
+        matches!(state, ConnectionState::Closed { .. })
+    })
+    .await;
+    assert_eq!(
+        client.state(),
+        ConnectionState::Closed {
+            reason: crate::CloseReason::Unauthorized(refused)
+        }
+    );
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(fake.wait_for(OPEN, 2).await.len(), 2, "no third attempt");
+}
