@@ -1,4 +1,5 @@
-//! The public handle, [`ServerEventsClient`], and its builder.
+//! The public handle, [`ServerEventsClient`]: intents to the lifecycle, state and waiters. The
+//! builder, the subscriber calls and the run-time registrations are in the submodules.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -7,24 +8,18 @@ use std::time::Duration;
 
 use futures_util::Stream;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::Serialize;
 
-use crate::auth::{Credentials, CredentialsProvider, ProviderFn, Secret, SharedProvider};
+use crate::auth::Secret;
 use crate::backoff::ReconnectPolicy;
 use crate::connection;
-use crate::dispatch::{Callback, Callbacks, Dispatcher, Handler, ListenerId, Routes};
-use crate::error::{Error, redact_url};
+use crate::dispatch::Dispatcher;
+use crate::error::Error;
 use crate::http_client::HttpClient;
-use crate::message::{
-    ServerEventCommand, ServerEventConnect, ServerEventMessage, ServerEventUser, string_map,
-};
-use crate::receiver::MessageReceiver;
+use crate::message::{ServerEventCommand, ServerEventConnect, ServerEventMessage};
 use crate::rt::{self, MaybeSend, MaybeSync, Spawner};
 use crate::service::ServiceClient;
-use crate::sse::DEFAULT_MAX_EVENT_SIZE;
-use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
+use crate::state::{CloseReason, ConnectionState};
 use crate::supervisor::{Connecting, Lifecycle, Session};
-use crate::transport::{Body, Method, Transport, TransportOptions};
 
 /// Characters kept as they are in channel names on the stream URL; the rest is percent-encoded.
 const CHANNEL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -32,6 +27,12 @@ const CHANNEL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+mod builder;
+mod registrations;
+mod subscribers;
+
+pub use builder::ClientBuilder;
 
 /// Rewrites the stream URL before each connect (for example to add a token).
 pub trait UrlRewriter: Fn(&str) -> String + MaybeSend + MaybeSync {}
@@ -377,116 +378,6 @@ impl ServerEventsClient {
         async move { waiter.await? }
     }
 
-    /// Subscribes the live subscription to more channels, then adds them to the local list.
-    pub async fn subscribe_to_channels<I, S>(&self, channels: I) -> Result<(), Error>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.update_subscriber(validated_channels(channels)?, Vec::new())
-            .await
-    }
-
-    /// Unsubscribes the live subscription from channels, then removes them from the local list.
-    pub async fn unsubscribe_from_channels<I, S>(&self, channels: I) -> Result<(), Error>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.update_subscriber(Vec::new(), validated_channels(channels)?)
-            .await
-    }
-
-    /// Changes the live subscription's channels through the server's `updateSubscriberUrl`;
-    /// the local list changes only after the server accepted.
-    pub async fn update_subscriber(
-        &self,
-        subscribe: Vec<String>,
-        unsubscribe: Vec<String>,
-    ) -> Result<(), Error> {
-        validated_channels(subscribe.iter().chain(&unsubscribe).cloned())?;
-        let (id, url) = {
-            let session = self.shared.session();
-            let info = session.connection().ok_or(Error::NotConnected)?;
-            let url = info.update_subscriber_url.clone().unwrap_or_else(|| {
-                self.shared
-                    .url_for(&format!("/event-subscribers/{}", info.id))
-            });
-            (info.id.clone(), url)
-        };
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct UpdateEventSubscriber<'a> {
-            id: &'a str,
-            #[serde(skip_serializing_if = "<[String]>::is_empty")]
-            subscribe_channels: &'a [String],
-            #[serde(skip_serializing_if = "<[String]>::is_empty")]
-            unsubscribe_channels: &'a [String],
-        }
-        let body = serde_json::to_string(&UpdateEventSubscriber {
-            id: &id,
-            subscribe_channels: &subscribe,
-            unsubscribe_channels: &unsubscribe,
-        })
-        .unwrap_or_default();
-        self.shared
-            .transport
-            .call(Method::Post, &url, Body::Json(body))
-            .await?;
-        let mut session = self.shared.session();
-        session
-            .channels
-            .retain(|channel| !unsubscribe.contains(channel));
-        for channel in subscribe {
-            if !session.channels.contains(&channel) {
-                session.channels.push(channel);
-            }
-        }
-        Ok(())
-    }
-
-    /// The subscribers of this client's channels (all subscribers when it has none).
-    pub async fn get_channel_subscribers(&self) -> Result<Vec<ServerEventUser>, Error> {
-        let channels = self.channels();
-        self.get_subscribers(&channels).await
-    }
-
-    /// The subscribers of `channels`, de-duplicated by the server (all subscribers when empty).
-    pub async fn get_subscribers(
-        &self,
-        channels: &[String],
-    ) -> Result<Vec<ServerEventUser>, Error> {
-        let encoded: Vec<String> = channels
-            .iter()
-            .map(|channel| utf8_percent_encode(channel, CHANNEL_ENCODE).to_string())
-            .collect();
-        let mut url = self.shared.url_for(&self.shared.config.subscribers_path);
-        if !encoded.is_empty() {
-            url = format!("{url}?channels={}", encoded.join(","));
-        }
-        let text = self
-            .shared
-            .transport
-            .call(Method::Get, &url, Body::Empty)
-            .await?;
-        let entries: Vec<serde_json::Value> =
-            serde_json::from_str(&text).map_err(|e| Error::Deserialize {
-                type_name: "subscriber list".into(),
-                message: e.to_string(),
-            })?;
-        entries
-            .into_iter()
-            .map(|entry| {
-                string_map(&entry.to_string())
-                    .map(ServerEventUser::from_map)
-                    .map_err(|message| Error::Deserialize {
-                        type_name: "subscriber".into(),
-                        message,
-                    })
-            })
-            .collect()
-    }
-
     /// A client for the host's services, sharing this client's cookies and credentials.
     pub fn service_client(&self) -> ServiceClient {
         ServiceClient::new(self.shared.clone())
@@ -502,84 +393,6 @@ impl ServerEventsClient {
         self.service_client()
             .authenticate(user_name, password)
             .await
-    }
-
-    /// Handles `cmd.{name}` messages (the name is matched exactly). Replaces an earlier handler
-    /// of that name.
-    pub fn register_handler<F>(&self, name: &str, handler: F)
-    where
-        F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
-    {
-        self.shared
-            .dispatcher
-            .routes()
-            .handlers
-            .insert(name.to_owned(), Arc::new(handler));
-    }
-
-    /// Removes the handler for `cmd.{name}`; whether there was one.
-    pub fn remove_handler(&self, name: &str) -> bool {
-        self.shared
-            .dispatcher
-            .routes()
-            .handlers
-            .remove(name)
-            .is_some()
-    }
-
-    /// Registers the global receiver, for `cmd.*` messages.
-    pub fn register_receiver(&self, receiver: impl MessageReceiver) {
-        self.register_named_receiver("cmd", receiver);
-    }
-
-    /// Registers a receiver for messages whose op is `op` (`{op}.{target}`).
-    pub fn register_named_receiver(&self, op: &str, receiver: impl MessageReceiver) {
-        self.shared
-            .dispatcher
-            .routes()
-            .receivers
-            .insert(op.to_owned(), Arc::new(receiver));
-    }
-
-    /// Removes the receiver for `op`; whether there was one.
-    pub fn unregister_receiver(&self, op: &str) -> bool {
-        self.shared
-            .dispatcher
-            .routes()
-            .receivers
-            .remove(op)
-            .is_some()
-    }
-
-    /// Adds a listener for `trigger.{name}` messages. Several listeners may share a name.
-    pub fn add_listener<F>(&self, name: &str, listener: F) -> ListenerId
-    where
-        F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
-    {
-        self.shared
-            .dispatcher
-            .routes()
-            .add_listener(name, Arc::new(listener))
-    }
-
-    /// Removes one listener; whether it was registered.
-    pub fn remove_listener(&self, name: &str, id: ListenerId) -> bool {
-        self.shared.dispatcher.routes().remove_listener(name, id)
-    }
-
-    /// Removes every listener of `name`; how many there were.
-    pub fn remove_listeners(&self, name: &str) -> usize {
-        self.shared.dispatcher.routes().remove_listeners(name)
-    }
-
-    /// Whether `name` has listeners.
-    pub fn has_listeners(&self, name: &str) -> bool {
-        self.shared.dispatcher.routes().listener_count(name) > 0
-    }
-
-    /// Removes every handler, receiver and listener.
-    pub fn remove_all_registrations(&self) {
-        self.shared.dispatcher.routes().clear();
     }
 }
 
@@ -616,327 +429,6 @@ where
             }
         })
         .collect()
-}
-
-/// Builds a [`ServerEventsClient`].
-///
-/// ```
-/// use std::time::Duration;
-/// use servicestack_events::{ReconnectPolicy, ServerEventsClient};
-///
-/// let client = ServerEventsClient::builder("http://localhost:5000/")
-///     .channels(["home", "lobby"])
-///     .on_join(|join| println!("{} joined {:?}", join.display_name, join.channel()))
-///     .handler("chat", |_client, msg| println!("chat: {}", msg.json()))
-///     .bearer_token("secret")
-///     .reconnect_policy(ReconnectPolicy::default())
-///     .connect_timeout(Duration::from_secs(5))
-///     .build()
-///     .unwrap();
-/// assert_eq!(client.event_stream_url(), "http://localhost:5000/event-stream?channels=home,lobby");
-/// ```
-pub struct ClientBuilder {
-    base_url: String,
-    channels: Vec<String>,
-    callbacks: Callbacks,
-    routes: Routes,
-    credentials: Credentials,
-    provider: Option<SharedProvider>,
-    resolve_stream_url: Option<Arc<dyn UrlRewriter>>,
-    reconnect: ReconnectPolicy,
-    heartbeat_interval: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    max_event_size: usize,
-    event_stream_path: String,
-    subscribers_path: String,
-    with_credentials: bool,
-}
-
-macro_rules! callback_setter {
-    ($(#[$doc:meta])* $name:ident, $field:ident, $ty:ty) => {
-        $(#[$doc])*
-        ///
-        /// May be called several times; the callbacks run in the order they were added.
-        pub fn $name<F>(mut self, callback: F) -> Self
-        where
-            F: Fn(&$ty) + MaybeSend + MaybeSync + 'static,
-        {
-            let callback: Arc<dyn Callback<$ty>> = Arc::new(callback);
-            self.callbacks.$field.push(callback);
-            self
-        }
-    };
-}
-
-impl ClientBuilder {
-    fn new(base_url: impl Into<String>) -> Self {
-        ClientBuilder {
-            base_url: base_url.into(),
-            channels: Vec::new(),
-            callbacks: Callbacks::default(),
-            routes: Routes::default(),
-            credentials: Credentials::default(),
-            provider: None,
-            resolve_stream_url: None,
-            reconnect: ReconnectPolicy::default(),
-            heartbeat_interval: None,
-            idle_timeout: None,
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_event_size: DEFAULT_MAX_EVENT_SIZE,
-            event_stream_path: "/event-stream".into(),
-            subscribers_path: "/event-subscribers".into(),
-            with_credentials: true,
-        }
-    }
-
-    /// The channels to subscribe to (none means the server's default channel `*`).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels = channels.into_iter().map(Into::into).collect();
-        self
-    }
-
-    callback_setter!(
-        /// Called with the subscription info on every `cmd.onConnect`.
-        on_connect, on_connect, ServerEventConnect);
-    callback_setter!(
-        /// Called for every application message (everything but the built-in commands), after
-        /// its handler, trigger listeners and receiver.
-        on_message, on_message, ServerEventMessage);
-    callback_setter!(
-        /// Called for every join, leave and update (after the specific callback).
-        on_command, on_command, ServerEventCommand);
-    callback_setter!(
-        /// Called when a subscriber joins one of this client's channels (itself included).
-        on_join, on_join, ServerEventCommand);
-    callback_setter!(
-        /// Called when a subscriber leaves one of this client's channels.
-        on_leave, on_leave, ServerEventCommand);
-    callback_setter!(
-        /// Called when a subscriber of one of this client's channels changes its channels.
-        on_update, on_update, ServerEventCommand);
-    callback_setter!(
-        /// Called on every `cmd.onHeartbeat`, the server's answer to a heartbeat.
-        on_heartbeat, on_heartbeat, ServerEventCommand);
-    callback_setter!(
-        /// Called when the client has a new subscription after losing one.
-        on_reconnect, on_reconnect, ReconnectInfo);
-    callback_setter!(
-        /// Called with every error: connection failures, malformed or oversized events,
-        /// handler panics.
-        on_exception, on_exception, Error);
-
-    /// Handles `cmd.{name}` messages.
-    pub fn handler<F>(mut self, name: &str, handler: F) -> Self
-    where
-        F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
-    {
-        let handler: Arc<dyn Handler> = Arc::new(handler);
-        self.routes.handlers.insert(name.to_owned(), handler);
-        self
-    }
-
-    /// Registers the global receiver, for `cmd.*` messages.
-    pub fn receiver(self, receiver: impl MessageReceiver) -> Self {
-        self.named_receiver("cmd", receiver)
-    }
-
-    /// Registers a receiver for `{op}.*` messages.
-    pub fn named_receiver(mut self, op: &str, receiver: impl MessageReceiver) -> Self {
-        self.routes
-            .receivers
-            .insert(op.to_owned(), Arc::new(receiver));
-        self
-    }
-
-    /// Adds a listener for `trigger.{name}` messages.
-    pub fn listener<F>(mut self, name: &str, listener: F) -> Self
-    where
-        F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
-    {
-        self.routes.add_listener(name, Arc::new(listener));
-        self
-    }
-
-    /// Sends `Authorization: Bearer <token>` on every request.
-    pub fn bearer_token(mut self, token: impl Into<Secret>) -> Self {
-        self.credentials.bearer_token = Some(token.into());
-        self
-    }
-
-    /// Sends a header on every request.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<Secret>) -> Self {
-        self.credentials.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Asks `provider` for credentials before every request (see [`CredentialsProvider`]).
-    pub fn credentials_provider(mut self, provider: impl CredentialsProvider) -> Self {
-        self.provider = Some(Arc::new(provider));
-        self
-    }
-
-    /// Asks an async closure for credentials before every request; it receives `true` when the
-    /// previous credentials were refused and should be refreshed.
-    pub fn credentials_fn<F, Fut>(self, provider: F) -> Self
-    where
-        F: Fn(bool) -> Fut + MaybeSend + MaybeSync + 'static,
-        Fut: Future<Output = Result<Credentials, String>> + MaybeSend + 'static,
-    {
-        self.credentials_provider(ProviderFn(provider))
-    }
-
-    /// Rewrites the stream URL before every connect.
-    pub fn resolve_stream_url<F>(mut self, rewrite: F) -> Self
-    where
-        F: Fn(&str) -> String + MaybeSend + MaybeSync + 'static,
-    {
-        self.resolve_stream_url = Some(Arc::new(rewrite));
-        self
-    }
-
-    /// How to wait between reconnect attempts.
-    pub fn reconnect_policy(mut self, policy: ReconnectPolicy) -> Self {
-        self.reconnect = policy;
-        self
-    }
-
-    /// Overrides the heartbeat interval the server asks for.
-    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
-        self.heartbeat_interval = Some(interval);
-        self
-    }
-
-    /// Overrides how long the stream may stay silent before it is presumed dead (default: the
-    /// server's idle timeout from `cmd.onConnect`).
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
-        self
-    }
-
-    /// How long to wait for a TCP connection and for the stream to deliver `cmd.onConnect`
-    /// (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// The limit for heartbeats, unregisters and service calls (default 30 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// The largest event accepted (default 8 MiB); bigger ones are skipped and reported.
-    pub fn max_event_size(mut self, bytes: usize) -> Self {
-        self.max_event_size = bytes;
-        self
-    }
-
-    /// The stream path (default `/event-stream`).
-    pub fn event_stream_path(mut self, path: impl Into<String>) -> Self {
-        self.event_stream_path = path.into();
-        self
-    }
-
-    /// The subscribers path (default `/event-subscribers`).
-    pub fn subscribers_path(mut self, path: impl Into<String>) -> Self {
-        self.subscribers_path = path.into();
-        self
-    }
-
-    /// Browsers only: whether requests to another origin carry the page's cookies (fetch
-    /// `credentials: "include"`, the default, as `EventSource`'s `withCredentials`) or only
-    /// same-origin ones (`"same-origin"`).
-    #[cfg(target_arch = "wasm32")]
-    pub fn with_credentials(mut self, include: bool) -> Self {
-        self.with_credentials = include;
-        self
-    }
-
-    /// Builds the client. Nothing connects until [`ServerEventsClient::start`] or
-    /// [`ServerEventsClient::connect`].
-    // On wasm32 the HTTP client holds JavaScript objects, so nothing here is Send; there are no
-    // threads to share it with either.
-    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
-    pub fn build(self) -> Result<ServerEventsClient, Error> {
-        let transport = Transport::new(
-            TransportOptions {
-                connect_timeout: self.connect_timeout,
-                request_timeout: self.request_timeout,
-                with_credentials: self.with_credentials,
-            },
-            self.credentials.clone(),
-            self.provider.clone(),
-        )?;
-        self.build_with(Arc::new(transport))
-    }
-
-    /// Builds the client on the given transport (the fake one in unit tests).
-    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
-    pub(crate) fn build_with(
-        self,
-        transport: Arc<dyn HttpClient>,
-    ) -> Result<ServerEventsClient, Error> {
-        let base_url = normalized_base_url(&self.base_url)?;
-        let channels = validated_channels(self.channels)?;
-        let shared = Arc::new(Shared {
-            config: Config {
-                base_url,
-                event_stream_path: with_leading_slash(self.event_stream_path),
-                subscribers_path: with_leading_slash(self.subscribers_path),
-                resolve_stream_url: self.resolve_stream_url,
-                reconnect: self.reconnect,
-                heartbeat_interval: self.heartbeat_interval,
-                idle_timeout: self.idle_timeout,
-                max_event_size: self.max_event_size,
-            },
-            transport,
-            dispatcher: Dispatcher::new(self.callbacks, self.routes),
-            lifecycle: Lifecycle::new(channels),
-        });
-        Ok(ServerEventsClient {
-            guard: Arc::new(HandleGuard {
-                shared: shared.clone(),
-            }),
-            shared,
-        })
-    }
-}
-
-fn with_leading_slash(path: String) -> String {
-    if path.starts_with('/') {
-        path
-    } else {
-        format!("/{path}")
-    }
-}
-
-fn normalized_base_url(raw: &str) -> Result<String, Error> {
-    let parsed = url::Url::parse(raw.trim()).map_err(|e| Error::InvalidUrl {
-        url: redact_url(raw),
-        reason: e.to_string(),
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(Error::InvalidUrl {
-            url: redact_url(raw),
-            reason: "the base URL must be http or https".into(),
-        });
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(Error::InvalidUrl {
-            url: redact_url(raw),
-            reason: "the base URL has no host".into(),
-        });
-    }
-    let text = String::from(parsed);
-    Ok(text.trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]
