@@ -39,9 +39,31 @@ final class TestReceivers {
         return Instance(className: className, number: number)
     }
 
+    /// The one instance of `className`, shared by all its registrations.
+    private func singletonInstance(_ className: String) -> Instance {
+        lock.lock()
+        let existing = singletons[className]
+        lock.unlock()
+        if let existing = existing {
+            return existing
+        }
+        // `newInstance` takes the lock itself; registrations run on one thread, so no other
+        // instance of the class can appear in between.
+        let created = newInstance(className)
+        lock.lock()
+        defer { lock.unlock() }
+        if let raced = singletons[className] {
+            return raced
+        }
+        singletons[className] = created
+        return created
+    }
+
     private func resolver(_ className: String) -> () -> Instance {
         if singleton {
-            let shared = newInstance(className)
+            // One instance per class for the whole client (ServiceStack's singleton resolver),
+            // not one per registration.
+            let shared = singletonInstance(className)
             return { shared }
         }
         return { self.newInstance(className) }
