@@ -171,6 +171,10 @@ impl Task {
         tokio::pin!(heartbeat_timer);
         let mut heartbeat_due = false;
         let mut heartbeat: Option<BoxFuture<'static, Result<(), Error>>> = None;
+        // Set by a heartbeat 404: the server dropped the subscription, but frames it wrote before
+        // (to a busy client) may still be unread. They are delivered until the stream ends, stays
+        // quiet for DRAIN_QUIET (the silence timer) or DRAIN_LIMIT passes (the heartbeat timer).
+        let mut gone: Option<Error> = None;
         loop {
             tokio::select! {
                 biased;
@@ -189,12 +193,18 @@ impl Task {
                         }
                         Err(error @ Error::SubscriptionGone { .. }) => {
                             self.shared.dispatcher.report(&error);
-                            return self.drain(stream, error).await;
+                            gone = Some(error);
+                            last_activity = Instant::now();
+                            silence_timer.set(rt::sleep(DRAIN_QUIET));
+                            heartbeat_timer.set(rt::sleep(DRAIN_LIMIT));
                         }
                         Err(error) => return Ended::Failed(error),
                     }
                 }
-                () = &mut heartbeat_timer, if heartbeat_due => {
+                () = &mut heartbeat_timer, if heartbeat_due || gone.is_some() => {
+                    if let Some(error) = gone.take() {
+                        return Ended::Gone(error);
+                    }
                     heartbeat_due = false;
                     if let Some(live) = &live
                         && let Some(url) = &live.heartbeat_url
@@ -207,9 +217,16 @@ impl Task {
                     }
                 }
                 () = &mut silence_timer => {
-                    let silence_limit = live.as_ref().map_or(connect_timeout, |l| l.idle_timeout);
+                    let silence_limit = match (&gone, &live) {
+                        (Some(_), _) => DRAIN_QUIET,
+                        (None, Some(live)) => live.idle_timeout,
+                        (None, None) => connect_timeout,
+                    };
                     let silent_for = last_activity.elapsed();
                     if silent_for >= silence_limit {
+                        if let Some(error) = gone.take() {
+                            return Ended::Gone(error);
+                        }
                         return Ended::Failed(match live {
                             Some(_) => Error::IdleTimeout { after: silence_limit },
                             None => Error::NoConnectEvent { after: silence_limit },
@@ -230,42 +247,11 @@ impl Task {
                             live = Some(connected);
                         }
                     }
-                    Some(Err(error)) => return Ended::Failed(error),
-                    None => return Ended::Failed(Error::StreamEnded),
+                    Some(Err(error)) => return gone.map_or(Ended::Failed(error), Ended::Gone),
+                    None => return gone.map_or(Ended::Failed(Error::StreamEnded), Ended::Gone),
                 },
             }
         }
-    }
-
-    /// The server dropped the subscription, but frames it wrote before (to a busy client) may
-    /// still be unread: delivers them until the stream ends, stays quiet for [`DRAIN_QUIET`] or
-    /// [`DRAIN_LIMIT`] passes, then ends with `error`.
-    async fn drain(&mut self, mut stream: EventBytes, error: Error) -> Ended {
-        let mut control = self.control.clone();
-        let deadline = rt::sleep(DRAIN_LIMIT);
-        tokio::pin!(deadline);
-        let quiet = rt::sleep(DRAIN_QUIET);
-        tokio::pin!(quiet);
-        loop {
-            tokio::select! {
-                biased;
-                _ = control.changed() => {
-                    if self.control_requires_action() {
-                        return Ended::Control;
-                    }
-                }
-                () = &mut deadline => break,
-                () = &mut quiet => break,
-                chunk = stream.next() => match chunk {
-                    Some(Ok(bytes)) => {
-                        self.dispatch_chunk(&bytes);
-                        quiet.set(rt::sleep(DRAIN_QUIET));
-                    }
-                    Some(Err(_)) | None => break,
-                },
-            }
-        }
-        Ended::Gone(error)
     }
 
     /// Decodes and dispatches one chunk; returns the new connection when it held `cmd.onConnect`.
