@@ -1,31 +1,26 @@
-//! The public handle, [`ServerEventsClient`], and its builder.
+//! The public handle, [`ServerEventsClient`]: intents to the lifecycle, state and waiters. The
+//! builder, the subscriber calls and the run-time registrations are in the submodules.
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, MutexGuard, Weak};
 use std::time::Duration;
 
 use futures_util::Stream;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::Serialize;
-use tokio::sync::watch;
 
-use crate::auth::{Credentials, CredentialsProvider, ProviderFn, Secret, SharedProvider};
+use crate::auth::Secret;
 use crate::backoff::ReconnectPolicy;
-use crate::bounded_queue::DEFAULT_MESSAGE_BUFFER;
 use crate::connection;
-use crate::dispatch::{Callback, Callbacks, Dispatcher, Handler, ListenerId, Routes};
+use crate::dispatch::Dispatcher;
 use crate::error::{Error, redact_url};
-use crate::message::{
-    ServerEventCommand, ServerEventConnect, ServerEventMessage, ServerEventUser, string_map,
-};
+use crate::http_client::HttpClient;
+use crate::message::{ServerEventCommand, ServerEventConnect, ServerEventMessage};
 use crate::origin::OriginPolicy;
-use crate::receiver::MessageReceiver;
 use crate::rt::{self, MaybeSend, MaybeSync, Spawner};
 use crate::service::ServiceClient;
-use crate::sse::DEFAULT_MAX_EVENT_SIZE;
-use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
-use crate::transport::{Body, Method, Transport, TransportOptions};
+use crate::state::{CloseReason, ConnectionState};
+use crate::supervisor::{Connecting, Lifecycle, Session};
 
 /// Characters kept as they are in channel names on the stream URL; the rest is percent-encoded.
 const CHANNEL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -33,6 +28,12 @@ const CHANNEL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+mod builder;
+mod registrations;
+mod subscribers;
+
+pub use builder::ClientBuilder;
 
 /// Rewrites the stream URL before each connect (for example to add a token).
 pub trait UrlRewriter: Fn(&str) -> String + MaybeSend + MaybeSync {}
@@ -52,63 +53,16 @@ pub(crate) struct Config {
     pub(crate) origin_policy: OriginPolicy,
 }
 
-/// What the client wants the connection task to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Desired {
-    Run,
-    Pause,
-    Stop(CloseReason),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Control {
-    pub(crate) desired: Desired,
-    /// Bumped by `restart()` and `resume()`; the task reconnects when it changes.
-    pub(crate) restart_generation: u64,
-}
-
-/// Mutable state shared by the handle and the connection task.
-pub(crate) struct Session {
-    pub(crate) channels: Vec<String>,
-    pub(crate) connection: Option<ServerEventConnect>,
-    pub(crate) state: ConnectionState,
-    pub(crate) times_started: u64,
-    pub(crate) task_running: bool,
-    pub(crate) disposed: bool,
-    /// Set by `connect()` on a client that has not connected yet: its first failure stops it.
-    pub(crate) stop_on_first_failure: bool,
-    /// A `restart()` was requested and its new connection has not opened (or failed) yet.
-    pub(crate) restart_pending: bool,
-    pub(crate) spawner: Option<Spawner>,
-}
-
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) transport: Transport,
+    pub(crate) transport: Arc<dyn HttpClient>,
     pub(crate) dispatcher: Dispatcher,
-    session: Mutex<Session>,
-    pub(crate) control: watch::Sender<Control>,
-    pub(crate) running: watch::Sender<bool>,
+    pub(crate) lifecycle: Lifecycle,
 }
 
 impl Shared {
     pub(crate) fn session(&self) -> MutexGuard<'_, Session> {
-        self.session
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Records a new state and tells the state streams.
-    pub(crate) fn set_state(&self, state: ConnectionState) {
-        {
-            let mut session = self.session();
-            if session.state == state {
-                return;
-            }
-            session.state = state.clone();
-        }
-        tracing::debug!(?state, "state");
-        self.dispatcher.state_changed(&state);
+        self.lifecycle.session()
     }
 
     pub(crate) fn event_stream_url(&self) -> String {
@@ -147,11 +101,7 @@ struct HandleGuard {
 
 impl Drop for HandleGuard {
     fn drop(&mut self) {
-        self.shared.control.send_modify(|control| {
-            if !matches!(control.desired, Desired::Stop(_)) {
-                control.desired = Desired::Stop(CloseReason::Dropped);
-            }
-        });
+        self.shared.lifecycle.dropped();
     }
 }
 
@@ -234,33 +184,16 @@ impl ServerEventsClient {
     /// Starts connecting in the background and returns at once. The client keeps reconnecting
     /// after failures until it is stopped. Calling it on a running client does nothing.
     pub fn start(&self) -> Result<(), Error> {
-        self.start_locked(self.shared.session())
+        let spawner = self.shared.lifecycle.start()?;
+        self.spawn_task(spawner);
+        Ok(())
     }
 
-    /// [`start`](Self::start) for a caller already holding the session lock, which it releases.
-    fn start_locked(&self, mut session: MutexGuard<'_, Session>) -> Result<(), Error> {
-        if session.disposed {
-            return Err(Error::Disposed);
+    /// Runs the connection task on `spawner`, when the lifecycle asked for one.
+    fn spawn_task(&self, spawner: Option<Spawner>) {
+        if let Some(spawner) = spawner {
+            spawner.spawn(connection::run(self.shared.clone(), self.downgrade()));
         }
-        let spawner = match session.spawner.clone() {
-            Some(spawner) => spawner,
-            None => Spawner::current().ok_or(Error::NoRuntime)?,
-        };
-        // Under the session lock, so a task that is just finishing sees the new wish.
-        self.shared.control.send_if_modified(|control| {
-            let changed = control.desired != Desired::Run;
-            control.desired = Desired::Run;
-            changed
-        });
-        if session.task_running {
-            return Ok(());
-        }
-        session.spawner = Some(spawner.clone());
-        session.task_running = true;
-        self.shared.running.send_replace(true);
-        drop(session);
-        spawner.spawn(connection::run(self.shared.clone(), self.downgrade()));
-        Ok(())
     }
 
     /// Connects and waits for `cmd.onConnect`, returning the subscription info.
@@ -270,21 +203,17 @@ impl ServerEventsClient {
     /// timeout) is returned as the error and the client stops, so nothing retries behind the
     /// caller's back; use [`start`](Self::start) to keep retrying instead.
     pub async fn connect(&self) -> Result<ServerEventConnect, Error> {
-        let waiter = {
-            let mut session = self.shared.session();
-            if let (Some(info), ConnectionState::Open { .. }) =
-                (&session.connection, &session.state)
-            {
-                return Ok(info.clone());
+        let dispatcher = &self.shared.dispatcher;
+        let waiter = match self
+            .shared
+            .lifecycle
+            .connect(|| dispatcher.wait_connect())?
+        {
+            Connecting::Open(info) => return Ok(*info),
+            Connecting::Wait(waiter, spawner) => {
+                self.spawn_task(spawner);
+                waiter
             }
-            if !session.task_running && session.connection.is_none() {
-                session.stop_on_first_failure = true;
-            }
-            let waiter = self.shared.dispatcher.wait_connect();
-            // Under the same lock as the waiter's registration, so a task that is just ending
-            // (and fails the waiters it finds) either sees this start or never sees this waiter.
-            self.start_locked(session)?;
-            waiter
         };
         waiter.await.unwrap_or(Err(Error::Stopped))
     }
@@ -296,32 +225,15 @@ impl ServerEventsClient {
     /// inside a callback: spawn the future (or just drop it) there, since a callback cannot wait
     /// for the task that is running it.
     pub fn stop(&self) -> impl Future<Output = ()> + 'static {
-        self.request_stop(CloseReason::Stopped);
-        self.wait_stopped()
+        self.shared.lifecycle.stop(CloseReason::Stopped);
+        self.shared.lifecycle.stopped()
     }
 
     /// Stops the client for good: like [`stop`](Self::stop), and later starts fail with
     /// [`Error::Disposed`].
     pub fn dispose(&self) -> impl Future<Output = ()> + 'static {
-        self.shared.session().disposed = true;
-        self.request_stop(CloseReason::Disposed);
-        self.wait_stopped()
-    }
-
-    fn request_stop(&self, reason: CloseReason) {
-        self.shared.session().stop_on_first_failure = false;
-        self.shared.control.send_modify(|control| {
-            if control.desired != Desired::Stop(CloseReason::Disposed) {
-                control.desired = Desired::Stop(reason);
-            }
-        });
-    }
-
-    fn wait_stopped(&self) -> impl Future<Output = ()> + 'static {
-        let mut running = self.shared.running.subscribe();
-        async move {
-            let _ = running.wait_for(|running| !running).await;
-        }
+        self.shared.lifecycle.stop(CloseReason::Disposed);
+        self.shared.lifecycle.stopped()
     }
 
     /// Drops the current connection and reconnects at once with the current channels.
@@ -331,44 +243,25 @@ impl ServerEventsClient {
     /// earlier one has not connected yet (for example from several threads at once) are merged
     /// into it.
     pub fn restart(&self) -> Result<(), Error> {
-        let mut session = self.shared.session();
-        if session.disposed {
-            return Err(Error::Disposed);
-        }
-        let stopped = matches!(self.shared.control.borrow().desired, Desired::Stop(_));
-        if stopped || session.restart_pending {
-            return Ok(());
-        }
-        session.restart_pending = true;
-        self.shared
-            .control
-            .send_modify(|control| control.restart_generation += 1);
-        Ok(())
+        self.shared.lifecycle.restart()
     }
 
     /// Pauses the client (for a backgrounded app or a hidden tab): unregisters and disconnects
     /// until [`resume`](Self::resume). Nothing reconnects while paused.
     pub fn pause(&self) {
-        self.shared.control.send_modify(|control| {
-            if control.desired == Desired::Run {
-                control.desired = Desired::Pause;
-            }
-        });
+        self.shared.lifecycle.pause();
     }
 
     /// Resumes a paused client: reconnects at once with the backoff reset.
     pub fn resume(&self) -> Result<(), Error> {
-        self.shared.control.send_modify(|control| {
-            if control.desired == Desired::Pause {
-                control.restart_generation += 1;
-            }
-        });
-        self.start()
+        let spawner = self.shared.lifecycle.resume()?;
+        self.spawn_task(spawner);
+        Ok(())
     }
 
     /// The current connection state.
     pub fn state(&self) -> ConnectionState {
-        self.shared.session().state.clone()
+        self.shared.session().state().clone()
     }
 
     /// Every state change from now on, starting with the current state. Ends when the client is
@@ -395,21 +288,20 @@ impl ServerEventsClient {
 
     /// The current subscription, when connected.
     pub fn connection_info(&self) -> Option<ServerEventConnect> {
-        self.shared.session().connection.clone()
+        self.shared.session().connection().cloned()
     }
 
     /// The current subscription id, when connected.
     pub fn subscription_id(&self) -> Option<String> {
         self.shared
             .session()
-            .connection
-            .as_ref()
+            .connection()
             .map(|info| info.id.clone())
     }
 
     /// The display name of the current subscription, or `"(not connected)"`.
     pub fn connection_display_name(&self) -> String {
-        self.shared.session().connection.as_ref().map_or_else(
+        self.shared.session().connection().map_or_else(
             || "(not connected)".to_owned(),
             |info| info.display_name.clone(),
         )
@@ -417,7 +309,7 @@ impl ServerEventsClient {
 
     /// How many times the client has opened (or tried to open) the event stream.
     pub fn times_started(&self) -> u64 {
-        self.shared.session().times_started
+        self.shared.session().times_started()
     }
 
     /// The base URL of the ServiceStack host.
@@ -497,116 +389,6 @@ impl ServerEventsClient {
         async move { waiter.await? }
     }
 
-    /// Subscribes the live subscription to more channels, then adds them to the local list.
-    pub async fn subscribe_to_channels<I, S>(&self, channels: I) -> Result<(), Error>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.update_subscriber(validated_channels(channels)?, Vec::new())
-            .await
-    }
-
-    /// Unsubscribes the live subscription from channels, then removes them from the local list.
-    pub async fn unsubscribe_from_channels<I, S>(&self, channels: I) -> Result<(), Error>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.update_subscriber(Vec::new(), validated_channels(channels)?)
-            .await
-    }
-
-    /// Changes the live subscription's channels through the server's `updateSubscriberUrl`;
-    /// the local list changes only after the server accepted.
-    pub async fn update_subscriber(
-        &self,
-        subscribe: Vec<String>,
-        unsubscribe: Vec<String>,
-    ) -> Result<(), Error> {
-        validated_channels(subscribe.iter().chain(&unsubscribe).cloned())?;
-        let (id, url) = {
-            let session = self.shared.session();
-            let info = session.connection.as_ref().ok_or(Error::NotConnected)?;
-            let url = info.update_subscriber_url.clone().unwrap_or_else(|| {
-                self.shared
-                    .url_for(&format!("/event-subscribers/{}", info.id))
-            });
-            (info.id.clone(), url)
-        };
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct UpdateEventSubscriber<'a> {
-            id: &'a str,
-            #[serde(skip_serializing_if = "<[String]>::is_empty")]
-            subscribe_channels: &'a [String],
-            #[serde(skip_serializing_if = "<[String]>::is_empty")]
-            unsubscribe_channels: &'a [String],
-        }
-        let body = serde_json::to_string(&UpdateEventSubscriber {
-            id: &id,
-            subscribe_channels: &subscribe,
-            unsubscribe_channels: &unsubscribe,
-        })
-        .unwrap_or_default();
-        self.shared
-            .transport
-            .call(Method::Post, &url, Body::Json(body))
-            .await?;
-        let mut session = self.shared.session();
-        session
-            .channels
-            .retain(|channel| !unsubscribe.contains(channel));
-        for channel in subscribe {
-            if !session.channels.contains(&channel) {
-                session.channels.push(channel);
-            }
-        }
-        Ok(())
-    }
-
-    /// The subscribers of this client's channels (all subscribers when it has none).
-    pub async fn get_channel_subscribers(&self) -> Result<Vec<ServerEventUser>, Error> {
-        let channels = self.channels();
-        self.get_subscribers(&channels).await
-    }
-
-    /// The subscribers of `channels`, de-duplicated by the server (all subscribers when empty).
-    pub async fn get_subscribers(
-        &self,
-        channels: &[String],
-    ) -> Result<Vec<ServerEventUser>, Error> {
-        let encoded: Vec<String> = channels
-            .iter()
-            .map(|channel| utf8_percent_encode(channel, CHANNEL_ENCODE).to_string())
-            .collect();
-        let mut url = self.shared.url_for(&self.shared.config.subscribers_path);
-        if !encoded.is_empty() {
-            url = format!("{url}?channels={}", encoded.join(","));
-        }
-        let text = self
-            .shared
-            .transport
-            .call(Method::Get, &url, Body::Empty)
-            .await?;
-        let entries: Vec<serde_json::Value> =
-            serde_json::from_str(&text).map_err(|e| Error::Deserialize {
-                type_name: "subscriber list".into(),
-                message: e.to_string(),
-            })?;
-        entries
-            .into_iter()
-            .map(|entry| {
-                string_map(&entry.to_string())
-                    .map(ServerEventUser::from_map)
-                    .map_err(|message| Error::Deserialize {
-                        type_name: "subscriber".into(),
-                        message,
-                    })
-            })
-            .collect()
-    }
-
     /// A client for the host's services, sharing this client's cookies and credentials.
     pub fn service_client(&self) -> ServiceClient {
         ServiceClient::new(self.shared.clone())
@@ -622,84 +404,6 @@ impl ServerEventsClient {
         self.service_client()
             .authenticate(user_name, password)
             .await
-    }
-
-    /// Handles `cmd.{name}` messages (the name is matched exactly). Replaces an earlier handler
-    /// of that name.
-    pub fn register_handler<F>(&self, name: &str, handler: F)
-    where
-        F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
-    {
-        self.shared
-            .dispatcher
-            .routes()
-            .handlers
-            .insert(name.to_owned(), Arc::new(handler));
-    }
-
-    /// Removes the handler for `cmd.{name}`; whether there was one.
-    pub fn remove_handler(&self, name: &str) -> bool {
-        self.shared
-            .dispatcher
-            .routes()
-            .handlers
-            .remove(name)
-            .is_some()
-    }
-
-    /// Registers the global receiver, for `cmd.*` messages.
-    pub fn register_receiver(&self, receiver: impl MessageReceiver) {
-        self.register_named_receiver("cmd", receiver);
-    }
-
-    /// Registers a receiver for messages whose op is `op` (`{op}.{target}`).
-    pub fn register_named_receiver(&self, op: &str, receiver: impl MessageReceiver) {
-        self.shared
-            .dispatcher
-            .routes()
-            .receivers
-            .insert(op.to_owned(), Arc::new(receiver));
-    }
-
-    /// Removes the receiver for `op`; whether there was one.
-    pub fn unregister_receiver(&self, op: &str) -> bool {
-        self.shared
-            .dispatcher
-            .routes()
-            .receivers
-            .remove(op)
-            .is_some()
-    }
-
-    /// Adds a listener for `trigger.{name}` messages. Several listeners may share a name.
-    pub fn add_listener<F>(&self, name: &str, listener: F) -> ListenerId
-    where
-        F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
-    {
-        self.shared
-            .dispatcher
-            .routes()
-            .add_listener(name, Arc::new(listener))
-    }
-
-    /// Removes one listener; whether it was registered.
-    pub fn remove_listener(&self, name: &str, id: ListenerId) -> bool {
-        self.shared.dispatcher.routes().remove_listener(name, id)
-    }
-
-    /// Removes every listener of `name`; how many there were.
-    pub fn remove_listeners(&self, name: &str) -> usize {
-        self.shared.dispatcher.routes().remove_listeners(name)
-    }
-
-    /// Whether `name` has listeners.
-    pub fn has_listeners(&self, name: &str) -> bool {
-        self.shared.dispatcher.routes().listener_count(name) > 0
-    }
-
-    /// Removes every handler, receiver and listener.
-    pub fn remove_all_registrations(&self) {
-        self.shared.dispatcher.routes().clear();
     }
 }
 
@@ -736,364 +440,6 @@ where
             }
         })
         .collect()
-}
-
-/// Builds a [`ServerEventsClient`].
-///
-/// ```
-/// use std::time::Duration;
-/// use servicestack_events::{ReconnectPolicy, ServerEventsClient};
-///
-/// let client = ServerEventsClient::builder("http://localhost:5000/")
-///     .channels(["home", "lobby"])
-///     .on_join(|join| println!("{} joined {:?}", join.display_name, join.channel()))
-///     .handler("chat", |_client, msg| println!("chat: {}", msg.json()))
-///     .bearer_token("secret")
-///     .reconnect_policy(ReconnectPolicy::default())
-///     .connect_timeout(Duration::from_secs(5))
-///     .build()
-///     .unwrap();
-/// assert_eq!(client.event_stream_url(), "http://localhost:5000/event-stream?channels=home,lobby");
-/// ```
-pub struct ClientBuilder {
-    base_url: String,
-    channels: Vec<String>,
-    callbacks: Callbacks,
-    routes: Routes,
-    credentials: Credentials,
-    provider: Option<SharedProvider>,
-    resolve_stream_url: Option<Arc<dyn UrlRewriter>>,
-    reconnect: ReconnectPolicy,
-    heartbeat_interval: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    max_event_size: usize,
-    message_buffer: usize,
-    allowed_origins: Vec<String>,
-    event_stream_path: String,
-    subscribers_path: String,
-    with_credentials: bool,
-}
-
-macro_rules! callback_setter {
-    ($(#[$doc:meta])* $name:ident, $field:ident, $ty:ty) => {
-        $(#[$doc])*
-        ///
-        /// May be called several times; the callbacks run in the order they were added.
-        pub fn $name<F>(mut self, callback: F) -> Self
-        where
-            F: Fn(&$ty) + MaybeSend + MaybeSync + 'static,
-        {
-            let callback: Arc<dyn Callback<$ty>> = Arc::new(callback);
-            self.callbacks.$field.push(callback);
-            self
-        }
-    };
-}
-
-impl ClientBuilder {
-    fn new(base_url: impl Into<String>) -> Self {
-        ClientBuilder {
-            base_url: base_url.into(),
-            channels: Vec::new(),
-            callbacks: Callbacks::default(),
-            routes: Routes::default(),
-            credentials: Credentials::default(),
-            provider: None,
-            resolve_stream_url: None,
-            reconnect: ReconnectPolicy::default(),
-            heartbeat_interval: None,
-            idle_timeout: None,
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_event_size: DEFAULT_MAX_EVENT_SIZE,
-            message_buffer: DEFAULT_MESSAGE_BUFFER,
-            allowed_origins: Vec::new(),
-            event_stream_path: "/event-stream".into(),
-            subscribers_path: "/event-subscribers".into(),
-            with_credentials: true,
-        }
-    }
-
-    /// The channels to subscribe to (none means the server's default channel `*`).
-    pub fn channels<I, S>(mut self, channels: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.channels = channels.into_iter().map(Into::into).collect();
-        self
-    }
-
-    callback_setter!(
-        /// Called with the subscription info on every `cmd.onConnect`.
-        on_connect, on_connect, ServerEventConnect);
-    callback_setter!(
-        /// Called for every application message (everything but the built-in commands), after
-        /// its handler, trigger listeners and receiver.
-        on_message, on_message, ServerEventMessage);
-    callback_setter!(
-        /// Called for every join, leave and update (after the specific callback).
-        on_command, on_command, ServerEventCommand);
-    callback_setter!(
-        /// Called when a subscriber joins one of this client's channels (itself included).
-        on_join, on_join, ServerEventCommand);
-    callback_setter!(
-        /// Called when a subscriber leaves one of this client's channels.
-        on_leave, on_leave, ServerEventCommand);
-    callback_setter!(
-        /// Called when a subscriber of one of this client's channels changes its channels.
-        on_update, on_update, ServerEventCommand);
-    callback_setter!(
-        /// Called on every `cmd.onHeartbeat`, the server's answer to a heartbeat.
-        on_heartbeat, on_heartbeat, ServerEventCommand);
-    callback_setter!(
-        /// Called when the client has a new subscription after losing one.
-        on_reconnect, on_reconnect, ReconnectInfo);
-    callback_setter!(
-        /// Called with every error: connection failures, malformed or oversized events,
-        /// handler panics.
-        on_exception, on_exception, Error);
-
-    /// Handles `cmd.{name}` messages.
-    pub fn handler<F>(mut self, name: &str, handler: F) -> Self
-    where
-        F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
-    {
-        let handler: Arc<dyn Handler> = Arc::new(handler);
-        self.routes.handlers.insert(name.to_owned(), handler);
-        self
-    }
-
-    /// Registers the global receiver, for `cmd.*` messages.
-    pub fn receiver(self, receiver: impl MessageReceiver) -> Self {
-        self.named_receiver("cmd", receiver)
-    }
-
-    /// Registers a receiver for `{op}.*` messages.
-    pub fn named_receiver(mut self, op: &str, receiver: impl MessageReceiver) -> Self {
-        self.routes
-            .receivers
-            .insert(op.to_owned(), Arc::new(receiver));
-        self
-    }
-
-    /// Adds a listener for `trigger.{name}` messages.
-    pub fn listener<F>(mut self, name: &str, listener: F) -> Self
-    where
-        F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
-    {
-        self.routes.add_listener(name, Arc::new(listener));
-        self
-    }
-
-    /// Sends `Authorization: Bearer <token>` on every request.
-    pub fn bearer_token(mut self, token: impl Into<Secret>) -> Self {
-        self.credentials.bearer_token = Some(token.into());
-        self
-    }
-
-    /// Sends a header on every request.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<Secret>) -> Self {
-        self.credentials.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Asks `provider` for credentials before every request (see [`CredentialsProvider`]).
-    pub fn credentials_provider(mut self, provider: impl CredentialsProvider) -> Self {
-        self.provider = Some(Arc::new(provider));
-        self
-    }
-
-    /// Asks an async closure for credentials before every request; it receives `true` when the
-    /// previous credentials were refused and should be refreshed.
-    pub fn credentials_fn<F, Fut>(self, provider: F) -> Self
-    where
-        F: Fn(bool) -> Fut + MaybeSend + MaybeSync + 'static,
-        Fut: Future<Output = Result<Credentials, String>> + MaybeSend + 'static,
-    {
-        self.credentials_provider(ProviderFn(provider))
-    }
-
-    /// Rewrites the stream URL before every connect.
-    pub fn resolve_stream_url<F>(mut self, rewrite: F) -> Self
-    where
-        F: Fn(&str) -> String + MaybeSend + MaybeSync + 'static,
-    {
-        self.resolve_stream_url = Some(Arc::new(rewrite));
-        self
-    }
-
-    /// How to wait between reconnect attempts.
-    pub fn reconnect_policy(mut self, policy: ReconnectPolicy) -> Self {
-        self.reconnect = policy;
-        self
-    }
-
-    /// Overrides the heartbeat interval the server asks for.
-    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
-        self.heartbeat_interval = Some(interval);
-        self
-    }
-
-    /// Overrides how long the stream may stay silent before it is presumed dead (default: the
-    /// server's idle timeout from `cmd.onConnect`).
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
-        self
-    }
-
-    /// How long to wait for a TCP connection and for the stream to deliver `cmd.onConnect`
-    /// (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// The limit for heartbeats, unregisters and service calls (default 30 s).
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// The largest event accepted (default 8 MiB); bigger ones are skipped and reported.
-    pub fn max_event_size(mut self, bytes: usize) -> Self {
-        self.max_event_size = bytes;
-        self
-    }
-
-    /// The most unread messages one [`messages()`](ServerEventsClient::messages) stream holds
-    /// (default 1024, at least 1); past it the oldest are dropped and reported.
-    pub fn message_buffer(mut self, messages: usize) -> Self {
-        self.message_buffer = messages.max(1);
-        self
-    }
-
-    /// Origins (`scheme://host[:port]`) besides the base URL's that may receive credentials.
-    ///
-    /// The server's `heartbeatUrl`, `unRegisterUrl` and `updateSubscriberUrl` on one of these
-    /// origins are used as given, with credentials. On any other foreign origin they are moved
-    /// to the base URL's origin (same path and query) and the move is reported once through
-    /// `on_exception` as [`Error::ForeignUrl`]. Redirects to another origin never carry
-    /// credentials. An entry that is not an http(s) origin makes [`build`](Self::build) fail.
-    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.allowed_origins = origins.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The stream path (default `/event-stream`).
-    pub fn event_stream_path(mut self, path: impl Into<String>) -> Self {
-        self.event_stream_path = path.into();
-        self
-    }
-
-    /// The subscribers path (default `/event-subscribers`).
-    pub fn subscribers_path(mut self, path: impl Into<String>) -> Self {
-        self.subscribers_path = path.into();
-        self
-    }
-
-    /// Browsers only: whether requests to another origin carry the page's cookies (fetch
-    /// `credentials: "include"`, the default, as `EventSource`'s `withCredentials`) or only
-    /// same-origin ones (`"same-origin"`).
-    #[cfg(target_arch = "wasm32")]
-    pub fn with_credentials(mut self, include: bool) -> Self {
-        self.with_credentials = include;
-        self
-    }
-
-    /// Builds the client. Nothing connects until [`ServerEventsClient::start`] or
-    /// [`ServerEventsClient::connect`].
-    // On wasm32 the HTTP client holds JavaScript objects, so nothing here is Send; there are no
-    // threads to share it with either.
-    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
-    pub fn build(self) -> Result<ServerEventsClient, Error> {
-        let base_url = normalized_base_url(&self.base_url)?;
-        let channels = validated_channels(self.channels)?;
-        let origin_policy = OriginPolicy::new(&base_url, &self.allowed_origins)?;
-        let transport = Transport::new(
-            TransportOptions {
-                connect_timeout: self.connect_timeout,
-                request_timeout: self.request_timeout,
-                with_credentials: self.with_credentials,
-                origins: origin_policy.clone(),
-            },
-            self.credentials,
-            self.provider,
-        )?;
-        let shared = Arc::new(Shared {
-            config: Config {
-                base_url,
-                event_stream_path: with_leading_slash(self.event_stream_path),
-                subscribers_path: with_leading_slash(self.subscribers_path),
-                resolve_stream_url: self.resolve_stream_url,
-                reconnect: self.reconnect,
-                heartbeat_interval: self.heartbeat_interval,
-                idle_timeout: self.idle_timeout,
-                max_event_size: self.max_event_size,
-                message_buffer: self.message_buffer,
-                origin_policy,
-            },
-            transport,
-            dispatcher: Dispatcher::new(self.callbacks, self.routes),
-            session: Mutex::new(Session {
-                channels,
-                connection: None,
-                state: ConnectionState::Idle,
-                times_started: 0,
-                task_running: false,
-                disposed: false,
-                stop_on_first_failure: false,
-                restart_pending: false,
-                spawner: Spawner::current(),
-            }),
-            control: watch::Sender::new(Control {
-                desired: Desired::Stop(CloseReason::Stopped),
-                restart_generation: 0,
-            }),
-            running: watch::Sender::new(false),
-        });
-        Ok(ServerEventsClient {
-            guard: Arc::new(HandleGuard {
-                shared: shared.clone(),
-            }),
-            shared,
-        })
-    }
-}
-
-fn with_leading_slash(path: String) -> String {
-    if path.starts_with('/') {
-        path
-    } else {
-        format!("/{path}")
-    }
-}
-
-fn normalized_base_url(raw: &str) -> Result<String, Error> {
-    let parsed = url::Url::parse(raw.trim()).map_err(|e| Error::InvalidUrl {
-        url: redact_url(raw),
-        reason: e.to_string(),
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(Error::InvalidUrl {
-            url: redact_url(raw),
-            reason: "the base URL must be http or https".into(),
-        });
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(Error::InvalidUrl {
-            url: redact_url(raw),
-            reason: "the base URL has no host".into(),
-        });
-    }
-    let text = String::from(parsed);
-    Ok(text.trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]
@@ -1165,8 +511,8 @@ mod tests {
         let client = ServerEventsClient::new("http://127.0.0.1:9", ["A"]).unwrap();
         assert_eq!(client.restart(), Ok(()));
         assert_eq!(client.state(), ConnectionState::Idle);
-        assert!(!client.shared.session().task_running);
-        assert_eq!(client.shared.control.borrow().restart_generation, 0);
+        assert!(!client.shared.session().task_running());
+        assert_eq!(client.shared.lifecycle.restart_generation(), 0);
     }
 
     #[test]

@@ -9,22 +9,31 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::auth::BoxFuture;
-use crate::client::{Control, Desired, Shared, WeakClient};
-use crate::dispatch::Incoming;
+use crate::client::{Shared, WeakClient};
 use crate::error::{Error, redact_url};
-use crate::message::{ServerEventConnect, ServerEventMessage};
-use crate::rt::{self, Instant};
+use crate::http_client::{EventBytes, HttpClient};
+use crate::message::{Incoming, ServerEventConnect, ServerEventMessage};
+use crate::rt::{self, Clock as Instant};
 use crate::sse::{SseDecoder, SseError};
 use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
-use crate::transport::{Body, ByteStream, Method, Transport};
+use crate::supervisor::{Control, Decision, Desired};
+use crate::transport::{Body, Method};
 
 /// Stands in for "no deadline" in `select!` branches that are switched off.
 const FOREVER: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// After a heartbeat 404, the longest time frames the server wrote before it dropped the
+/// subscription are still read before reconnecting.
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// After a heartbeat 404, a pause this long in the stream means it holds nothing more: frames the
+/// server already wrote arrive back to back.
+pub(crate) const DRAIN_QUIET: Duration = Duration::from_millis(250);
+
 pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
     let span =
         tracing::info_span!("server_events", base_url = %redact_url(&shared.config.base_url));
-    let control = shared.control.subscribe();
+    let control = shared.lifecycle.control();
     let seen_generation = control.borrow().restart_generation;
     let task = Task {
         decoder: SseDecoder::with_max_event_size(shared.config.max_event_size),
@@ -45,6 +54,8 @@ enum Ended {
     Control,
     /// The connection failed.
     Failed(Error),
+    /// The server forgot the subscription (reported when it was learnt, before the drain).
+    Gone(Error),
 }
 
 /// A subscription the client lost and has not replaced yet.
@@ -91,7 +102,9 @@ impl Task {
                 }
                 Desired::Pause => {
                     self.release_subscription(None).await;
-                    self.shared.set_state(ConnectionState::Paused);
+                    self.shared
+                        .lifecycle
+                        .set_state(ConnectionState::Paused, &self.shared.dispatcher);
                     let _ = self.control.changed().await;
                     continue;
                 }
@@ -105,7 +118,8 @@ impl Task {
                         self.abandon_subscription(None);
                     }
                 }
-                Ended::Failed(error) => self.on_failure(error).await,
+                Ended::Failed(error) => self.on_failure(error, true).await,
+                Ended::Gone(error) => self.on_failure(error, false).await,
             }
         }
     }
@@ -118,12 +132,12 @@ impl Task {
 
     async fn connect_and_read(&mut self) -> Ended {
         let attempt = self.failures + 1;
-        self.shared.session().times_started += 1;
+        self.shared
+            .lifecycle
+            .attempt(attempt, &self.shared.dispatcher);
         if let Some(lost) = &mut self.lost {
             lost.attempts += 1;
         }
-        self.shared
-            .set_state(ConnectionState::Connecting { attempt });
         let url = self.shared.event_stream_url();
         tracing::debug!(url = %redact_url(&url), attempt, "opening event stream");
         let mut control = self.control.clone();
@@ -145,8 +159,8 @@ impl Task {
         self.read(stream).await
     }
 
-    async fn read(&mut self, mut stream: ByteStream) -> Ended {
-        let connect_timeout = self.shared.transport.options().connect_timeout;
+    async fn read(&mut self, mut stream: EventBytes) -> Ended {
+        let connect_timeout = self.shared.transport.connect_timeout();
         let mut control = self.control.clone();
         let mut live: Option<Live> = None;
         let mut last_activity = Instant::now();
@@ -158,6 +172,10 @@ impl Task {
         tokio::pin!(heartbeat_timer);
         let mut heartbeat_due = false;
         let mut heartbeat: Option<BoxFuture<'static, Result<(), Error>>> = None;
+        // Set by a heartbeat 404: the server dropped the subscription, but frames it wrote before
+        // (to a busy client) may still be unread. They are delivered until the stream ends, stays
+        // quiet for DRAIN_QUIET (the silence timer) or DRAIN_LIMIT passes (the heartbeat timer).
+        let mut gone: Option<Error> = None;
         loop {
             tokio::select! {
                 biased;
@@ -166,25 +184,6 @@ impl Task {
                         return Ended::Control;
                     }
                 }
-                chunk = stream.next() => match chunk {
-                    Some(Ok(bytes)) => {
-                        last_activity = Instant::now();
-                        if let Some(connected) = self.dispatch_chunk(&bytes) {
-                            heartbeat_due = connected.heartbeat_url.is_some();
-                            heartbeat_timer.set(rt::sleep(connected.heartbeat_interval));
-                            heartbeat = None;
-                            silence_timer.set(rt::sleep(connected.idle_timeout));
-                            live = Some(connected);
-                        }
-                    }
-                    Some(Err(error)) => {
-                        return Ended::Failed(Error::Network {
-                            url: redact_url(&self.shared.event_stream_url()),
-                            message: format!("the event stream broke: {}", error_chain(&error)),
-                        });
-                    }
-                    None => return Ended::Failed(Error::StreamEnded),
-                },
                 result = poll_optional(&mut heartbeat), if heartbeat.is_some() => {
                     heartbeat = None;
                     match result {
@@ -193,10 +192,20 @@ impl Task {
                             heartbeat_timer.set(rt::sleep(interval));
                             heartbeat_due = true;
                         }
+                        Err(error @ Error::SubscriptionGone { .. }) => {
+                            self.shared.dispatcher.report(&error);
+                            gone = Some(error);
+                            last_activity = Instant::now();
+                            silence_timer.set(rt::sleep(DRAIN_QUIET));
+                            heartbeat_timer.set(rt::sleep(DRAIN_LIMIT));
+                        }
                         Err(error) => return Ended::Failed(error),
                     }
                 }
-                () = &mut heartbeat_timer, if heartbeat_due => {
+                () = &mut heartbeat_timer, if heartbeat_due || gone.is_some() => {
+                    if let Some(error) = gone.take() {
+                        return Ended::Gone(error);
+                    }
                     heartbeat_due = false;
                     if let Some(live) = &live
                         && let Some(url) = &live.heartbeat_url
@@ -209,9 +218,16 @@ impl Task {
                     }
                 }
                 () = &mut silence_timer => {
-                    let silence_limit = live.as_ref().map_or(connect_timeout, |l| l.idle_timeout);
+                    let silence_limit = match (&gone, &live) {
+                        (Some(_), _) => DRAIN_QUIET,
+                        (None, Some(live)) => live.idle_timeout,
+                        (None, None) => connect_timeout,
+                    };
                     let silent_for = last_activity.elapsed();
                     if silent_for >= silence_limit {
+                        if let Some(error) = gone.take() {
+                            return Ended::Gone(error);
+                        }
                         return Ended::Failed(match live {
                             Some(_) => Error::IdleTimeout { after: silence_limit },
                             None => Error::NoConnectEvent { after: silence_limit },
@@ -220,6 +236,21 @@ impl Task {
                     // Data arrived since the timer was armed: wait for the rest of the limit.
                     silence_timer.set(rt::sleep(silence_limit - silent_for));
                 }
+                // Last: a stream that always has data must not starve the timers above.
+                chunk = stream.next() => match chunk {
+                    Some(Ok(bytes)) => {
+                        last_activity = Instant::now();
+                        if let Some(connected) = self.dispatch_chunk(&bytes) {
+                            heartbeat_due = connected.heartbeat_url.is_some();
+                            heartbeat_timer.set(rt::sleep(connected.heartbeat_interval));
+                            heartbeat = None;
+                            silence_timer.set(rt::sleep(connected.idle_timeout));
+                            live = Some(connected);
+                        }
+                    }
+                    Some(Err(error)) => return gone.map_or(Ended::Failed(error), Ended::Gone),
+                    None => return gone.map_or(Ended::Failed(Error::StreamEnded), Ended::Gone),
+                },
             }
         }
     }
@@ -272,67 +303,33 @@ impl Task {
         connected
     }
 
-    async fn on_failure(&mut self, error: Error) {
-        if let Some(opened) = self.connected_at.take()
-            && opened.elapsed() >= self.shared.config.reconnect.healthy_after
-        {
-            self.failures = 0;
-        }
-        self.failures += 1;
+    async fn on_failure(&mut self, error: Error, report: bool) {
+        let healthy_for = self.connected_at.take().map(|opened| opened.elapsed());
         self.abandon_subscription(Some(error.clone()));
         match &error {
             // A server closing the stream is how ServiceStack ends a subscription; it is
             // visible in the state, not an exception.
             Error::StreamEnded => tracing::info!("the server closed the event stream"),
-            other => self.shared.dispatcher.report(other),
+            other if report => self.shared.dispatcher.report(other),
+            _ => {}
         }
-        self.shared.dispatcher.fail_connects(&error);
-        let stop_now = {
-            let mut session = self.shared.session();
-            session.restart_pending = false;
-            std::mem::take(&mut session.stop_on_first_failure)
-        };
-        let close = if error.is_unauthorized() {
-            Some(CloseReason::Unauthorized(error.clone()))
-        } else if stop_now {
-            Some(CloseReason::ConnectFailed(error.clone()))
-        } else {
-            None
-        };
-        let delay = match &error {
-            Error::SubscriptionGone { .. } => Some(Duration::ZERO),
-            _ => self.shared.config.reconnect.delay_for(self.failures),
-        }
-        .map(|delay| {
-            // The stream's `retry:` field, and a `Retry-After` header (from a proxy or a busy
-            // server) up to the policy's cap, lengthen the wait; neither shortens it.
-            let retry_field = self
-                .decoder
-                .retry_ms()
-                .map_or(Duration::ZERO, Duration::from_millis);
-            let retry_after = error.retry_after().map_or(Duration::ZERO, |asked| {
-                asked.min(self.shared.config.reconnect.max_delay)
-            });
-            delay.max(retry_field).max(retry_after)
-        });
-        let close = close.or_else(|| delay.is_none().then(|| CloseReason::GaveUp(error.clone())));
-        if let Some(reason) = close {
-            self.shared.control.send_if_modified(|control| {
-                if matches!(control.desired, Desired::Stop(_)) {
-                    return false;
-                }
-                control.desired = Desired::Stop(reason);
-                true
-            });
+        let retry_field = self.decoder.retry_ms().map(Duration::from_millis);
+        let decision = self.shared.lifecycle.failed(
+            &self.shared.config.reconnect,
+            &error,
+            self.failures,
+            healthy_for,
+            retry_field,
+            &self.shared.dispatcher,
+        );
+        let Decision::Wait { delay, failures } = decision else {
             return;
-        }
-        let delay = delay.unwrap_or_default();
+        };
+        self.failures = failures;
         tracing::info!(%error, attempt = self.failures, ?delay, "reconnecting");
-        self.shared.set_state(ConnectionState::Reconnecting {
-            attempt: self.failures,
-            delay,
-            cause: error,
-        });
+        self.shared
+            .lifecycle
+            .reconnecting(failures, delay, error, &self.shared.dispatcher);
         let mut control = self.control.clone();
         tokio::select! {
             biased;
@@ -344,13 +341,13 @@ impl Task {
     /// Forgets the current subscription and unregisters it in the background, so a dead
     /// network cannot delay the reconnect.
     fn abandon_subscription(&mut self, cause: Option<Error>) {
-        let previous = self.shared.session().connection.take();
+        let previous = self.shared.lifecycle.take_connection();
         if let Some(info) = previous {
             self.remember_lost(&info, cause);
-            let spawner = self.shared.session().spawner.clone();
+            let spawner = self.shared.lifecycle.spawner();
             if let (Some(url), Some(spawner)) = (info.unregister_url, spawner) {
                 let transport = self.shared.transport.clone();
-                spawner.spawn(async move { unregister(&transport, &url).await });
+                spawner.spawn(async move { unregister(&*transport, &url).await });
             }
         }
     }
@@ -368,11 +365,11 @@ impl Task {
 
     /// Forgets the current subscription and unregisters it, waiting for the server's answer.
     async fn release_subscription(&mut self, cause: Option<Error>) {
-        let previous = self.shared.session().connection.take();
+        let previous = self.shared.lifecycle.take_connection();
         if let Some(info) = &previous {
             self.remember_lost(info, cause);
             if let Some(url) = &info.unregister_url {
-                unregister(&self.shared.transport, url).await;
+                unregister(&*self.shared.transport, url).await;
             }
         }
     }
@@ -381,25 +378,13 @@ impl Task {
     async fn finish(&mut self, reason: CloseReason) -> bool {
         self.release_subscription(None).await;
         self.lost = None;
-        let closed = ConnectionState::Closed {
-            reason: reason.clone(),
-        };
+        if !self
+            .shared
+            .lifecycle
+            .finish(&reason, &self.shared.dispatcher)
         {
-            let mut session = self.shared.session();
-            if !matches!(self.control.borrow().desired, Desired::Stop(_)) {
-                return false;
-            }
-            // All under the session lock, which `start()` takes too: a start after this point
-            // spawns a fresh task.
-            session.task_running = false;
-            session.stop_on_first_failure = false;
-            session.restart_pending = false;
-            session.state = closed.clone();
-            self.shared.running.send_replace(false);
-            // Still under the lock: a connect() registered after it belongs to the next task.
-            self.shared.dispatcher.fail_all_connects(&Error::Stopped);
+            return false;
         }
-        self.shared.dispatcher.state_changed(&closed);
         if matches!(reason, CloseReason::Disposed | CloseReason::Dropped) {
             self.shared.dispatcher.close_observers();
         }
@@ -416,15 +401,7 @@ fn on_connected(shared: &Shared, lost: Option<Lost>, info: &ServerEventConnect) 
         .config
         .origin_policy
         .checked_connect(info, |problem| shared.dispatcher.report(problem));
-    {
-        let mut session = shared.session();
-        session.connection = Some(info.clone());
-        session.stop_on_first_failure = false;
-        session.restart_pending = false;
-    }
-    shared.set_state(ConnectionState::Open {
-        subscription_id: info.id.clone(),
-    });
+    shared.lifecycle.connected(info, &shared.dispatcher);
     tracing::info!(subscription_id = %info.id, "connected");
     shared.dispatcher.connected(info);
     if let Some(lost) = lost {
@@ -456,7 +433,7 @@ async fn poll_optional<T>(future: &mut Option<BoxFuture<'static, T>>) -> T {
 }
 
 fn send_heartbeat(
-    transport: Transport,
+    transport: Arc<dyn HttpClient>,
     url: String,
     subscription_id: String,
 ) -> BoxFuture<'static, Result<(), Error>> {
@@ -471,26 +448,9 @@ fn send_heartbeat(
     })
 }
 
-async fn unregister(transport: &Transport, url: &str) {
+async fn unregister(transport: &dyn HttpClient, url: &str) {
     match transport.call(Method::Post, url, Body::Empty).await {
         Ok(_) | Err(Error::Http { status: 404, .. }) => {}
         Err(error) => tracing::debug!(%error, "unregister failed"),
-    }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = String::new();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    if text.is_empty() {
-        "connection lost".to_owned()
-    } else {
-        text
     }
 }

@@ -106,35 +106,6 @@ struct Observers {
     state_streams: Vec<mpsc::UnboundedSender<ConnectionState>>,
 }
 
-/// A classified incoming event.
-pub(crate) enum Incoming {
-    Connect(ServerEventConnect),
-    Heartbeat(ServerEventCommand),
-    Command(ServerEventCommand),
-    Message(ServerEventMessage),
-}
-
-impl Incoming {
-    /// Sorts a parsed message into built-in commands and everything else.
-    pub(crate) fn classify(message: ServerEventMessage) -> Result<Incoming, Error> {
-        let kind = match (message.op(), message.target()) {
-            (Some("cmd"), Some(target)) => CommandKind::from_target(target),
-            _ => None,
-        };
-        Ok(match kind {
-            None => Incoming::Message(message),
-            Some(CommandKind::Connect) => {
-                Incoming::Connect(ServerEventConnect::from_message(message)?)
-            }
-            Some(CommandKind::Heartbeat) => Incoming::Heartbeat(ServerEventCommand::from_message(
-                CommandKind::Heartbeat,
-                message,
-            )?),
-            Some(kind) => Incoming::Command(ServerEventCommand::from_message(kind, message)?),
-        })
-    }
-}
-
 /// Invokes callbacks in the order ServiceStack's C# and Java clients do.
 pub(crate) struct Dispatcher {
     callbacks: Callbacks,

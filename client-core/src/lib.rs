@@ -52,6 +52,35 @@
 //!   `on_exception`; the stream carries on.
 //!
 //! The crate compiles for `wasm32-unknown-unknown`, where it streams with `fetch`.
+//!
+//! # Life of an event
+//!
+//! From the socket to your callback, one event passes these steps, all on the client's one
+//! background task and in arrival order:
+//!
+//! 1. **Transport.** The HTTP layer (reqwest; `fetch` in browsers) yields the response body of
+//!    `GET /event-stream` as byte chunks. It sits behind a crate-private seam, so the lifecycle
+//!    is unit-tested on a scripted fake.
+//! 2. **Connection task.** Each turn it first checks the handle's intents (stop, pause,
+//!    restart), then the heartbeat and idle timers, and only then reads the next chunk, so a busy
+//!    stream cannot starve the heartbeats.
+//! 3. **Decoder.** [`sse::SseDecoder`] splits the chunks into events (any line ending, any
+//!    chunking), skipping and reporting events over
+//!    [`max_event_size`](ClientBuilder::max_event_size) and events that are not UTF-8.
+//! 4. **Parsing.** [`ServerEventMessage::parse`] splits the `data:` text into channel, selector
+//!    (`op.target$cssSelector`, `%20` decoded) and body.
+//! 5. **Classification.** `cmd.onConnect`, `cmd.onHeartbeat` and `cmd.onJoin`/`onLeave`/
+//!    `onUpdate` become typed [`ServerEventConnect`] and [`ServerEventCommand`]s; everything
+//!    else stays a message. A malformed built-in command is reported, not delivered.
+//! 6. **Lifecycle.** `cmd.onConnect` records the subscription (state
+//!    [`Open`](ConnectionState::Open)), arms the heartbeat and idle timers, and runs
+//!    `on_connect`, then `on_reconnect` with the [`ReconnectInfo`] when a subscription was lost.
+//! 7. **Dispatch.** A command runs its specific callback (`on_join`, ...), then `on_command`; a
+//!    heartbeat runs `on_heartbeat`. A message runs its `cmd` [handler](ClientBuilder::handler),
+//!    its `trigger` [listeners](ClientBuilder::listener), the [receiver](ClientBuilder::receiver)
+//!    of its op, then `on_message`. Then the waiters (`wait_for_next_*`) and the
+//!    [`messages`](ServerEventsClient::messages) stream get it. A panicking callback is caught
+//!    and reported to `on_exception`; the next one still runs.
 
 #![warn(missing_docs)]
 
@@ -64,7 +93,12 @@ mod connection;
 mod cookies;
 mod dispatch;
 mod error;
+#[cfg(test)]
+mod fake_transport;
+mod http_client;
 mod json;
+#[cfg(test)]
+mod lifecycle_tests;
 mod message;
 mod origin;
 mod receiver;
@@ -73,6 +107,7 @@ pub mod rt;
 mod service;
 pub mod sse;
 mod state;
+mod supervisor;
 
 /// The workspace README's Rust quick start, compiled as a doctest so it stays true.
 #[cfg(doctest)]

@@ -26,6 +26,8 @@ pub struct ServerEventMessage {
     /// The target with `%20` decoded, only when it contained `%20`.
     target_decoded: Option<String>,
     css_selector: Option<(usize, usize)>,
+    /// The CSS selector with `%20` decoded, only when it contained `%20`.
+    css_selector_decoded: Option<String>,
     json: (usize, usize),
 }
 
@@ -67,6 +69,7 @@ impl ServerEventMessage {
             target: None,
             target_decoded: None,
             css_selector: None,
+            css_selector_decoded: None,
             json: (0, data.len()),
             data,
         };
@@ -105,10 +108,10 @@ impl ServerEventMessage {
             None => space,
         };
         message.target = Some((target_start, target_end));
-        let target = &message.data[target_start..target_end];
-        if target.contains("%20") {
-            message.target_decoded = Some(target.replace("%20", " "));
-        }
+        // ServiceStack's clients decode `%20` in the whole target before splitting at `$`, so a
+        // CSS selector such as `a%20img` reaches the page as `a img`.
+        message.target_decoded = decoded_spaces(message.slice(message.target));
+        message.css_selector_decoded = decoded_spaces(message.slice(message.css_selector));
         Ok(message)
     }
 
@@ -148,9 +151,11 @@ impl ServerEventMessage {
             .or_else(|| self.slice(self.target))
     }
 
-    /// The part after the first `$`, when there was one.
+    /// The part after the first `$`, when there was one, with `%20` decoded to spaces.
     pub fn css_selector(&self) -> Option<&str> {
-        self.slice(self.css_selector)
+        self.css_selector_decoded
+            .as_deref()
+            .or_else(|| self.slice(self.css_selector))
     }
 
     /// The body text after the selector (may be empty).
@@ -179,6 +184,12 @@ impl ServerEventMessage {
     pub fn json_value(&self) -> Result<serde_json::Value, Error> {
         self.parse_json()
     }
+}
+
+/// `part` with `%20` decoded to spaces, only when it contains `%20`.
+fn decoded_spaces(part: Option<&str>) -> Option<String> {
+    part.filter(|part| part.contains("%20"))
+        .map(|part| part.replace("%20", " "))
 }
 
 /// Which built-in command a [`ServerEventCommand`] carries.
@@ -386,6 +397,35 @@ pub(crate) fn string_map(json: &str) -> Result<BTreeMap<String, String>, String>
         .collect())
 }
 
+/// A classified incoming event.
+pub(crate) enum Incoming {
+    Connect(ServerEventConnect),
+    Heartbeat(ServerEventCommand),
+    Command(ServerEventCommand),
+    Message(ServerEventMessage),
+}
+
+impl Incoming {
+    /// Sorts a parsed message into built-in commands and everything else.
+    pub(crate) fn classify(message: ServerEventMessage) -> Result<Incoming, Error> {
+        let kind = match (message.op(), message.target()) {
+            (Some("cmd"), Some(target)) => CommandKind::from_target(target),
+            _ => None,
+        };
+        Ok(match kind {
+            None => Incoming::Message(message),
+            Some(CommandKind::Connect) => {
+                Incoming::Connect(ServerEventConnect::from_message(message)?)
+            }
+            Some(CommandKind::Heartbeat) => Incoming::Heartbeat(ServerEventCommand::from_message(
+                CommandKind::Heartbeat,
+                message,
+            )?),
+            Some(kind) => Incoming::Command(ServerEventCommand::from_message(kind, message)?),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,6 +452,42 @@ mod tests {
         assert_eq!((msg.op(), msg.target()), (Some("cmd"), Some("a.b c")));
         assert_eq!(msg.channel(), None);
         assert_eq!(msg.css_selector(), None);
+    }
+
+    #[test]
+    fn css_selector_decodes_spaces_like_the_target() {
+        let msg = parse("css.visibility$a%20img hidden");
+        assert_eq!(msg.selector(), Some("css.visibility$a%20img"));
+        assert_eq!(msg.target(), Some("visibility"));
+        assert_eq!(msg.css_selector(), Some("a img"));
+        let both = parse("cmd.with%20space$.a%20.b \"v\"");
+        assert_eq!(both.target(), Some("with space"));
+        assert_eq!(both.css_selector(), Some(".a .b"));
+    }
+
+    #[test]
+    fn classification_sorts_built_in_commands_from_messages() {
+        let classify = |data: &str| Incoming::classify(parse(data));
+        assert!(matches!(
+            classify(r#"cmd.onConnect {"id":"x"}"#),
+            Ok(Incoming::Connect(info)) if info.id == "x"
+        ));
+        assert!(matches!(
+            classify(r#"cmd.onHeartbeat {"userId":"1"}"#),
+            Ok(Incoming::Heartbeat(_))
+        ));
+        assert!(matches!(
+            classify(r#"home@cmd.onJoin {"userId":"1"}"#),
+            Ok(Incoming::Command(command)) if command.kind == CommandKind::Join
+        ));
+        // Other `cmd` targets and ops are application messages, built-in names included.
+        assert!(matches!(classify("cmd.chat {}"), Ok(Incoming::Message(_))));
+        assert!(matches!(
+            classify("css.onJoin {}"),
+            Ok(Incoming::Message(_))
+        ));
+        // A built-in command with a malformed payload is an error to report, not a message.
+        assert!(classify("cmd.onJoin [1]").is_err());
     }
 
     #[test]

@@ -9,6 +9,13 @@ pub use std::time::{Instant, SystemTime, UNIX_EPOCH};
 #[cfg(target_arch = "wasm32")]
 pub use web_time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// The clock of the crate's timers: tokio's on native targets, so the lifecycle follows a paused
+/// clock in tests.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use tokio::time::Instant as Clock;
+#[cfg(target_arch = "wasm32")]
+pub(crate) use web_time::Instant as Clock;
+
 /// `Send` on native targets, nothing on wasm32 (where JavaScript values are never `Send`).
 #[cfg(not(target_arch = "wasm32"))]
 pub trait MaybeSend: Send {}

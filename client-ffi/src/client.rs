@@ -19,6 +19,7 @@ use crate::listener::{Listeners, MessageHandler, ServerEventsListener};
 use crate::options::ClientOptions;
 use crate::receiver::{ForeignReceiver, ReceiverMember, ServerEventReceiver};
 use crate::runtime::{on_runtime, runtime};
+use crate::stream_url::StreamUrlResolver;
 use crate::streams::{MessageStream, StateStream};
 use crate::types::{
     ConnectionState, ServerEventCommand, ServerEventConnect, ServerEventMessage, ServerEventUser,
@@ -68,12 +69,14 @@ fn to_json(value: &impl serde::Serialize) -> Result<String> {
 #[uniffi::export]
 impl ServerEventsClient {
     /// A client for the ServiceStack host at `base_url` (nothing connects until `connect()` or
-    /// `start()`). `credentials`, when given, is asked before every request.
-    #[uniffi::constructor(default(credentials = None, options))]
+    /// `start()`). `credentials`, when given, is asked before every request;
+    /// `resolve_stream_url`, when given, rewrites the stream URL before every connect.
+    #[uniffi::constructor(default(credentials = None, resolve_stream_url = None, options))]
     pub fn new(
         base_url: String,
         options: ClientOptions,
         credentials: Option<Arc<dyn CredentialsProvider>>,
+        resolve_stream_url: Option<Arc<dyn StreamUrlResolver>>,
     ) -> Result<Arc<Self>> {
         let runtime = runtime()?;
         // The core remembers the runtime current at build time and runs its task there.
@@ -83,6 +86,9 @@ impl ServerEventsClient {
             listeners.attach(options.apply(core::ServerEventsClient::builder(base_url)));
         if let Some(provider) = credentials {
             builder = builder.credentials_provider(ForeignCredentials(provider));
+        }
+        if let Some(resolver) = resolve_stream_url {
+            builder = builder.resolve_stream_url(move |url| resolver.resolve(url.to_owned()));
         }
         let inner = builder.build()?;
         Ok(Arc::new(ServerEventsClient {

@@ -29,6 +29,7 @@ mod listener;
 mod options;
 mod receiver;
 mod runtime;
+mod stream_url;
 mod streams;
 mod types;
 
@@ -38,6 +39,7 @@ pub use error::ServerEventsError;
 pub use listener::{MessageHandler, ServerEventsListener};
 pub use options::{ClientOptions, ReconnectPolicy};
 pub use receiver::{ReceiverMember, ServerEventReceiver};
+pub use stream_url::StreamUrlResolver;
 pub use streams::{MessageStream, StateStream};
 pub use types::{
     CloseReason, CommandKind, ConnectionState, ReconnectInfo, ServerEventCommand,

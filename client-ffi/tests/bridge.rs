@@ -11,7 +11,7 @@ use futures_executor::block_on;
 use client_ffi::{
     ClientOptions, ConnectionState, MessageHandler, ReconnectInfo, ServerEventCommand,
     ServerEventConnect, ServerEventMessage, ServerEventsClient, ServerEventsError,
-    ServerEventsListener,
+    ServerEventsListener, StreamUrlResolver,
 };
 use servicestack_events_server::{ServerConfig, TestServer};
 
@@ -148,7 +148,7 @@ fn a_foreign_executor_connects_receives_and_dropping_unregisters() {
         ..ClientOptions::default()
     };
     let client =
-        ServerEventsClient::new(server.base_url(), options, None).expect("the client builds");
+        ServerEventsClient::new(server.base_url(), options, None, None).expect("the client builds");
     let (sender, events) = mpsc::channel();
     client.add_event_listener(Arc::new(Forward(Mutex::new(sender))));
     client.register_handler("boom".into(), Arc::new(Failing));
@@ -180,7 +180,7 @@ fn a_foreign_executor_connects_receives_and_dropping_unregisters() {
 #[test]
 fn stop_waits_for_the_unregister_and_a_restart_reconnects() {
     let server = Server::start();
-    let client = ServerEventsClient::new(server.base_url(), ClientOptions::default(), None)
+    let client = ServerEventsClient::new(server.base_url(), ClientOptions::default(), None, None)
         .expect("the client builds");
     let first = block_on(client.connect()).expect("connects");
     block_on(client.stop());
@@ -195,4 +195,28 @@ fn stop_waits_for_the_unregister_and_a_restart_reconnects() {
     assert_ne!(first.id, second.id);
     block_on(client.dispose());
     assert!(matches!(client.start(), Err(ServerEventsError::Disposed)));
+}
+
+/// A foreign `ResolveStreamUrl` that moves the subscription to another channel.
+struct ToLobby;
+
+impl StreamUrlResolver for ToLobby {
+    fn resolve(&self, url: String) -> String {
+        url.replace("channels=home", "channels=lobby")
+    }
+}
+
+#[test]
+fn a_foreign_stream_url_resolver_rewrites_the_url_that_is_opened() {
+    let server = Server::start();
+    let options = ClientOptions {
+        channels: vec!["home".into()],
+        ..ClientOptions::default()
+    };
+    let client = ServerEventsClient::new(server.base_url(), options, None, Some(Arc::new(ToLobby)))
+        .expect("the client builds");
+    assert!(client.event_stream_url().ends_with("?channels=lobby"));
+    let info = block_on(client.connect()).expect("connects");
+    assert_eq!(info.channels, ["lobby"], "the server saw the rewritten URL");
+    block_on(client.dispose());
 }

@@ -206,9 +206,9 @@ export const CHECKS = {
           'home@cmd.obj$#x {"channel":"other","x":1}', {}],
         "message object (envelope fields win over the body's)",
       );
-      await rawFrame(baseUrl, client, "data: cmd.with%20space$.a \"v\"\n\n");
+      await rawFrame(baseUrl, client, "data: cmd.with%20space$.a%20.b \"v\"\n\n");
       const spaced = await until(() => messages.find((x) => x.target === "with space"), "the %20 message");
-      equal([spaced.selector, spaced.cssSelector, spaced.body], ["cmd.with%20space$.a", ".a", "v"], "a %20 target");
+      equal([spaced.selector, spaced.cssSelector, spaced.body], ["cmd.with%20space$.a%20.b", ".a .b", "v"], "%20 in the target and the css selector");
       await client.stop();
     },
   },
@@ -351,8 +351,11 @@ export const CHECKS = {
       await rawFrame(baseUrl, client, 'data: home@document.title "Remote title"\n\n');
       await rawFrame(baseUrl, client, 'data: home@css.background-color$#top "rgb(1, 2, 3)"\n\n');
       await rawFrame(baseUrl, client, 'data: home@css.color$#top,#channels "rgb(4, 5, 6)"\n\n');
+      await rawFrame(baseUrl, client, 'data: home@css.visibility$body%20#top "hidden"\n\n');
       await rawFrame(baseUrl, client, "data: home@cmd.toggle$#channels \n\n");
       await until(() => thisOfToggle.length === 1, "the toggle handler");
+      equal(top.style.visibility, "hidden", "css.visibility$body%20#top (%20 decoded before the selector is used)");
+      top.style.visibility = "";
       equal(document.title, "Remote title", "document.title set by the document receiver");
       equal(top.style.backgroundColor, "rgb(1, 2, 3)", "css.background-color$#top");
       equal([top.style.color, channels.style.color], ["rgb(4, 5, 6)", "rgb(4, 5, 6)"], "css on every matching element");

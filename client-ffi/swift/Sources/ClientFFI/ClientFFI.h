@@ -333,6 +333,13 @@ typedef void (*UniffiCallbackInterfaceServerEventReceiverMethod1)(uint64_t, Rust
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_STREAM_URL_RESOLVER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_STREAM_URL_RESOLVER_METHOD0
+typedef void (*UniffiCallbackInterfaceStreamUrlResolverMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CREDENTIALS_PROVIDER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CREDENTIALS_PROVIDER
 typedef struct UniffiVTableCallbackInterfaceCredentialsProvider {
@@ -378,6 +385,15 @@ typedef struct UniffiVTableCallbackInterfaceServerEventReceiver {
 } UniffiVTableCallbackInterfaceServerEventReceiver;
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_STREAM_URL_RESOLVER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_STREAM_URL_RESOLVER
+typedef struct UniffiVTableCallbackInterfaceStreamUrlResolver {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceStreamUrlResolverMethod0 _Nonnull resolve;
+} UniffiVTableCallbackInterfaceStreamUrlResolver;
+
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_SERVEREVENTSCLIENT
 #define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_SERVEREVENTSCLIENT
 uint64_t uniffi_client_ffi_fn_clone_servereventsclient(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -390,7 +406,7 @@ void uniffi_client_ffi_fn_free_servereventsclient(uint64_t handle, RustCallStatu
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CONSTRUCTOR_SERVEREVENTSCLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CONSTRUCTOR_SERVEREVENTSCLIENT_NEW
-uint64_t uniffi_client_ffi_fn_constructor_servereventsclient_new(RustBuffer base_url, RustBuffer options, RustBuffer credentials, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_client_ffi_fn_constructor_servereventsclient_new(RustBuffer base_url, RustBuffer options, RustBuffer credentials, RustBuffer resolve_stream_url, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTSCLIENT_ADD_EVENT_LISTENER
@@ -726,6 +742,26 @@ void uniffi_client_ffi_fn_method_servereventreceiver_invoke(uint64_t ptr, RustBu
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTRECEIVER_NO_SUCH_METHOD
 #define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTRECEIVER_NO_SUCH_METHOD
 void uniffi_client_ffi_fn_method_servereventreceiver_no_such_method(uint64_t ptr, RustBuffer target, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_STREAMURLRESOLVER
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_STREAMURLRESOLVER
+uint64_t uniffi_client_ffi_fn_clone_streamurlresolver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_FREE_STREAMURLRESOLVER
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_FREE_STREAMURLRESOLVER
+void uniffi_client_ffi_fn_free_streamurlresolver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_INIT_CALLBACK_VTABLE_STREAMURLRESOLVER
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_INIT_CALLBACK_VTABLE_STREAMURLRESOLVER
+void uniffi_client_ffi_fn_init_callback_vtable_streamurlresolver(const UniffiVTableCallbackInterfaceStreamUrlResolver* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_STREAMURLRESOLVER_RESOLVE
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_STREAMURLRESOLVER_RESOLVE
+RustBuffer uniffi_client_ffi_fn_method_streamurlresolver_resolve(uint64_t ptr, RustBuffer url, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_MESSAGESTREAM
@@ -1370,6 +1406,12 @@ uint16_t uniffi_client_ffi_checksum_method_servereventreceiver_invoke(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_METHOD_SERVEREVENTRECEIVER_NO_SUCH_METHOD
 #define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_METHOD_SERVEREVENTRECEIVER_NO_SUCH_METHOD
 uint16_t uniffi_client_ffi_checksum_method_servereventreceiver_no_such_method(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_METHOD_STREAMURLRESOLVER_RESOLVE
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_METHOD_STREAMURLRESOLVER_RESOLVE
+uint16_t uniffi_client_ffi_checksum_method_streamurlresolver_resolve(void
     
 );
 #endif

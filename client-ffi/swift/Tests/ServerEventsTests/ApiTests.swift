@@ -30,6 +30,13 @@ final class Inbox<T>: @unchecked Sendable {
     }
 }
 
+/// A `ResolveStreamUrl` that moves the subscription to another channel.
+final class ToLobby: StreamUrlResolver, @unchecked Sendable {
+    func resolve(url: String) -> String {
+        url.replacingOccurrences(of: "channels=home", with: "channels=lobby")
+    }
+}
+
 final class CountingProvider: CredentialsProvider, @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
@@ -260,6 +267,14 @@ final class ApiTests: XCTestCase {
         let client = try ServerEventsClient(baseUrl: server.baseUrl, options: ClientOptions(channels: ["home"]), credentials: provider)
         _ = try await client.connect()
         XCTAssertGreaterThanOrEqual(provider.asked, 1)
+        await client.stop()
+    }
+
+    func testAStreamUrlResolverRewritesTheUrlThatIsOpened() async throws {
+        let client = try ServerEventsClient(baseUrl: server.baseUrl, options: ClientOptions(channels: ["home"]), resolveStreamUrl: ToLobby())
+        XCTAssertTrue(client.eventStreamUrl().hasSuffix("?channels=lobby"))
+        let info = try await client.connect()
+        XCTAssertEqual(info.channels, ["lobby"], "the server saw the rewritten URL")
         await client.stop()
     }
 }

@@ -1769,16 +1769,18 @@ open class ServerEventsClient: ServerEventsClientProtocol, @unchecked Sendable {
     }
     /**
      * A client for the ServiceStack host at `base_url` (nothing connects until `connect()` or
-     * `start()`). `credentials`, when given, is asked before every request.
+     * `start()`). `credentials`, when given, is asked before every request;
+     * `resolve_stream_url`, when given, rewrites the stream URL before every connect.
      */
-public convenience init(baseUrl: String, options: ClientOptions = ClientOptions(), credentials: CredentialsProvider? = nil)throws  {
+public convenience init(baseUrl: String, options: ClientOptions = ClientOptions(), credentials: CredentialsProvider? = nil, resolveStreamUrl: StreamUrlResolver? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeServerEventsError_lift) {
         uniffiCallStatus in
     uniffi_client_ffi_fn_constructor_servereventsclient_new(
         FfiConverterString.lower(baseUrl),
         FfiConverterTypeClientOptions_lower(options),
-        FfiConverterOptionTypeCredentialsProvider.lower(credentials),uniffiCallStatus
+        FfiConverterOptionTypeCredentialsProvider.lower(credentials),
+        FfiConverterOptionTypeStreamUrlResolver.lower(resolveStreamUrl),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -3194,6 +3196,219 @@ public func FfiConverterTypeStateStream_lift(_ handle: UInt64) throws -> StateSt
 #endif
 public func FfiConverterTypeStateStream_lower(_ value: StateStream) -> UInt64 {
     return FfiConverterTypeStateStream.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Rewrites the event-stream URL before every connect (ServiceStack's `ResolveStreamUrl`), for
+ * example to add a token to its query.
+ */
+public protocol StreamUrlResolver: AnyObject, Sendable {
+    
+    /**
+     * The URL to open instead of `url` (which already holds the channels).
+     */
+    func resolve(url: String)  -> String
+    
+}
+/**
+ * Rewrites the event-stream URL before every connect (ServiceStack's `ResolveStreamUrl`), for
+ * example to add a token to its query.
+ */
+open class StreamUrlResolverImpl: StreamUrlResolver, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_client_ffi_fn_clone_streamurlresolver(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_client_ffi_fn_free_streamurlresolver(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The URL to open instead of `url` (which already holds the channels).
+     */
+open func resolve(url: String) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_client_ffi_fn_method_streamurlresolver_resolve(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceStreamUrlResolver {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceStreamUrlResolver = UniffiVTableCallbackInterfaceStreamUrlResolver(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeStreamUrlResolver.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface StreamUrlResolver: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeStreamUrlResolver.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface StreamUrlResolver: handle missing in uniffiClone")
+            }
+        },
+        resolve: { (
+            uniffiHandle: UInt64,
+            url: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String in
+                guard let uniffiObj = try? FfiConverterTypeStreamUrlResolver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.resolve(
+                     url: try FfiConverterString.lift(url)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterString.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceStreamUrlResolver> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceStreamUrlResolver>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitStreamUrlResolver() {
+    uniffi_client_ffi_fn_init_callback_vtable_streamurlresolver(UniffiCallbackInterfaceStreamUrlResolver.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStreamUrlResolver: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<StreamUrlResolver>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = StreamUrlResolver
+
+    public static func lift(_ handle: UInt64) throws -> StreamUrlResolver {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return StreamUrlResolverImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: StreamUrlResolver) -> UInt64 {
+         if let rustImpl = value as? StreamUrlResolverImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StreamUrlResolver {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: StreamUrlResolver, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStreamUrlResolver_lift(_ handle: UInt64) throws -> StreamUrlResolver {
+    return try FfiConverterTypeStreamUrlResolver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStreamUrlResolver_lower(_ value: StreamUrlResolver) -> UInt64 {
+    return FfiConverterTypeStreamUrlResolver.lower(value)
 }
 
 
@@ -5364,6 +5579,30 @@ fileprivate struct FfiConverterOptionTypeCredentialsProvider: FfiConverterRustBu
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeStreamUrlResolver: FfiConverterRustBuffer {
+    typealias SwiftType = StreamUrlResolver?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeStreamUrlResolver.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeStreamUrlResolver.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeServerEventConnect: FfiConverterRustBuffer {
     typealias SwiftType = ServerEventConnect?
 
@@ -5900,6 +6139,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_client_ffi_checksum_method_servereventreceiver_no_such_method() != 2865) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_client_ffi_checksum_method_streamurlresolver_resolve() != 38866) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_client_ffi_checksum_method_messagestream_cancel() != 6524) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5912,7 +6154,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_client_ffi_checksum_method_statestream_next() != 65044) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_constructor_servereventsclient_new() != 31981) {
+    if (uniffi_client_ffi_checksum_constructor_servereventsclient_new() != 45777) {
         return InitializationResult.apiChecksumMismatch
     }
 
@@ -5920,6 +6162,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitMessageHandler()
     uniffiCallbackInitServerEventReceiver()
     uniffiCallbackInitServerEventsListener()
+    uniffiCallbackInitStreamUrlResolver()
     return InitializationResult.ok
 }()
 

@@ -35,6 +35,7 @@ import servicestack.serverevents.ffi.CredentialsProvider
 import servicestack.serverevents.ffi.ReconnectPolicy
 import servicestack.serverevents.ffi.ServerEventsClient
 import servicestack.serverevents.ffi.ServerEventsException
+import servicestack.serverevents.ffi.StreamUrlResolver
 
 /**
  * The Kotlin API beyond the scenarios: the idiomatic layer (Flows, lambdas, receivers), errors
@@ -244,6 +245,17 @@ class ApiTest {
         ServerEventsClient(server.baseUrl, ClientOptions(channels = listOf("home")), provider).use { client ->
             client.connect()
             assertTrue(asked.get() >= 1)
+        }
+    }
+
+    @Test
+    fun `a stream url resolver rewrites the url that is opened`(): Unit = runBlocking {
+        val toLobby = object : StreamUrlResolver {
+            override fun resolve(url: String): String = url.replace("channels=home", "channels=lobby")
+        }
+        ServerEventsClient(server.baseUrl, ClientOptions(channels = listOf("home")), resolveStreamUrl = toLobby).use { client ->
+            assertTrue(client.eventStreamUrl().endsWith("?channels=lobby"))
+            assertEquals(listOf("lobby"), client.connect().channels, "the server saw the rewritten URL")
         }
     }
 }

@@ -1,0 +1,121 @@
+//! Calls about the live subscription: changing its channels and listing subscribers.
+
+use percent_encoding::utf8_percent_encode;
+use serde::Serialize;
+
+use super::{CHANNEL_ENCODE, ServerEventsClient, validated_channels};
+use crate::error::Error;
+use crate::message::{ServerEventUser, string_map};
+use crate::transport::{Body, Method};
+
+impl ServerEventsClient {
+    /// Subscribes the live subscription to more channels, then adds them to the local list.
+    pub async fn subscribe_to_channels<I, S>(&self, channels: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.update_subscriber(validated_channels(channels)?, Vec::new())
+            .await
+    }
+
+    /// Unsubscribes the live subscription from channels, then removes them from the local list.
+    pub async fn unsubscribe_from_channels<I, S>(&self, channels: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.update_subscriber(Vec::new(), validated_channels(channels)?)
+            .await
+    }
+
+    /// Changes the live subscription's channels through the server's `updateSubscriberUrl`;
+    /// the local list changes only after the server accepted.
+    pub async fn update_subscriber(
+        &self,
+        subscribe: Vec<String>,
+        unsubscribe: Vec<String>,
+    ) -> Result<(), Error> {
+        validated_channels(subscribe.iter().chain(&unsubscribe).cloned())?;
+        let (id, url) = {
+            let session = self.shared.session();
+            let info = session.connection().ok_or(Error::NotConnected)?;
+            let url = info.update_subscriber_url.clone().unwrap_or_else(|| {
+                self.shared
+                    .url_for(&format!("/event-subscribers/{}", info.id))
+            });
+            (info.id.clone(), url)
+        };
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct UpdateEventSubscriber<'a> {
+            id: &'a str,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            subscribe_channels: &'a [String],
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            unsubscribe_channels: &'a [String],
+        }
+        let body = serde_json::to_string(&UpdateEventSubscriber {
+            id: &id,
+            subscribe_channels: &subscribe,
+            unsubscribe_channels: &unsubscribe,
+        })
+        .unwrap_or_default();
+        self.shared
+            .transport
+            .call(Method::Post, &url, Body::Json(body))
+            .await?;
+        let mut session = self.shared.session();
+        session
+            .channels
+            .retain(|channel| !unsubscribe.contains(channel));
+        for channel in subscribe {
+            if !session.channels.contains(&channel) {
+                session.channels.push(channel);
+            }
+        }
+        Ok(())
+    }
+
+    /// The subscribers of this client's channels (all subscribers when it has none).
+    pub async fn get_channel_subscribers(&self) -> Result<Vec<ServerEventUser>, Error> {
+        let channels = self.channels();
+        self.get_subscribers(&channels).await
+    }
+
+    /// The subscribers of `channels`, de-duplicated by the server (all subscribers when empty).
+    pub async fn get_subscribers(
+        &self,
+        channels: &[String],
+    ) -> Result<Vec<ServerEventUser>, Error> {
+        let encoded: Vec<String> = channels
+            .iter()
+            .map(|channel| utf8_percent_encode(channel, CHANNEL_ENCODE).to_string())
+            .collect();
+        let mut url = self.shared.url_for(&self.shared.config.subscribers_path);
+        if !encoded.is_empty() {
+            url = format!("{url}?channels={}", encoded.join(","));
+        }
+        let text = self
+            .shared
+            .transport
+            .call(Method::Get, &url, Body::Empty)
+            .await?;
+        let entries: Vec<serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| Error::Deserialize {
+                type_name: "subscriber list".into(),
+                message: e.to_string(),
+            })?;
+        entries
+            .into_iter()
+            .map(|entry| {
+                string_map(&entry.to_string())
+                    .map(ServerEventUser::from_map)
+                    .map_err(|message| Error::Deserialize {
+                        type_name: "subscriber".into(),
+                        message,
+                    })
+            })
+            .collect()
+    }
+}

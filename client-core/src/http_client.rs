@@ -1,0 +1,84 @@
+//! The transport seam: the two things the client asks of HTTP (open the event stream; send a
+//! request and read the answer). Native and wasm32 builds use reqwest ([`Transport`]); unit tests
+//! use a scripted fake with tokio's paused clock, so the lifecycle is testable without a server.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+use crate::auth::BoxFuture;
+use crate::error::{Error, redact_url};
+use crate::rt::{MaybeSend, MaybeSync};
+use crate::transport::{Body, Method, Transport};
+
+/// The chunks of an event stream; an error ends it.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type EventBytes = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+/// The chunks of an event stream; an error ends it.
+#[cfg(target_arch = "wasm32")]
+pub(crate) type EventBytes = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, Error>>>>;
+
+/// What the client needs from HTTP. Credentials, their refresh on 401/403 and status checks
+/// belong to the implementation.
+pub(crate) trait HttpClient: MaybeSend + MaybeSync + 'static {
+    /// Opens the event stream at `url`; resolves once the response headers arrived.
+    fn open_stream<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<EventBytes, Error>>;
+
+    /// Sends a request and reads the whole response body as text.
+    fn call<'a>(
+        &'a self,
+        method: Method,
+        url: &'a str,
+        body: Body,
+    ) -> BoxFuture<'a, Result<String, Error>>;
+
+    /// How long the stream may take to deliver `cmd.onConnect` once opened.
+    fn connect_timeout(&self) -> Duration;
+}
+
+impl HttpClient for Transport {
+    fn open_stream<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<EventBytes, Error>> {
+        Box::pin(async move {
+            let redacted = redact_url(url);
+            let stream = Transport::open_stream(self, url).await?;
+            let stream: EventBytes = Box::pin(stream.map(move |chunk| {
+                chunk.map_err(|error| Error::Network {
+                    url: redacted.clone(),
+                    message: format!("the event stream broke: {}", error_chain(&error)),
+                })
+            }));
+            Ok(stream)
+        })
+    }
+
+    fn call<'a>(
+        &'a self,
+        method: Method,
+        url: &'a str,
+        body: Body,
+    ) -> BoxFuture<'a, Result<String, Error>> {
+        Box::pin(Transport::call(self, method, url, body))
+    }
+
+    fn connect_timeout(&self) -> Duration {
+        self.options().connect_timeout
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = String::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if text.is_empty() {
+        "connection lost".to_owned()
+    } else {
+        text
+    }
+}
