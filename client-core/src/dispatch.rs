@@ -162,16 +162,18 @@ impl Dispatcher {
         }
     }
 
+    // Each dispatch takes its waiters before running callbacks: a wait started by a callback (or
+    // by code that saw the callback) is for the next event, never for the one being dispatched.
     pub(crate) fn connected(&self, info: &ServerEventConnect) {
-        for callback in &self.callbacks.on_connect {
-            self.guarded("cmd.onConnect", || callback(info));
-        }
         let waiters = {
             let mut observers = lock(&self.observers);
             let mut waiters = std::mem::take(&mut observers.connect);
             waiters.append(&mut observers.next_connect);
             waiters
         };
+        for callback in &self.callbacks.on_connect {
+            self.guarded("cmd.onConnect", || callback(info));
+        }
         for waiter in waiters {
             let _ = waiter.send(Ok(info.clone()));
         }
@@ -183,19 +185,21 @@ impl Dispatcher {
             CommandKind::Leave => (&self.callbacks.on_leave, "cmd.onLeave"),
             _ => (&self.callbacks.on_update, "cmd.onUpdate"),
         };
+        let waiters = std::mem::take(&mut lock(&self.observers).command);
         for callback in specific.iter().chain(&self.callbacks.on_command) {
             self.guarded(selector, || callback(command));
         }
-        for waiter in std::mem::take(&mut lock(&self.observers).command) {
+        for waiter in waiters {
             let _ = waiter.send(command.clone());
         }
     }
 
     pub(crate) fn heartbeat(&self, heartbeat: &ServerEventCommand) {
+        let waiters = std::mem::take(&mut lock(&self.observers).heartbeat);
         for callback in &self.callbacks.on_heartbeat {
             self.guarded("cmd.onHeartbeat", || callback(heartbeat));
         }
-        for waiter in std::mem::take(&mut lock(&self.observers).heartbeat) {
+        for waiter in waiters {
             let _ = waiter.send(heartbeat.clone());
         }
     }
@@ -210,6 +214,7 @@ impl Dispatcher {
     /// then `on_message`, waiters and streams.
     pub(crate) fn message(&self, client: &ServerEventsClient, message: &ServerEventMessage) {
         let selector = message.selector().unwrap_or("message");
+        let waiters = std::mem::take(&mut lock(&self.observers).message);
         let (handler, listeners, receiver) = {
             let routes = lock(&self.routes);
             let target = message.target().unwrap_or_default();
@@ -247,10 +252,10 @@ impl Dispatcher {
         for callback in &self.callbacks.on_message {
             self.guarded(selector, || callback(message));
         }
-        let mut observers = lock(&self.observers);
-        for waiter in std::mem::take(&mut observers.message) {
+        for waiter in waiters {
             let _ = waiter.send(message.clone());
         }
+        let mut observers = lock(&self.observers);
         let mut overflowed = None;
         observers
             .message_streams

@@ -78,8 +78,9 @@
 //! 7. **Dispatch.** A command runs its specific callback (`on_join`, ...), then `on_command`; a
 //!    heartbeat runs `on_heartbeat`. A message runs its `cmd` [handler](ClientBuilder::handler),
 //!    its `trigger` [listeners](ClientBuilder::listener), the [receiver](ClientBuilder::receiver)
-//!    of its op, then `on_message`. Then the waiters (`wait_for_next_*`) and the
-//!    [`messages`](ServerEventsClient::messages) stream get it. A panicking callback is caught
+//!    of its op, then `on_message`. Then the waiters (`wait_for_next_*`) that began before this
+//!    dispatch and the [`messages`](ServerEventsClient::messages) stream get it (a wait begun
+//!    in a callback is for the next event). A panicking callback is caught
 //!    and reported to `on_exception`; the next one still runs.
 
 #![warn(missing_docs)]
@@ -108,6 +109,8 @@ mod service;
 pub mod sse;
 mod state;
 mod supervisor;
+#[cfg(test)]
+mod waiter_tests;
 
 /// The workspace README's Rust quick start, compiled as a doctest so it stays true.
 #[cfg(doctest)]
