@@ -1,5 +1,5 @@
-//! B1 decode timing: client-core's `SseDecoder` against `eventsource-stream` and `sse-stream`,
-//! on every corpus and chunking (see `sdk_benches::corpus`).
+//! B1 decode timing: client-core's `SseDecoder` (fed a `Stream` of `Bytes` like its peers, and
+//! fed slices) against `eventsource-stream` and `sse-stream`, on every corpus and chunking (see `sdk_benches::corpus`).
 //!
 //! `cargo bench -p sdk-benches --bench decode`; `SDK_BENCH_QUICK=1` for CI's short run.
 //! A case whose first pass takes longer than the skip threshold (400 ms; quick: 40 ms) is not
@@ -54,7 +54,7 @@ fn decode(c: &mut Criterion) {
                     continue;
                 }
                 group.bench_with_input(
-                    BenchmarkId::new(contender.name(), chunking.name()),
+                    BenchmarkId::new(contender.slug(), chunking.name()),
                     &chunks,
                     |b, chunks| b.iter(|| black_box(contender.decode(black_box(chunks)))),
                 );

@@ -3,7 +3,9 @@
 //! Every contender gets the same input (a list of `Bytes` chunks, as reqwest yields them) and
 //! does the same minimal work per event (count it and its data length), so the difference is the
 //! decoder. The peers are `Stream` adapters; they are polled with a no-op waker over an
-//! always-ready `stream::iter`, so no executor cost is measured.
+//! always-ready `stream::iter`, so no executor cost is measured. For equal terms client-core is
+//! also fed through that same `Stream` of `Bytes` ([`Contender::OursStream`], the row the goals
+//! use); [`Contender::StreamFloor`] is what draining that `Stream` alone costs.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll, Waker};
@@ -26,8 +28,10 @@ pub struct Decoded {
 /// A B1 contender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contender {
-    /// `servicestack_events::sse::SseDecoder`.
+    /// `servicestack_events::sse::SseDecoder`, fed borrowed slices (its own API).
     Ours,
+    /// The same decoder fed through the peers' input: a `Stream` of `Bytes`, polled the same way.
+    OursStream,
     /// `eventsource-stream` 0.2 (`Eventsource::eventsource()`), the design card's baseline.
     EventsourceStream,
     /// `sse-stream` 0.3 (`SseByteStream`).
@@ -35,31 +39,54 @@ pub enum Contender {
     /// Not a decoder: the least any decoder must do with borrowed chunks, namely find the line
     /// ends and copy the unfinished tail of every chunk. A lower bound, shown for reference.
     Floor,
+    /// Not a decoder: the `Stream` of `Bytes` every stream-fed contender is given, drained and
+    /// its chunk lengths summed. The per-chunk cost no stream-fed decoder can avoid.
+    StreamFloor,
 }
 
 impl Contender {
     /// Every contender, in report order.
-    pub const ALL: [Contender; 4] = [
+    pub const ALL: [Contender; 6] = [
+        Contender::OursStream,
         Contender::Ours,
         Contender::EventsourceStream,
         Contender::SseStream,
+        Contender::StreamFloor,
         Contender::Floor,
     ];
 
-    /// The decoders (everything but the floor).
-    pub const DECODERS: [Contender; 3] = [
+    /// The decoders (everything but the floors).
+    pub const DECODERS: [Contender; 4] = [
+        Contender::OursStream,
         Contender::Ours,
         Contender::EventsourceStream,
         Contender::SseStream,
     ];
+
+    /// The peers, compared with [`Contender::OursStream`] on equal input.
+    pub const PEERS: [Contender; 2] = [Contender::EventsourceStream, Contender::SseStream];
 
     /// The name used in bench ids and the report.
     pub fn name(self) -> &'static str {
         match self {
-            Contender::Ours => "client-core",
+            Contender::Ours => "client-core (slices)",
+            Contender::OursStream => "client-core",
             Contender::EventsourceStream => "eventsource-stream",
             Contender::SseStream => "sse-stream",
             Contender::Floor => "floor: scan + copy",
+            Contender::StreamFloor => "floor: Stream of Bytes",
+        }
+    }
+
+    /// The contender's id in criterion's benchmark ids and directories (file-name safe).
+    pub fn slug(self) -> &'static str {
+        match self {
+            Contender::Ours => "client-core-slices",
+            Contender::OursStream => "client-core",
+            Contender::EventsourceStream => "eventsource-stream",
+            Contender::SseStream => "sse-stream",
+            Contender::Floor => "floor-scan-copy",
+            Contender::StreamFloor => "floor-stream",
         }
     }
 
@@ -67,9 +94,11 @@ impl Contender {
     pub fn decode(self, chunks: &[Bytes]) -> Decoded {
         match self {
             Contender::Ours => ours(chunks),
+            Contender::OursStream => ours_stream(input(chunks)),
             Contender::EventsourceStream => eventsource_stream(chunks),
             Contender::SseStream => sse_stream(chunks),
             Contender::Floor => floor(chunks),
+            Contender::StreamFloor => stream_floor(input(chunks)),
         }
     }
 
@@ -99,6 +128,8 @@ impl Contender {
                 }
                 out
             }
+            Contender::OursStream => ours_stream(stream::iter(guarded.map(Ok::<_, Infallible>))),
+            Contender::StreamFloor => stream_floor(stream::iter(guarded.map(Ok::<_, Infallible>))),
             Contender::EventsourceStream => {
                 let mut out = Decoded::default();
                 drain(
@@ -216,6 +247,38 @@ pub fn ours(chunks: &[Bytes]) -> Decoded {
     out
 }
 
+/// `SseDecoder::feed` over the chunks of a `Stream` of `Bytes`, polled as the peers are.
+pub fn ours_stream<S>(input: S) -> Decoded
+where
+    S: Stream<Item = Result<Bytes, Infallible>> + Unpin,
+{
+    let mut decoder = SseDecoder::new();
+    let mut out = Decoded::default();
+    drain(input, |chunk| {
+        let Ok(chunk) = chunk;
+        decoder.feed(&chunk, |event| {
+            if let Ok(event) = event {
+                out.events += 1;
+                out.data_bytes += event.data.len();
+            }
+        });
+    });
+    out
+}
+
+/// The `Stream` of `Bytes` drained, its chunk lengths summed into `data_bytes`; no decoding.
+pub fn stream_floor<S>(input: S) -> Decoded
+where
+    S: Stream<Item = Result<Bytes, Infallible>> + Unpin,
+{
+    let mut out = Decoded::default();
+    drain(input, |chunk| {
+        let Ok(chunk) = chunk;
+        out.data_bytes += std::hint::black_box(chunk).len();
+    });
+    out
+}
+
 fn input(chunks: &[Bytes]) -> impl Stream<Item = Result<Bytes, Infallible>> + Unpin + '_ {
     stream::iter(chunks.iter().cloned().map(Ok))
 }
@@ -284,6 +347,11 @@ mod tests {
                     floor(&chunks).events,
                     corpus.events,
                     "floor {shape:?} {chunking:?}"
+                );
+                assert_eq!(
+                    Contender::StreamFloor.decode(&chunks).data_bytes,
+                    corpus.bytes.len(),
+                    "stream floor {shape:?} {chunking:?}"
                 );
             }
         }

@@ -44,8 +44,8 @@ pub struct Case {
     pub allocs_per_event: Option<f64>,
     /// Bytes requested per event, when it finished.
     pub alloc_bytes_per_event: Option<f64>,
-    /// For a peer: the median over the rounds of (its time per pass ÷ client-core's), the two
-    /// timed back to back in each round.
+    /// For a peer: the median over the rounds of (its time per pass ÷ client-core's on equal
+    /// input), the two timed back to back in each round.
     pub paired_ratio: Option<f64>,
 }
 
@@ -125,7 +125,7 @@ pub fn collect(criterion_dir: &Path, plan: &Plan) -> Vec<Case> {
                     finished: pass.finished,
                     allocs_per_event: per_event(counted.allocs),
                     alloc_bytes_per_event: per_event(counted.bytes),
-                    paired_ratio: (contender != Contender::Ours
+                    paired_ratio: (Contender::PEERS.contains(&contender)
                         && pass.finished
                         && pass.elapsed <= PAIR_MAX_PASS)
                         .then(|| paired_ratio(&chunks, contender, plan))
@@ -137,18 +137,19 @@ pub fn collect(criterion_dir: &Path, plan: &Plan) -> Vec<Case> {
     cases
 }
 
-/// The median over the plan's rounds of `peer`'s time per pass ÷ client-core's, the two timed
-/// back to back (in alternating order) in every round.
+/// The median over the plan's rounds of `peer`'s time per pass ÷ client-core's on equal input
+/// (both fed the same `Stream` of `Bytes`), the two timed back to back (in alternating order) in
+/// every round.
 fn paired_ratio(chunks: &[Bytes], peer: Contender, plan: &Plan) -> Option<f64> {
     let mut ratios = Vec::with_capacity(plan.b1_pair_rounds);
     for round in 0..plan.b1_pair_rounds {
         let (ours, theirs) = if round % 2 == 0 {
-            let ours = ns_per_pass(Contender::Ours, chunks, plan.b1_pair_min);
+            let ours = ns_per_pass(Contender::OursStream, chunks, plan.b1_pair_min);
             (ours, ns_per_pass(peer, chunks, plan.b1_pair_min))
         } else {
             let theirs = ns_per_pass(peer, chunks, plan.b1_pair_min);
             (
-                ns_per_pass(Contender::Ours, chunks, plan.b1_pair_min),
+                ns_per_pass(Contender::OursStream, chunks, plan.b1_pair_min),
                 theirs,
             )
         };
@@ -180,7 +181,7 @@ pub fn criterion_median(
 ) -> Option<f64> {
     let path = dir
         .join(group(shape))
-        .join(contender.name())
+        .join(contender.slug())
         .join(chunking.name())
         .join("new")
         .join("estimates.json");
@@ -199,7 +200,7 @@ pub fn probe(args: &crate::args::ProbeArgs) -> Result<(), String> {
         for chunking in Chunking::ALL {
             let chunks = corpus.chunks(chunking);
             for contender in Contender::ALL {
-                if only.is_some_and(|name| name != contender.name()) {
+                if only.is_some_and(|name| name != contender.name() && name != contender.slug()) {
                     continue;
                 }
                 let started = Instant::now();
@@ -243,7 +244,7 @@ pub fn one(args: &crate::args::OneArgs) -> Result<(), String> {
     let contender_name = &args.contender;
     let contender = Contender::ALL
         .into_iter()
-        .find(|c| c.name() == contender_name.as_str())
+        .find(|c| c.name() == contender_name.as_str() || c.slug() == contender_name.as_str())
         .ok_or_else(|| format!("unknown contender {contender_name:?}"))?;
     let repeat = args.repeat;
     let corpus = Corpus::new(shape);

@@ -47,6 +47,8 @@ const WASM_GZIP_GOAL: u64 = 200_000;
 /// A goal and whether the run met it.
 struct Goal {
     text: String,
+    /// The setting it was measured in (equal input, live, backlog, ...).
+    setting: String,
     measured: String,
     met: Option<bool>,
 }
@@ -133,54 +135,68 @@ fn case(b1: &[Case], shape: Shape, chunking: Chunking, contender: Contender) -> 
         .find(|c| c.shape == shape && c.chunking == chunking && c.contender == contender)
 }
 
-/// client-core's events/s over `peer`'s: the back-to-back ratio where there is one, else the
-/// ratio of the separately timed cases.
-fn versus(b1: &[Case], shape: Shape, chunking: Chunking, peer: Contender) -> Option<f64> {
-    let theirs = case(b1, shape, chunking, peer)?;
+/// client-core's events/s on equal input (a `Stream` of `Bytes`) over `other`'s: the back-to-back
+/// ratio where there is one, else the ratio of the separately timed cases.
+fn versus(b1: &[Case], shape: Shape, chunking: Chunking, other: Contender) -> Option<f64> {
+    let theirs = case(b1, shape, chunking, other)?;
     theirs.paired_ratio.or_else(|| {
-        let ours = case(b1, shape, chunking, Contender::Ours)?;
+        let ours = case(b1, shape, chunking, Contender::OursStream)?;
         Some(ours.events_per_s() / theirs.events_per_s())
     })
 }
 
+/// The share of client-core's stream-fed time that draining the `Stream` of `Bytes` alone takes.
+fn stream_share(b1: &[Case], shape: Shape, chunking: Chunking) -> Option<f64> {
+    let ours = case(b1, shape, chunking, Contender::OursStream)?;
+    let stream = case(b1, shape, chunking, Contender::StreamFloor)?;
+    Some(stream.ns() / ours.ns())
+}
+
 fn goals(r: &Results) -> Vec<Goal> {
     let mut goals = Vec::new();
-    // B1: ours against each peer on 120 B frames, at every chunking.
+    // B1: ours against each peer on 120 B frames, at every chunking, all fed the same `Stream`.
     for (peer, factor) in [
         (Contender::EventsourceStream, 10.0),
-        (Contender::SseStream, 1.0),
+        (Contender::SseStream, 2.0),
     ] {
         let mut parts = Vec::new();
-        let mut worst: Option<f64> = None;
+        let mut worst: Option<(f64, Chunking)> = None;
         for chunking in Chunking::ALL {
             if let Some(x) = versus(&r.b1, Shape::Frames120, chunking, peer) {
-                worst = Some(worst.map_or(x, |w: f64| w.min(x)));
+                if worst.is_none_or(|(w, _)| x < w) {
+                    worst = Some((x, chunking));
+                }
                 parts.push(format!("{} {}", chunking.name(), ratio(x)));
             }
         }
+        let met = worst.map(|(w, _)| w >= factor);
+        // A miss is explained by what the `Stream` itself costs where the ratio is lowest.
+        let limit = match (met, worst) {
+            (Some(false), Some((_, chunking))) => stream_share(&r.b1, Shape::Frames120, chunking)
+                .map_or(String::new(), |share| {
+                    format!(
+                        "; at {} draining the `Stream` of `Bytes` alone takes {:.0}% of client-core's time, a cost every stream-fed decoder pays",
+                        chunking.name(),
+                        share * 100.0
+                    )
+                }),
+            _ => String::new(),
+        };
         goals.push(Goal {
             text: format!(
-                "B1: events/s on 120 B frames at least {} {} (every chunking)",
-                if factor > 1.0 {
-                    format!("{factor:.0}×")
-                } else {
-                    "that of".to_owned()
-                },
+                "B1: events/s on 120 B frames at least {factor:.0}× {} (every chunking)",
                 peer.name()
             ),
-            measured: if parts.is_empty() {
-                "–".into()
-            } else {
-                format!(
-                    "lowest {} ({})",
-                    ratio(worst.unwrap_or(0.0)),
-                    parts.join(", ")
-                )
+            setting: "equal input: every decoder polls the same `Stream` of `Bytes`".into(),
+            measured: match worst {
+                None => "–".into(),
+                Some((w, _)) => format!("lowest {} ({}){limit}", ratio(w), parts.join(", ")),
             },
-            met: worst.map(|w| w >= factor),
+            met,
         });
     }
     let whole = case(&r.b1, Shape::OneMiB, Chunking::Whole, Contender::Ours).map(Case::ns);
+    // (slices: linearity is the decoder's own property, without the `Stream` around it)
     let seven = case(&r.b1, Shape::OneMiB, Chunking::Bytes(7), Contender::Ours).map(Case::ns);
     let linear = whole.zip(seven).map(|(w, s)| s / w);
     let floor_whole = case(&r.b1, Shape::OneMiB, Chunking::Whole, Contender::Floor).map(Case::ns);
@@ -189,6 +205,7 @@ fn goals(r: &Results) -> Vec<Goal> {
     let floor_linear = floor_seven.zip(whole.or(floor_whole)).map(|(s, w)| s / w);
     goals.push(Goal {
         text: "B1: the 1 MiB event in 7-byte chunks costs at most 3× feeding it whole".into(),
+        setting: "client-core's own API (slices)".into(),
         measured: linear.map_or("–".into(), |x| {
             format!(
                 "{} the time{}",
@@ -206,6 +223,7 @@ fn goals(r: &Results) -> Vec<Goal> {
     let vs_official = sdk.zip(tput(Client::Official)).map(|(a, b)| a / b);
     goals.push(Goal {
         text: "B2: events/s at least 5× the official client's".into(),
+        setting: "live: the publisher sends back to back within an acknowledgement window".into(),
         measured: vs_official.map_or("–".into(), |x| {
             format!(
                 "{} ({} vs {})",
@@ -219,6 +237,7 @@ fn goals(r: &Results) -> Vec<Goal> {
     let vs_floor = sdk.zip(tput(Client::Floor)).map(|(a, b)| a / b);
     goals.push(Goal {
         text: "B2: events/s at least 50% of the floor's".into(),
+        setting: "live: the publisher sends back to back within an acknowledgement window (it sets the pace: this is not the client's limit)".into(),
         measured: vs_floor.map_or("–".into(), |x| {
             format!(
                 "{:.0}% ({} vs {})",
@@ -241,6 +260,7 @@ fn goals(r: &Results) -> Vec<Goal> {
     let floor_p99 = at_10k.and_then(|per| med(&runs_of(per, Client::Floor), |l| l.p99_us));
     goals.push(Goal {
         text: "B2: publish→handler p99 at most 1 ms at 10k events/s".into(),
+        setting: "live, fixed rate".into(),
         measured: p99.map_or("–".into(), |p| {
             format!(
                 "p99 {} (median of the runs: {}; the floor's: {})",
@@ -257,6 +277,7 @@ fn goals(r: &Results) -> Vec<Goal> {
     });
     goals.push(Goal {
         text: "client-wasm: the gzipped module under 200 KB".into(),
+        setting: "`cargo xtask wasm` release package".into(),
         measured: r.wasm.as_ref().map_or(
             "– (no `client-wasm/pkg-dist/size.json`: run `cargo xtask wasm`)".into(),
             |size| {
@@ -294,12 +315,16 @@ pub fn render(r: &Results) -> String {
     }
 
     let _ = writeln!(w, "## Goals\n");
-    let _ = writeln!(w, "| Goal | Measured | Status |\n|---|---|---|");
+    let _ = writeln!(
+        w,
+        "| Goal | Setting | Measured | Status |\n|---|---|---|---|"
+    );
     for goal in goals(r) {
         let _ = writeln!(
             w,
-            "| {} | {} | {} |",
+            "| {} | {} | {} | {} |",
             goal.text,
+            goal.setting,
             goal.measured,
             status(goal.met)
         );
