@@ -1,6 +1,7 @@
 // The official @servicestack/client ServerEventsClient on Node 20 with the eventsource@2 polyfill,
 // playing the same roles as `sdk-bench client` (see benches/src/roles/client.rs):
 //   --mode throughput|latency|connect|idle --url URL [--count N --warmup W --run R --ack-port P]
+//   [--stall-ms S (throughput in backlog mode: the first message blocks the client S ms)]
 //   [--n N --secs S]
 // Prints JSON lines on stdout: {"ready":true}, then the result.
 "use strict";
@@ -65,6 +66,7 @@ function connected(url, channels, handlers) {
 async function delivery(args, latency) {
   const total = Number(args.count);
   const warmup = Number(args.warmup || 0);
+  const stallMs = Number(args["stall-ms"] || 0);
   const run = Number(args.run);
   const socket = dgram.createSocket("udp4");
   const ack = (count) => {
@@ -89,7 +91,11 @@ async function delivery(args, latency) {
         return;
       }
       count++;
-      if (count === 1) first = [nowNs(), cpuSecs()];
+      if (count === 1) {
+        // Backlog mode: block the only thread, so nothing is read while the server queues.
+        if (stallMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, stallMs);
+        first = [nowNs(), cpuSecs()];
+      }
       if (latency && count > warmup && msg.sentNs > 0) {
         samples.push(Number(received - BigInt(msg.sentNs)));
       }

@@ -142,6 +142,10 @@ pub struct LoadArgs {
     /// Gives up after this long.
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
+    /// Throughput in backlog mode: the first message blocks the receiver this long (the server
+    /// queues the rest), and timing starts when it reads again.
+    #[arg(long, default_value_t = 0)]
+    pub stall_ms: u64,
     /// The server's UDP port for progress acknowledgements (throughput, latency).
     #[arg(long)]
     pub ack_port: Option<u16>,

@@ -2,8 +2,9 @@
 //! multi-thread tokio runtime, decoding every chat message into a typed struct in a handler.
 //!
 //! Modes (`--mode`):
-//! - `throughput --count N`: counts N messages; reports events/s and CPU seconds between the first
-//!   and the last.
+//! - `throughput --count N [--stall-ms S]`: counts N messages; reports events/s and CPU seconds
+//!   between the first and the last. With a stall (backlog mode), the handler of the first
+//!   message blocks for S ms while the server queues the rest, and timing starts after it.
 //! - `latency --count N --warmup W`: records publish→handler latency of the messages after the
 //!   first W.
 //! - `connect --n N`: N times, a new client: `connect()` until `onConnect`, then `stop()`.
@@ -45,6 +46,7 @@ pub fn main(args: &ClientArgs) -> Result<(), String> {
 
 struct Delivery {
     total: u64,
+    stall: Duration,
     warmup: u64,
     count: u64,
     errors: u64,
@@ -66,6 +68,8 @@ impl Delivery {
         };
         self.count += 1;
         if self.count == 1 {
+            // Blocking the handler blocks the connection's reading: the backlog builds up.
+            std::thread::sleep(self.stall);
             self.first = Some((Instant::now(), sys::cpu_seconds()));
         }
         if self.count > self.warmup && chat.sent_ns > 0 {
@@ -90,6 +94,7 @@ async fn delivery(url: &str, mode: ClientMode, args: &LoadArgs) -> Result<(), St
     let latency = mode == ClientMode::Latency;
     let state = Arc::new(Mutex::new(Delivery {
         total,
+        stall: Duration::from_millis(args.stall_ms),
         warmup,
         count: 0,
         errors: 0,

@@ -1,7 +1,8 @@
 //! `sdk-bench floor`: the least a client can do. reqwest 0.13 `bytes_stream()` on the event
 //! stream, counting frames (`\n\n`) and nothing else: no decoding, no routing, no heartbeats.
 //!
-//! Modes (`--mode`): `throughput`, `latency` (the only one that looks inside frames, to read the
+//! Modes (`--mode`): `throughput` (with `--stall-ms`, backlog mode: it stops reading after the
+//! first message, then times the drain), `latency` (the only one that looks inside frames, to read the
 //! send time), `connect` (a new `reqwest::Client` per connect, until the `cmd.onConnect` frame
 //! is complete) and `hold --n N` (N open streams until stdin closes, for the server's memory).
 
@@ -76,6 +77,7 @@ impl FrameCounter {
 async fn throughput(url: &str, args: &LoadArgs) -> Result<(), String> {
     let total = args.count()?;
     let timeout = Duration::from_secs(args.timeout_secs);
+    let stall = Duration::from_millis(args.stall_ms);
     let (ack_port, run) = args.ack()?;
     let ack = AckSender::new(ack_port, run).map_err(|e| format!("ack socket: {e}"))?;
     let client = reqwest::Client::new();
@@ -103,6 +105,8 @@ async fn throughput(url: &str, args: &LoadArgs) -> Result<(), String> {
         }
         let messages = counter.frames.saturating_sub(PRELUDE_FRAMES);
         if messages > 0 && first.is_none() {
+            // Backlog mode: stop reading (the server queues the rest), then time the drain.
+            std::thread::sleep(stall);
             first = Some((Instant::now(), sys::cpu_seconds()));
         }
         // Acknowledge at the same granularity as the other clients.

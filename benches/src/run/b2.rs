@@ -1,6 +1,8 @@
 //! B2 delivery: one subscriber on loopback, the server publishing `cmd.chat` messages.
-//! Throughput (events/s, client CPU seconds per million) and publish→handler latency at fixed
-//! rates, for every contender on the same server, contenders alternating within each round.
+//! Throughput in two settings: live (the publisher sends back to back within an acknowledgement
+//! window, so it sets the pace) and backlog (the receiver stalls while the whole run is queued,
+//! then drains it: the client is the bottleneck); publish→handler latency at fixed rates. Every
+//! contender on the same server, contenders alternating within each round.
 
 use std::time::Duration;
 
@@ -32,10 +34,19 @@ pub struct Latency {
     pub steal_ms: f64,
 }
 
+/// One backlog run: the drain of a queue built while the receiver stalled.
+#[derive(Debug, Clone, Copy)]
+pub struct Backlog {
+    pub drain: Throughput,
+    /// How long the publisher took to queue the run (it must fit in the stall).
+    pub publish_secs: f64,
+}
+
 /// Everything B2 measured: per contender, one entry per run.
 #[derive(Debug, Default)]
 pub struct B2 {
     pub throughput: PerClient<Throughput>,
+    pub backlog: PerClient<Backlog>,
     /// Per rate, per contender, the runs.
     pub latency: Vec<(f64, PerClient<Latency>)>,
 }
@@ -63,6 +74,24 @@ pub fn measure(
                 result.cpu_s_per_million
             );
             push(&mut b2.throughput, client, result);
+        }
+    }
+    for client in Client::DELIVERY {
+        b2.backlog.push((client, Vec::new()));
+    }
+    for run in 0..plan.runs {
+        for client in order(run, &Client::DELIVERY) {
+            *run_id += 1;
+            let result = backlog_once(programs, server, plan, client, *run_id)?;
+            eprintln!(
+                "B2 backlog {} run {}: {:.0} events/s, {:.2} CPU-s per million (queued in {:.2} s)",
+                client.short(),
+                run + 1,
+                result.drain.events_per_s,
+                result.drain.cpu_s_per_million,
+                result.publish_secs
+            );
+            push(&mut b2.backlog, client, result);
         }
     }
     for &rate in &plan.rates {
@@ -106,20 +135,83 @@ fn throughput_once(
     run_id: u32,
 ) -> Result<Throughput, String> {
     let count = plan.throughput_count;
-    let mut proc = programs.spawn(client, "throughput", &common(server, run_id, count))?;
+    let options = common(server, run_id, count);
+    drain(
+        programs,
+        server,
+        plan,
+        client,
+        run_id,
+        Publish {
+            count,
+            window: plan.window,
+        },
+        &options,
+    )
+    .map(|(t, _)| t)
+}
+
+/// Live mode's publisher with the window opened to the whole run, against a receiver that
+/// stalls on the first message: the run is queued in the server before the receiver reads on.
+fn backlog_once(
+    programs: &Programs,
+    server: &mut Server,
+    plan: &Plan,
+    client: Client,
+    run_id: u32,
+) -> Result<Backlog, String> {
+    let count = plan.backlog_count;
+    let mut options = common(server, run_id, count);
+    options.push(("stall-ms", plan.backlog_stall.as_millis().to_string()));
+    let (drain, publisher) = drain(
+        programs,
+        server,
+        plan,
+        client,
+        run_id,
+        Publish {
+            count,
+            window: count,
+        },
+        &options,
+    )?;
+    Ok(Backlog {
+        drain,
+        publish_secs: num(&publisher, "secs")?,
+    })
+}
+
+/// What the publisher sends in a delivery run: `count` messages, at most `window` ahead of the
+/// acknowledged count.
+struct Publish {
+    count: u64,
+    window: u64,
+}
+
+/// One delivery run: the receiver's throughput and the publisher's report.
+fn drain(
+    programs: &Programs,
+    server: &mut Server,
+    plan: &Plan,
+    client: Client,
+    run_id: u32,
+    publish: Publish,
+    options: &[(&'static str, String)],
+) -> Result<(Throughput, serde_json::Value), String> {
+    let mut proc = programs.spawn(client, "throughput", options)?;
     proc.next(Duration::from_secs(60))?;
     server.wait_subs(CHANNEL, 1)?;
     server.proc.send(&json!({
         "cmd": "throughput",
         "run": run_id,
         "channel": CHANNEL,
-        "count": count,
+        "count": publish.count,
         "body_len": plan.body_len,
-        "window": plan.window,
+        "window": publish.window,
     }))?;
     let timeout = Duration::from_secs(900);
     let result = proc.next(timeout)?;
-    server.proc.next(timeout)?;
+    let publisher = server.proc.next(timeout)?;
     proc.finish(Duration::from_secs(30))?;
     server.wait_subs(CHANNEL, 0)?;
     let events = num(&result, "events")?;
@@ -131,10 +223,13 @@ fn throughput_once(
             client.short()
         ));
     }
-    Ok(Throughput {
-        events_per_s: (events - 1.0).max(1.0) / secs,
-        cpu_s_per_million: num(&result, "cpu_secs")? / events * 1e6,
-    })
+    Ok((
+        Throughput {
+            events_per_s: (events - 1.0).max(1.0) / secs,
+            cpu_s_per_million: num(&result, "cpu_secs")? / events * 1e6,
+        },
+        publisher,
+    ))
 }
 
 fn latency_once(

@@ -16,6 +16,10 @@ pub struct Plan {
     pub b1_pair_min: Duration,
     /// B2: messages per throughput run.
     pub throughput_count: u64,
+    /// B2 backlog mode: messages queued while the receiver stalls, then drained.
+    pub backlog_count: u64,
+    /// B2 backlog mode: how long the receiver stops reading after the first message.
+    pub backlog_stall: Duration,
     /// B2: JSON body length of every chat message.
     pub body_len: usize,
     /// B2: messages the publisher may have in flight beyond the last acknowledgement.
@@ -48,6 +52,8 @@ impl Plan {
             b1_pair_rounds: 11,
             b1_pair_min: Duration::from_millis(20),
             throughput_count: 1_000_000,
+            backlog_count: 200_000,
+            backlog_stall: Duration::from_secs(2),
             body_len: 120,
             window: 32_768,
             rates: vec![1_000.0, 10_000.0],
@@ -70,6 +76,8 @@ impl Plan {
             b1_pair_rounds: 3,
             b1_pair_min: Duration::from_millis(2),
             throughput_count: 20_000,
+            backlog_count: 10_000,
+            backlog_stall: Duration::from_millis(500),
             window: 8_192,
             latency_secs: 1.0,
             latency_warmup_secs: 0.2,
