@@ -9,6 +9,7 @@
 pub mod b1;
 pub mod b2;
 pub mod b3;
+pub mod charts;
 pub mod clients;
 pub mod machine;
 pub mod plan;
@@ -160,11 +161,12 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         b3,
         wasm: wasm_size(&root),
         elapsed_secs: started.elapsed().as_secs_f64(),
+        charts: Vec::new(),
     };
+    let mut results = results;
+    let beside = out.parent().unwrap_or(Path::new("."));
+    results.charts = charts::draw(&results, &beside.join(charts::DIR))?;
     let text = report::render(&results);
-    if let Some(parent) = out.parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
     std::fs::write(&out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     eprintln!("\nwrote {}", out.display());
     Ok(())

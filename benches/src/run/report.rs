@@ -29,6 +29,8 @@ pub struct Results {
     /// The npm package's module size, from `client-wasm/pkg-dist/size.json`.
     pub wasm: Option<WasmSize>,
     pub elapsed_secs: f64,
+    /// The charts drawn from these results, linked at the top of the report.
+    pub charts: Vec<super::charts::Chart>,
 }
 
 /// What `cargo xtask wasm` measured of the module it packed.
@@ -301,7 +303,9 @@ fn goals(r: &Results) -> Vec<Goal> {
         goals.push(Goal {
             text: format!(
                 "B2: publish→handler p99 at most 1.5× the floor's at {}",
-                rate(*rate_per_s).replace(" /s", " events/s").replace("/s", " events/s")
+                rate(*rate_per_s)
+                    .replace(" /s", " events/s")
+                    .replace("/s", " events/s")
             ),
             setting: "live, fixed rate; both measured in the same run".into(),
             measured: versus_floor.map_or("–".into(), |x| {
@@ -373,6 +377,13 @@ pub fn render(r: &Results) -> String {
             goal.measured,
             status(goal.met)
         );
+    }
+
+    if !r.charts.is_empty() {
+        let _ = writeln!(w, "\n## Charts\n");
+        for chart in &r.charts {
+            let _ = writeln!(w, "![{}]({})\n", chart.title, chart.path);
+        }
     }
 
     let _ = writeln!(w, "\n## Machine and versions\n");
