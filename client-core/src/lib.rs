@@ -96,6 +96,8 @@ mod dispatch;
 mod error;
 #[cfg(test)]
 mod fake_transport;
+#[cfg(target_arch = "wasm32")]
+mod fetch_transport;
 mod http_client;
 mod json;
 #[cfg(test)]
