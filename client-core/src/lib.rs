@@ -104,6 +104,7 @@ mod json;
 mod lifecycle_tests;
 mod message;
 mod origin;
+mod platform_url;
 mod receiver;
 mod redact;
 pub mod rt;

@@ -172,13 +172,9 @@ fn package() -> Result<PathBuf> {
         .env("CARGO_TARGET_DIR", target_dir())
         .current_dir(root());
     if !dev {
-        // Size over speed for the shipped module; only this build sees these settings.
-        cargo
-            .arg("--release")
-            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
-            .env("CARGO_PROFILE_RELEASE_LTO", "true")
-            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
-            .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+        // Size over speed: client-wasm/Cargo.toml's release profile (opt-level "z", fat LTO,
+        // one codegen unit, panic = "abort").
+        cargo.arg("--release");
     }
     let status = cargo
         .status()
