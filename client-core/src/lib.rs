@@ -98,6 +98,7 @@ mod error;
 mod fake_transport;
 #[cfg(target_arch = "wasm32")]
 mod fetch_transport;
+mod flat_json;
 mod http_client;
 mod json;
 #[cfg(test)]

@@ -9,7 +9,7 @@ use crate::util::Result;
 
 /// The most the package's wasm and JavaScript may weigh, gzipped and summed. Lowered as the
 /// package shrinks; the goal is 40 KB (40 960 B).
-pub const LIMIT_GZIP_BYTES: u64 = 167_000;
+pub const LIMIT_GZIP_BYTES: u64 = 132_000;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).
