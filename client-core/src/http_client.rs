@@ -1,16 +1,23 @@
 //! The transport seam: the two things the client asks of HTTP (open the event stream; send a
-//! request and read the answer). Native and wasm32 builds use reqwest ([`Transport`]); unit tests
-//! use a scripted fake with tokio's paused clock, so the lifecycle is testable without a server.
+//! request and read the answer). Native builds use reqwest ([`Transport`]), wasm32 builds the
+//! platform's fetch (`fetch_transport.rs`); unit tests use a scripted fake with tokio's paused
+//! clock, so the lifecycle is testable without a server.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
+#[cfg(not(target_arch = "wasm32"))]
+use futures_util::StreamExt;
 
 use crate::auth::BoxFuture;
-use crate::error::{Error, redact_url};
+use crate::error::Error;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::error::redact_url;
 use crate::rt::{MaybeSend, MaybeSync};
-use crate::transport::{Body, Method, Transport};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::transport::Transport;
+use crate::transport::{Body, Method};
 
 /// The chunks of an event stream; an error ends it.
 #[cfg(not(target_arch = "wasm32"))]
@@ -37,6 +44,7 @@ pub(crate) trait HttpClient: MaybeSend + MaybeSync + 'static {
     fn connect_timeout(&self) -> Duration;
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl HttpClient for Transport {
     fn open_stream<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<EventBytes, Error>> {
         Box::pin(async move {
@@ -66,6 +74,7 @@ impl HttpClient for Transport {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = String::new();
     let mut source = error.source();

@@ -96,12 +96,16 @@ mod dispatch;
 mod error;
 #[cfg(test)]
 mod fake_transport;
+#[cfg(target_arch = "wasm32")]
+mod fetch_transport;
+mod flat_json;
 mod http_client;
 mod json;
 #[cfg(test)]
 mod lifecycle_tests;
 mod message;
 mod origin;
+mod platform_url;
 mod receiver;
 mod redact;
 pub mod rt;

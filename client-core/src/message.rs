@@ -385,16 +385,7 @@ pub(crate) fn string_map(json: &str) -> Result<BTreeMap<String, String>, String>
     if json.trim().is_empty() {
         return Ok(BTreeMap::new());
     }
-    let object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(json).map_err(|e| e.to_string())?;
-    Ok(object
-        .into_iter()
-        .filter_map(|(key, value)| match value {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(text) => Some((key, text)),
-            other => Some((key, other.to_string())),
-        })
-        .collect())
+    crate::flat_json::string_map(json)
 }
 
 /// A classified incoming event.

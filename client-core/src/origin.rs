@@ -11,10 +11,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use url::{Origin, Url};
+#[cfg(not(target_arch = "wasm32"))]
+use url::Url;
 
 use crate::error::Error;
 use crate::message::ServerEventConnect;
+use crate::platform_url::PlatformUrl;
 use crate::redact::redact_url;
 
 /// How many redirects one request follows, in all.
@@ -24,8 +26,9 @@ pub(crate) const MAX_REDIRECTS: usize = 10;
 /// The origins that may receive credentials.
 #[derive(Debug, Clone)]
 pub(crate) struct OriginPolicy {
-    base: Url,
-    allowed: Vec<Origin>,
+    base: PlatformUrl,
+    /// The allowed origins, serialized (`scheme://host[:port]`).
+    allowed: Vec<String>,
     /// A foreign URL was reported already: the operator needs to see it once, not on every
     /// reconnect.
     reported: Arc<AtomicBool>,
@@ -43,15 +46,15 @@ pub(crate) struct Resolved {
 impl OriginPolicy {
     /// `base_url` is the normalized base URL; `allowed` are the extra origins the user allows.
     pub(crate) fn new(base_url: &str, allowed: &[String]) -> Result<Self, Error> {
-        let base = Url::parse(base_url).map_err(|e| Error::InvalidUrl {
+        let base = PlatformUrl::parse(base_url).map_err(|reason| Error::InvalidUrl {
             url: redact_url(base_url),
-            reason: e.to_string(),
+            reason,
         })?;
         let mut origins = vec![base.origin()];
         for entry in allowed {
-            let parsed = Url::parse(entry.trim())
+            let parsed = PlatformUrl::parse(entry.trim())
                 .ok()
-                .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host());
+                .filter(PlatformUrl::is_http);
             match parsed {
                 Some(url) => origins.push(url.origin()),
                 None => {
@@ -73,23 +76,23 @@ impl OriginPolicy {
 
     /// The configured origin, e.g. `http://127.0.0.1:5000`.
     pub(crate) fn origin(&self) -> String {
-        self.base.origin().ascii_serialization()
+        self.base.origin()
     }
 
     /// Whether requests to `url` may carry credentials.
     pub(crate) fn allows(&self, url: &str) -> bool {
-        Url::parse(url).is_ok_and(|url| self.allows_url(&url))
+        PlatformUrl::parse(url).is_ok_and(|url| self.allows_url(&url))
     }
 
-    fn allows_url(&self, url: &Url) -> bool {
-        let origin = url.origin();
-        self.allowed.contains(&origin)
+    fn allows_url(&self, url: &PlatformUrl) -> bool {
+        // Only http(s) origins are comparable: every other URL's origin serializes as "null".
+        url.is_http() && self.allowed.contains(&url.origin())
     }
 
     /// The URL to use for the server-given `field` (e.g. `heartbeatUrl`).
     pub(crate) fn resolve(&self, field: &str, given: &str) -> Resolved {
         let parsed = match self.base.join(given) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+            Ok(url) if url.is_http() => url,
             Ok(_) | Err(_) => {
                 return Resolved {
                     url: None,
@@ -102,18 +105,18 @@ impl OriginPolicy {
         };
         if self.allows_url(&parsed) {
             return Resolved {
-                url: Some(parsed.into()),
+                url: Some(parsed.as_str().to_owned()),
                 report: None,
             };
         }
-        let mut rebased = self.base.clone();
-        // The base URL's user-info is the user's own to send, never part of a URL handed around.
-        let _ = rebased.set_username("");
-        let _ = rebased.set_password(None);
-        rebased.set_path(parsed.path());
-        rebased.set_query(parsed.query());
-        rebased.set_fragment(None);
-        let rebased = String::from(rebased);
+        // The configured origin with the given path and query: the base URL's user-info is the
+        // user's own to send, never part of a URL handed around, and the fragment goes.
+        let mut rebased = self.origin();
+        rebased.push_str(parsed.path());
+        if let Some(query) = parsed.query() {
+            rebased.push('?');
+            rebased.push_str(query);
+        }
         Resolved {
             report: Some(Error::ForeignUrl {
                 field: field.to_owned(),

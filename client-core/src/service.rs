@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::Secret;
 use crate::client::Shared;
 use crate::error::Error;
+use crate::flat_json::ObjectWriter;
 use crate::json;
 use crate::transport::{Body, Method};
 
@@ -88,28 +89,47 @@ impl ServiceClient {
         json::from_str_case_insensitive(&text)
     }
 
+    /// POSTs `json` (a JSON document the caller serialized) and returns the response body as
+    /// text, for callers with JSON of their own (the browser package hands it to `JSON.parse`).
+    pub async fn post_json_text(&self, path: &str, json: String) -> Result<String, Error> {
+        self.shared
+            .transport
+            .call(Method::Post, &self.url(path), Body::Json(json))
+            .await
+    }
+
+    /// GETs `path` and returns the response body as text (see
+    /// [`post_json_text`](Self::post_json_text)).
+    pub async fn get_text(&self, path: &str) -> Result<String, Error> {
+        self.shared
+            .transport
+            .call(Method::Get, &self.url(path), Body::Empty)
+            .await
+    }
+
     /// Signs in with ServiceStack's credentials provider; returns the `AuthenticateResponse`.
     pub async fn authenticate(
         &self,
         user_name: &str,
         password: impl Into<Secret>,
     ) -> Result<BTreeMap<String, serde_json::Value>, Error> {
+        let text = self.authenticate_text(user_name, password).await?;
+        json::from_str_case_insensitive(&text)
+    }
+
+    /// Signs in like [`authenticate`](Self::authenticate); returns the `AuthenticateResponse`
+    /// as JSON text.
+    pub async fn authenticate_text(
+        &self,
+        user_name: &str,
+        password: impl Into<Secret>,
+    ) -> Result<String, Error> {
         let password = password.into();
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Authenticate<'a> {
-            provider: &'a str,
-            user_name: &'a str,
-            password: &'a str,
-        }
-        self.post(
-            "/auth/credentials",
-            &Authenticate {
-                provider: "credentials",
-                user_name,
-                password: password.expose(),
-            },
-        )
-        .await
+        let body = ObjectWriter::default()
+            .string("provider", "credentials")
+            .string("userName", user_name)
+            .string("password", password.expose())
+            .finish();
+        self.post_json_text("/auth/credentials", body).await
     }
 }

@@ -1,24 +1,29 @@
-//! HTTP: reqwest on native targets (rustls, cookie jar) and on wasm32 (fetch streaming with
-//! credentials). Every request goes through [`Transport::execute`], which attaches credentials,
-//! asks the provider to refresh once on 401/403, and turns failures into [`Error`]s.
+//! HTTP: reqwest on native targets (rustls, cookie jar); wasm32 builds use the platform's fetch
+//! instead (`fetch_transport.rs`). Every request goes through [`Transport::execute`], which
+//! attaches credentials, asks the provider to refresh once on 401/403, and turns failures into
+//! [`Error`]s.
 
 use std::time::Duration;
 
+#[cfg(not(target_arch = "wasm32"))]
 use bytes::Bytes;
+#[cfg(not(target_arch = "wasm32"))]
 use futures_util::Stream;
 
+#[cfg(not(target_arch = "wasm32"))]
 use crate::auth::{Credentials, SharedProvider};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::error::{Error, redact_url, truncate};
+#[cfg(target_arch = "wasm32")]
+pub(crate) use crate::fetch_transport::Transport;
 use crate::origin::OriginPolicy;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::rt;
 
 /// The chunks of a streaming response body.
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) type ByteStream =
     std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
-/// The chunks of a streaming response body.
-#[cfg(target_arch = "wasm32")]
-pub(crate) type ByteStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>>>>;
 
 /// A request body.
 #[derive(Debug, Clone)]
@@ -48,16 +53,16 @@ pub(crate) struct TransportOptions {
 }
 
 /// The HTTP client shared by the stream, heartbeats and service calls (one cookie jar).
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Clone)]
 pub(crate) struct Transport {
     http: reqwest::Client,
     options: TransportOptions,
     static_credentials: Credentials,
     provider: Option<SharedProvider>,
-    #[cfg(target_arch = "wasm32")]
-    cookies: std::sync::Arc<wasm_cookies::CookieJar>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Transport {
     pub(crate) fn new(
         options: TransportOptions,
@@ -69,8 +74,6 @@ impl Transport {
             options,
             static_credentials,
             provider,
-            #[cfg(target_arch = "wasm32")]
-            cookies: Default::default(),
         })
     }
 
@@ -181,23 +184,8 @@ impl Transport {
             .await
     }
 
-    /// In browsers and Node, fetch follows redirects itself (and drops `Authorization` on a
-    /// cross-origin one); a redirect never reaches the client.
-    #[cfg(target_arch = "wasm32")]
-    async fn follow_foreign_redirects(
-        &self,
-        response: reqwest::Response,
-        _method: Method,
-        _body: &Body,
-        _streaming: bool,
-        _credentials: &Credentials,
-    ) -> Result<reqwest::Response, Error> {
-        Ok(response)
-    }
-
     /// Follows a redirect to another origin (where reqwest's policy stopped) without any
     /// credentials, also removing query credentials the server echoed into the `Location`.
-    #[cfg(not(target_arch = "wasm32"))]
     async fn follow_foreign_redirects(
         &self,
         mut response: reqwest::Response,
@@ -249,13 +237,7 @@ impl Transport {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
         };
-        #[cfg(target_arch = "wasm32")]
-        let cookie_url = full_url.clone();
         let mut request = self.http.request(method, full_url);
-        #[cfg(target_arch = "wasm32")]
-        if let Some(cookies) = self.cookies.header_for(&cookie_url) {
-            request = request.header("Cookie", cookies);
-        }
         if let Some(token) = &credentials.bearer_token {
             request = request.bearer_auth(token.expose());
         }
@@ -270,32 +252,14 @@ impl Transport {
         };
         if streaming {
             request = request.header("Accept", "text/event-stream");
-            // A compressed stream makes proxies and decoders buffer; ask for identity. In a
-            // browser, Accept-Encoding is the browser's to set and a Cache-Control request header
-            // would force a CORS preflight that ServiceStack's default CorsFeature refuses, so
-            // the fetch cache mode says it instead.
-            #[cfg(not(target_arch = "wasm32"))]
-            {
-                request = request
-                    .header("Accept-Encoding", "identity")
-                    .header("Cache-Control", "no-cache");
-            }
-            #[cfg(target_arch = "wasm32")]
-            {
-                request = request.fetch_cache_no_store();
-            }
+            // A compressed stream makes proxies and decoders buffer; ask for identity.
+            request = request
+                .header("Accept-Encoding", "identity")
+                .header("Cache-Control", "no-cache");
         } else {
             request = request
                 .header("Accept", "application/json")
                 .timeout(self.options.request_timeout);
-        }
-        #[cfg(target_arch = "wasm32")]
-        {
-            request = if self.options.with_credentials {
-                request.fetch_credentials_include()
-            } else {
-                request.fetch_credentials_same_origin()
-            };
         }
         let limit = if streaming {
             self.options.connect_timeout
@@ -312,11 +276,7 @@ impl Transport {
                 after: limit,
             }),
             Some(Err(error)) => Err(network_error(&redacted, &error)),
-            Some(Ok(response)) => {
-                #[cfg(target_arch = "wasm32")]
-                self.cookies.store(response.url(), response.headers());
-                Ok(response)
-            }
+            Some(Ok(response)) => Ok(response),
         }
     }
 
@@ -347,6 +307,7 @@ impl Transport {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// A `Retry-After` value: delay-seconds, or an HTTP date (a date in the past means no wait).
 fn parse_retry_after(value: &str, now: rt::SystemTime) -> Option<Duration> {
     let value = value.trim();
@@ -361,10 +322,12 @@ fn parse_retry_after(value: &str, now: rt::SystemTime) -> Option<Duration> {
     Some(at.saturating_sub(now))
 }
 
-fn is_auth_failure(status: u16) -> bool {
+/// 401 and 403: the credentials were refused (the provider may refresh them once).
+pub(crate) fn is_auth_failure(status: u16) -> bool {
     status == 401 || status == 403
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn unauthorized(url: &str, response: &reqwest::Response) -> Error {
     Error::Unauthorized {
         status: response.status().as_u16(),
@@ -372,6 +335,7 @@ fn unauthorized(url: &str, response: &reqwest::Response) -> Error {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn network_error(redacted_url: &str, error: &reqwest::Error) -> Error {
     // reqwest's Display includes the URL (and so any token in it); report the cause chain only.
     let mut message = String::new();
@@ -384,11 +348,7 @@ fn network_error(redacted_url: &str, error: &reqwest::Error) -> Error {
         source = cause.source();
     }
     if message.is_empty() {
-        #[cfg(not(target_arch = "wasm32"))]
-        let connect_failed = error.is_connect();
-        #[cfg(target_arch = "wasm32")]
-        let connect_failed = error.is_request();
-        message = if connect_failed {
+        message = if error.is_connect() {
             "connection failed".into()
         } else if error.is_body() || error.is_decode() {
             "the response body could not be read".into()
@@ -402,6 +362,7 @@ fn network_error(redacted_url: &str, error: &reqwest::Error) -> Error {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// `url` with `query` appended.
 fn with_query(url: &str, query: &[(String, crate::Secret)]) -> Result<String, Error> {
     if query.is_empty() {
@@ -469,16 +430,6 @@ fn build_http_client(options: &TransportOptions) -> Result<reqwest::Client, Erro
         })
 }
 
-#[cfg(target_arch = "wasm32")]
-fn build_http_client(_options: &TransportOptions) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .build()
-        .map_err(|e| Error::Network {
-            url: String::new(),
-            message: format!("cannot build the HTTP client: {e}"),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,68 +464,5 @@ mod tests {
         assert_eq!(url, "http://h/event-stream?channels=A&ss-tok=a+b%26c");
         assert!(with_query("not a url", &[("k".into(), "v".into())]).is_err());
         assert_eq!(with_query("whatever", &[]).unwrap(), "whatever");
-    }
-}
-
-/// wasm32 outside browsers: a minimal cookie jar. Browsers keep cookies themselves (and hide
-/// `Set-Cookie` from scripts and drop a script's `Cookie` header, so this jar stays empty
-/// there); Node's `fetch` keeps none, so without it a session signed in with `authenticate`
-/// would not reach the stream. Like the native client's jar it is per client, keyed by host,
-/// and honours expiry through `Max-Age`; other attributes are not interpreted.
-#[cfg(target_arch = "wasm32")]
-mod wasm_cookies {
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    pub(crate) struct CookieJar {
-        /// `(host, name, value)`.
-        cookies: Mutex<Vec<(String, String, String)>>,
-    }
-
-    fn host_of(url: &str) -> Option<String> {
-        url::Url::parse(url)
-            .ok()?
-            .host_str()
-            .map(str::to_ascii_lowercase)
-    }
-
-    impl CookieJar {
-        /// Remembers the cookies a response sets.
-        pub(crate) fn store(&self, url: &url::Url, headers: &reqwest::header::HeaderMap) {
-            let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
-                return;
-            };
-            let mut cookies = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
-            for header in headers.get_all(reqwest::header::SET_COOKIE) {
-                let Ok(text) = header.to_str() else { continue };
-                let mut parts = text.split(';');
-                let Some((name, value)) = parts.next().and_then(|pair| pair.split_once('=')) else {
-                    continue;
-                };
-                let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
-                let expired = parts.any(|attribute| {
-                    attribute
-                        .split_once('=')
-                        .filter(|(key, _)| key.trim().eq_ignore_ascii_case("max-age"))
-                        .is_some_and(|(_, age)| age.trim().parse::<i64>().is_ok_and(|age| age <= 0))
-                });
-                cookies.retain(|(h, n, _)| !(h == &host && n == &name));
-                if !expired {
-                    cookies.push((host.clone(), name, value));
-                }
-            }
-        }
-
-        /// The `Cookie` header for a request to `url`, when the jar has cookies for its host.
-        pub(crate) fn header_for(&self, url: &str) -> Option<String> {
-            let host = host_of(url)?;
-            let cookies = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
-            let pairs: Vec<String> = cookies
-                .iter()
-                .filter(|(h, _, _)| *h == host)
-                .map(|(_, name, value)| format!("{name}={value}"))
-                .collect();
-            (!pairs.is_empty()).then(|| pairs.join("; "))
-        }
     }
 }

@@ -528,11 +528,14 @@ impl ServerEventsClient {
     ) -> Promise {
         let core = self.core.clone();
         Self::promise(
-            async move { core.authenticate(&user_name, password).await },
-            |response| {
-                let value = serde_json::Value::Object(response.into_iter().collect());
-                convert::json_value(&value)
+            async move {
+                let text = core
+                    .service_client()
+                    .authenticate_text(&user_name, password)
+                    .await?;
+                js::parse_response(&text)
             },
+            |value| value,
         )
     }
 
@@ -540,21 +543,17 @@ impl ServerEventsClient {
     /// reached at `/api/{name}`) and resolves with the parsed response (`null` when empty).
     #[wasm_bindgen(unchecked_return_type = "Promise<any>")]
     pub fn post(&self, path: String, request: JsValue) -> Promise {
-        let body = match js::stringify(&request).and_then(|text| {
-            serde_json::from_str::<serde_json::Value>(&text)
-                .map_err(|e| invalid_argument(&e.to_string()))
-        }) {
+        let body = match js::stringify(&request) {
             Ok(body) => body,
             Err(e) => return rejected(e),
         };
         let core = self.core.clone();
         Self::promise(
             async move {
-                core.service_client()
-                    .post::<_, serde_json::Value>(&path, &body)
-                    .await
+                let text = core.service_client().post_json_text(&path, body).await?;
+                js::parse_response(&text)
             },
-            |value| convert::json_value(&value),
+            |value| value,
         )
     }
 
@@ -563,8 +562,11 @@ impl ServerEventsClient {
     pub fn get(&self, path: String) -> Promise {
         let core = self.core.clone();
         Self::promise(
-            async move { core.service_client().get::<serde_json::Value>(&path).await },
-            |value| convert::json_value(&value),
+            async move {
+                let text = core.service_client().get_text(&path).await?;
+                js::parse_response(&text)
+            },
+            |value| value,
         )
     }
 

@@ -240,12 +240,6 @@ fn close_reason(
     }
 }
 
-/// A `serde_json` value as a JavaScript value (through JSON text, so numbers and nesting are
-/// exactly what `JSON.parse` gives).
-pub(crate) fn json_value(value: &serde_json::Value) -> JsValue {
-    js::parse_json(&value.to_string())
-}
-
 /// Reads `value` as an array of strings (an array, a single comma-separated string, or
 /// `undefined`/`null` for none).
 pub(crate) fn channel_list(value: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {

@@ -120,6 +120,18 @@ pub(crate) fn parse_json(text: &str) -> JsValue {
     json_parse(text).unwrap_or(JsValue::NULL)
 }
 
+/// A service's response body through `JSON.parse` (`null` when empty); a body that is not JSON
+/// is a deserialize error, as on the native client.
+pub(crate) fn parse_response(text: &str) -> Result<JsValue, servicestack_events::Error> {
+    if text.trim().is_empty() {
+        return Ok(JsValue::NULL);
+    }
+    json_parse(text).map_err(|_| servicestack_events::Error::Deserialize {
+        type_name: "JSON response".into(),
+        message: "the response is not JSON".into(),
+    })
+}
+
 /// `JSON.stringify(value)`; a `TypeError` for values that have no JSON form (functions,
 /// `undefined`, cycles, BigInts).
 pub(crate) fn stringify(value: &JsValue) -> Result<String, JsValue> {

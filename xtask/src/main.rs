@@ -14,6 +14,7 @@ mod bench;
 mod ffi;
 mod util;
 mod wasm;
+mod wasm_size;
 
 use util::{Result, run, step};
 

@@ -17,6 +17,7 @@ use crate::util::{
     Result, ensure_apt, ensure_cargo_tool, ensure_rust_target, has, output, root, run, run_in,
     step, strict,
 };
+use crate::wasm_size;
 
 /// The wasm-bindgen CLI version; must equal the `wasm-bindgen` crate pinned in Cargo.toml.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
@@ -132,15 +133,6 @@ pub fn workspace_field(name: &str) -> Result<String> {
     Err(format!("no {name} in [workspace.package]"))
 }
 
-fn gzipped_size(path: &Path) -> Result<u64> {
-    let out = Command::new("gzip")
-        .args(["-9", "-c"])
-        .stdin(std::fs::File::open(path).map_err(|e| e.to_string())?)
-        .output()
-        .map_err(|e| format!("cannot run gzip: {e}"))?;
-    Ok(out.stdout.len() as u64)
-}
-
 fn copy(from: &Path, to: &Path) -> Result {
     std::fs::copy(from, to)
         .map(drop)
@@ -180,13 +172,9 @@ fn package() -> Result<PathBuf> {
         .env("CARGO_TARGET_DIR", target_dir())
         .current_dir(root());
     if !dev {
-        // Size over speed for the shipped module; only this build sees these settings.
-        cargo
-            .arg("--release")
-            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
-            .env("CARGO_PROFILE_RELEASE_LTO", "true")
-            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
-            .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+        // Size over speed: client-wasm/Cargo.toml's release profile (opt-level "z", fat LTO,
+        // one codegen unit, panic = "abort").
+        cargo.arg("--release");
     }
     let status = cargo
         .status()
@@ -224,7 +212,6 @@ fn package() -> Result<PathBuf> {
     run("wasm-bindgen", &bindgen)?;
     // No wasm-opt: on this module `wasm-opt -Oz` cut 12 % of the raw size but made the gzipped
     // file 1.5 % larger, and gzipped is what browsers download.
-    let module = out_dir.join(format!("{OUT_NAME}_bg.wasm"));
 
     for file in NPM_FILES {
         copy(&crate_dir.join("npm").join(file), &pkg.join(file))?;
@@ -241,12 +228,9 @@ fn package() -> Result<PathBuf> {
         .replace(REPOSITORY_PLACEHOLDER, repository.trim_end_matches('/'));
     std::fs::write(pkg.join("package.json"), manifest).map_err(|e| e.to_string())?;
 
-    let raw = std::fs::metadata(&module).map_err(|e| e.to_string())?.len();
-    let gzipped = gzipped_size(&module)?;
-    let report = format!(
-        "{{\"profile\":\"{}\",\"wasmBytes\":{raw},\"wasmGzipBytes\":{gzipped}}}\n",
-        if dev { "dev" } else { "release" }
-    );
+    let sizes = wasm_size::measure_package(&pkg)?;
+    let official = wasm_size::measure_official(&target_dir().join("official-client"));
+    let report = wasm_size::report_json(if dev { "dev" } else { "release" }, &sizes, &official);
 
     step("npm pack");
     std::fs::create_dir_all(&dist).map_err(|e| e.to_string())?;
@@ -273,9 +257,9 @@ fn package() -> Result<PathBuf> {
     check_shipped_files(&pkg, &tarball)?;
     std::fs::write(dist.join("size.json"), &report).map_err(|e| e.to_string())?;
     eprintln!(
-        "package: {}\nwasm: {raw} bytes, {gzipped} bytes gzipped ({:.1} KiB)",
+        "package: {}\n{}",
         tarball.display(),
-        gzipped as f64 / 1024.0
+        wasm_size::describe(&sizes, &official)
     );
     Ok(tarball)
 }
@@ -366,6 +350,18 @@ pub fn test() -> Result {
         return Ok(());
     }
     let tarball = package()?;
+    if dev_build() {
+        eprintln!("warning: XTASK_WASM_DEV is set; the package size is not checked");
+    } else {
+        step("package size (wasm + JS, gzipped)");
+        let sizes = wasm_size::measure_package(&root().join("client-wasm").join("pkg"))?;
+        wasm_size::check_limit(&sizes, wasm_size::LIMIT_GZIP_BYTES)?;
+        eprintln!(
+            "{} B gzipped, within the limit of {} B",
+            wasm_size::total_gzip(&sizes),
+            wasm_size::LIMIT_GZIP_BYTES
+        );
+    }
     step("building the test-server binary");
     run(
         "cargo",

@@ -74,13 +74,20 @@ pub fn draw(r: &Results, dir: &Path) -> Result<Vec<Chart>, String> {
         "µs",
     )?;
     if let Some(size) = &r.wasm {
+        let mut bars = vec![(
+            "servicestack-server-events".to_owned(),
+            size.total_gzip() as f64,
+        )];
+        if let Ok(official) = &size.official {
+            bars.push((
+                "@servicestack/client".to_owned(),
+                official.gzip_bytes as f64,
+            ));
+        }
         add(
             "package-size.svg",
-            "Browser package: bytes gzipped".into(),
-            vec![(
-                "gzipped".into(),
-                vec![("client-wasm".into(), size.gzip_bytes as f64)],
-            )],
+            "B4 browser package: bytes a browser loads, gzipped".into(),
+            vec![("wasm + JS, gzipped".into(), bars)],
             "bytes",
         )?;
     }

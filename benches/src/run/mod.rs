@@ -56,9 +56,33 @@ fn wasm_size(root: &Path) -> Option<report::WasmSize> {
     let value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
     let written = std::fs::metadata(&path).ok()?.modified().ok()?;
+    let size_of = |entry: &serde_json::Value| -> Option<report::FileSize> {
+        Some(report::FileSize {
+            path: entry.get("path")?.as_str()?.to_owned(),
+            bytes: entry.get("bytes")?.as_u64()?,
+            gzip_bytes: entry.get("gzipBytes")?.as_u64()?,
+        })
+    };
+    let files = value
+        .get("files")
+        .and_then(|files| files.as_array())
+        .map(|files| files.iter().filter_map(size_of).collect())
+        .unwrap_or_default();
+    let official = match value.get("official") {
+        Some(entry) => size_of(entry).ok_or_else(|| {
+            entry
+                .get("error")
+                .and_then(|e| e.as_str())
+                .unwrap_or("not measured")
+                .to_owned()
+        }),
+        None => Err("not measured".to_owned()),
+    };
     Some(report::WasmSize {
         bytes: value.get("wasmBytes")?.as_u64()?,
         gzip_bytes: value.get("wasmGzipBytes")?.as_u64()?,
+        files,
+        official,
         profile: value.get("profile")?.as_str()?.to_owned(),
         written: machine::utc(written),
     })

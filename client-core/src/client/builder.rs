@@ -360,9 +360,11 @@ fn with_leading_slash(path: String) -> String {
 }
 
 fn normalized_base_url(raw: &str) -> Result<String, Error> {
-    let parsed = url::Url::parse(raw.trim()).map_err(|e| Error::InvalidUrl {
-        url: redact_url(raw),
-        reason: e.to_string(),
+    let parsed = crate::platform_url::PlatformUrl::parse(raw.trim()).map_err(|reason| {
+        Error::InvalidUrl {
+            url: redact_url(raw),
+            reason,
+        }
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::InvalidUrl {
@@ -370,12 +372,11 @@ fn normalized_base_url(raw: &str) -> Result<String, Error> {
             reason: "the base URL must be http or https".into(),
         });
     }
-    if parsed.host_str().is_none_or(str::is_empty) {
+    if parsed.host().is_empty() {
         return Err(Error::InvalidUrl {
             url: redact_url(raw),
             reason: "the base URL has no host".into(),
         });
     }
-    let text = String::from(parsed);
-    Ok(text.trim_end_matches('/').to_owned())
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }

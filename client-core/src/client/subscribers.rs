@@ -1,11 +1,11 @@
 //! Calls about the live subscription: changing its channels and listing subscribers.
 
 use percent_encoding::utf8_percent_encode;
-use serde::Serialize;
 
 use super::{CHANNEL_ENCODE, ServerEventsClient, validated_channels};
 use crate::error::Error;
-use crate::message::{ServerEventUser, string_map};
+use crate::flat_json::{ObjectWriter, string_maps};
+use crate::message::ServerEventUser;
 use crate::transport::{Body, Method};
 
 impl ServerEventsClient {
@@ -46,21 +46,14 @@ impl ServerEventsClient {
             });
             (info.id.clone(), url)
         };
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct UpdateEventSubscriber<'a> {
-            id: &'a str,
-            #[serde(skip_serializing_if = "<[String]>::is_empty")]
-            subscribe_channels: &'a [String],
-            #[serde(skip_serializing_if = "<[String]>::is_empty")]
-            unsubscribe_channels: &'a [String],
+        let mut body = ObjectWriter::default().string("id", &id);
+        if !subscribe.is_empty() {
+            body = body.strings("subscribeChannels", &subscribe);
         }
-        let body = serde_json::to_string(&UpdateEventSubscriber {
-            id: &id,
-            subscribe_channels: &subscribe,
-            unsubscribe_channels: &unsubscribe,
-        })
-        .unwrap_or_default();
+        if !unsubscribe.is_empty() {
+            body = body.strings("unsubscribeChannels", &unsubscribe);
+        }
+        let body = body.finish();
         self.shared
             .transport
             .call(Method::Post, &url, Body::Json(body))
@@ -101,21 +94,10 @@ impl ServerEventsClient {
             .transport
             .call(Method::Get, &url, Body::Empty)
             .await?;
-        let entries: Vec<serde_json::Value> =
-            serde_json::from_str(&text).map_err(|e| Error::Deserialize {
-                type_name: "subscriber list".into(),
-                message: e.to_string(),
-            })?;
-        entries
-            .into_iter()
-            .map(|entry| {
-                string_map(&entry.to_string())
-                    .map(ServerEventUser::from_map)
-                    .map_err(|message| Error::Deserialize {
-                        type_name: "subscriber".into(),
-                        message,
-                    })
-            })
-            .collect()
+        let entries = string_maps(&text).map_err(|message| Error::Deserialize {
+            type_name: "subscriber list".into(),
+            message,
+        })?;
+        Ok(entries.into_iter().map(ServerEventUser::from_map).collect())
     }
 }
