@@ -77,6 +77,10 @@ pub struct ServerConfig {
     pub limit_remote_control_to_authenticated_users: bool,
     /// How many chat messages each channel keeps for `GetChatHistory`. Default 100.
     pub chat_history_size: usize,
+    /// Share subscriptions with every node on this Redis (`redis://HOST:PORT[/DB]`), like
+    /// ServiceStack's `RedisServerEvents`: same keys (`sse:*`), topic (`sse:topic`) and
+    /// message grammar. `None` (the default) keeps everything in this process.
+    pub redis_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +100,7 @@ impl Default for ServerConfig {
             hooks: ServerHooks::default(),
             limit_remote_control_to_authenticated_users: false,
             chat_history_size: 100,
+            redis_url: None,
         }
     }
 }

@@ -54,6 +54,7 @@ mod error;
 mod faults;
 mod frame;
 mod hooks;
+mod provider;
 mod registry;
 mod respond;
 mod routes;

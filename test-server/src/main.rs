@@ -52,6 +52,10 @@ struct Args {
     /// Write this many extra newlines before every frame (the historical OnPublish variant).
     #[arg(long, default_value_t = 0)]
     newlines_before_frame: usize,
+    /// Share subscriptions with every node on this Redis (`redis://HOST:PORT`), like
+    /// ServiceStack's RedisServerEvents.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
 }
 
 impl Args {
@@ -77,6 +81,9 @@ impl Args {
         config.validate_user_address &= !self.no_validate_address;
         if self.static_dir.is_some() {
             config.static_dir = self.static_dir.clone();
+        }
+        if self.redis.is_some() {
+            config.redis_url = self.redis.clone();
         }
         if self.newlines_before_frame > 0 {
             config.newlines_before_frame = self.newlines_before_frame;
@@ -142,7 +149,7 @@ async fn main() -> ExitCode {
     let server = match TestServer::start_at(addr, args.config()).await {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("test-server: cannot listen on {addr}: {e}");
+            eprintln!("test-server: cannot start on {addr}: {e}");
             return ExitCode::FAILURE;
         }
     };
