@@ -48,6 +48,7 @@
 mod auth;
 mod binding;
 mod chat_history;
+mod cluster;
 mod config;
 mod cors;
 mod error;
@@ -61,6 +62,7 @@ mod routes;
 mod server;
 mod util;
 
+pub use cluster::{RedisProcess, RoundRobinFront, TestCluster};
 pub use config::{ServerConfig, ServerPaths};
 pub use error::ServerError;
 pub use faults::{Faults, FaultsSnapshot};

@@ -370,3 +370,50 @@ async fn a_node_with_an_unreachable_redis_fails_to_start_with_a_clear_error() {
     let err = TestServer::start(config).await.expect_err("bad URL");
     assert!(err.to_string().contains("invalid Redis URL"), "{err}");
 }
+
+#[tokio::test]
+async fn a_round_robin_front_spreads_one_client_over_both_nodes() {
+    if RedisServer::start().await.is_none() {
+        return;
+    }
+    let cluster = servicestack_events_server::TestCluster::start(ServerConfig::for_tests(), 2)
+        .await
+        .expect("cluster starts");
+    let base = cluster.base_url().to_string();
+    // Two streams through the front: one lands on each node (connection round robin).
+    let first = Sse::send(client().get(format!("{base}/event-stream?channels=home")));
+    let (mut one, one_args) = first.await.connect_frame().await;
+    let (mut two, two_args) = Sse::send(client().get(format!("{base}/event-stream?channels=home")))
+        .await
+        .connect_frame()
+        .await;
+    assert!(
+        s(&one_args["heartbeatUrl"]).starts_with(&base),
+        "URLs name the front"
+    );
+    let held: Vec<usize> = cluster
+        .nodes()
+        .iter()
+        .map(|n| n.events().subscription_count())
+        .collect();
+    assert_eq!(held, [1, 1], "one stream per node");
+    // Heartbeats, whichever node they reach, echo on the stream's node.
+    for _ in 0..2 {
+        assert_eq!(heartbeat(s(&one_args["heartbeatUrl"])).await, 200);
+        one.until("cmd.onHeartbeat").await;
+    }
+    // A chat through the front reaches both.
+    let resp = client()
+        .post(format!("{base}/channels/home/chat"))
+        .json(&serde_json::json!({"from": s(&two_args["id"]), "message": "hi", "selector": "cmd.chat"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    one.until("home@cmd.chat").await;
+    two.until("home@cmd.chat").await;
+    // Shutting the cluster down ends both streams cleanly.
+    cluster.shutdown().await;
+    assert!(one.end().await.is_ok(), "stream one ends cleanly");
+    assert!(two.end().await.is_ok(), "stream two ends cleanly");
+}
