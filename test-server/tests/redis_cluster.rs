@@ -415,5 +415,6 @@ async fn a_round_robin_front_spreads_one_client_over_both_nodes() {
     // Shutting the cluster down ends both streams cleanly.
     cluster.shutdown().await;
     assert!(one.end().await.is_ok(), "stream one ends cleanly");
-    assert!(two.end().await.is_ok(), "stream two ends cleanly");
+    let end = two.end().await;
+    assert!(end.is_ok(), "stream two ends cleanly: {end:?}");
 }

@@ -14,6 +14,8 @@ use tokio_util::task::TaskTracker;
 
 /// How long the front tries to reach one node before moving to the next.
 const CONNECT_LIMIT: Duration = Duration::from_secs(1);
+/// How long piped connections get to finish after shutdown before they are cut.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// A running round-robin front; stops on [`shutdown`](Self::shutdown) or drop.
 pub struct RoundRobinFront {
@@ -60,7 +62,8 @@ impl RoundRobinFront {
         self.addr
     }
 
-    /// Stops accepting, cuts every piped connection and waits for them to end.
+    /// Stops accepting, lets piped connections finish for a short grace period (what a node
+    /// already sent still arrives), cuts the rest and waits for them to end.
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
@@ -78,6 +81,7 @@ impl Drop for RoundRobinFront {
 async fn serve(listener: TcpListener, nodes: Arc<Vec<SocketAddr>>, cancel: CancellationToken) {
     let next = Arc::new(AtomicUsize::new(0));
     let tracker = TaskTracker::new();
+    let cut = CancellationToken::new();
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -91,7 +95,7 @@ async fn serve(listener: TcpListener, nodes: Arc<Vec<SocketAddr>>, cancel: Cance
                 continue;
             }
         };
-        let (nodes, next, cancel) = (nodes.clone(), next.clone(), cancel.clone());
+        let (nodes, next, cut) = (nodes.clone(), next.clone(), cut.clone());
         tracker.spawn(async move {
             let first = next.fetch_add(1, Ordering::Relaxed);
             for k in 0..nodes.len() {
@@ -104,7 +108,7 @@ async fn serve(listener: TcpListener, nodes: Arc<Vec<SocketAddr>>, cancel: Cance
                 let _ = client.set_nodelay(true);
                 let _ = upstream.set_nodelay(true);
                 tokio::select! {
-                    _ = cancel.cancelled() => {}
+                    _ = cut.cancelled() => {}
                     _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
                 }
                 return;
@@ -114,5 +118,11 @@ async fn serve(listener: TcpListener, nodes: Arc<Vec<SocketAddr>>, cancel: Cance
     }
     drop(listener);
     tracker.close();
-    tracker.wait().await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        cut.cancel();
+        tracker.wait().await;
+    }
 }

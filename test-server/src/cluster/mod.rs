@@ -81,13 +81,14 @@ impl TestCluster {
         self.redis.as_mut()
     }
 
-    /// Stops the front, then every node (each drops its subscriptions from Redis), then Redis.
+    /// Stops every node (each ends its streams cleanly and drops its subscriptions from
+    /// Redis), then the front, then Redis.
     pub async fn shutdown(mut self) {
-        if let Some(front) = self.front.take() {
-            front.shutdown().await;
-        }
         for node in std::mem::take(&mut self.nodes) {
             node.shutdown().await;
+        }
+        if let Some(front) = self.front.take() {
+            front.shutdown().await;
         }
         self.redis.take();
     }
