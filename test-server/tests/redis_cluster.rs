@@ -418,3 +418,51 @@ async fn a_round_robin_front_spreads_one_client_over_both_nodes() {
     let end = two.end().await;
     assert!(end.is_ok(), "stream two ends cleanly: {end:?}");
 }
+
+/// Starts the binary with `args`; returns it and the URL it printed.
+fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_servicestack-events-server"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn test-server");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .trim()
+        .to_string();
+    (child, url)
+}
+
+#[tokio::test]
+async fn binaries_started_with_the_same_redis_flag_share_subscriptions() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let url = redis.url();
+    let (mut a, a_url) = spawn_binary(&["--profile", "default", "--redis", &url]);
+    let (mut b, b_url) = spawn_binary(&["--redis", &url]);
+    let mut sse = Sse::send(client().get(format!("{a_url}/event-stream?channels=home"))).await;
+    let connect = sse.frame().await;
+    assert_eq!(connect.selector(), "cmd.onConnect");
+    let list: Vec<Value> = client()
+        .get(format!("{b_url}/event-subscribers?channels=home"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1, "B lists A's subscriber");
+    let _ = a.kill();
+    let _ = b.kill();
+    let _ = a.wait();
+    let _ = b.wait();
+}

@@ -35,13 +35,18 @@ impl std::fmt::Debug for RoundRobinFront {
 impl RoundRobinFront {
     /// Listens on an ephemeral `127.0.0.1` port in front of `nodes`.
     pub async fn start(nodes: Vec<SocketAddr>) -> io::Result<RoundRobinFront> {
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], 0)), nodes).await
+    }
+
+    /// Listens on `addr` (port 0 = ephemeral) in front of `nodes`.
+    pub async fn start_at(addr: SocketAddr, nodes: Vec<SocketAddr>) -> io::Result<RoundRobinFront> {
         if nodes.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a front needs at least one node",
             ));
         }
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let task = tokio::spawn(serve(listener, Arc::new(nodes), cancel.clone()));

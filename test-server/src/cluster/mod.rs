@@ -2,6 +2,7 @@
 //! deployment that outgrew one machine.
 
 use std::io;
+use std::net::SocketAddr;
 
 use crate::config::ServerConfig;
 use crate::server::TestServer;
@@ -39,7 +40,17 @@ pub struct TestCluster {
 impl TestCluster {
     /// Starts `nodes` nodes (at least one) with `config`, on `config.redis_url` or, when it is
     /// `None`, on a redis-server of its own; then the front.
-    pub async fn start(mut config: ServerConfig, nodes: usize) -> io::Result<TestCluster> {
+    pub async fn start(config: ServerConfig, nodes: usize) -> io::Result<TestCluster> {
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], 0)), config, nodes).await
+    }
+
+    /// [`start`](Self::start) with the front on `addr` (port 0 = ephemeral); the nodes listen
+    /// on ephemeral loopback ports.
+    pub async fn start_at(
+        addr: SocketAddr,
+        mut config: ServerConfig,
+        nodes: usize,
+    ) -> io::Result<TestCluster> {
         let redis = match config.redis_url {
             Some(_) => None,
             None => {
@@ -52,7 +63,8 @@ impl TestCluster {
         for _ in 0..nodes.max(1) {
             started.push(TestServer::start(config.clone()).await?);
         }
-        let front = RoundRobinFront::start(started.iter().map(TestServer::addr).collect()).await?;
+        let front =
+            RoundRobinFront::start_at(addr, started.iter().map(TestServer::addr).collect()).await?;
         Ok(TestCluster {
             base_url: front.base_url(),
             front: Some(front),
