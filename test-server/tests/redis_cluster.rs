@@ -466,3 +466,43 @@ async fn binaries_started_with_the_same_redis_flag_share_subscriptions() {
     let _ = a.wait();
     let _ = b.wait();
 }
+
+#[tokio::test]
+async fn malformed_topic_messages_are_ignored_and_dotted_names_route_whole() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = pair(&redis).await;
+    let (mut sse, _) = Sse::connect(&a, "channels=floor.1").await;
+    sse.until("floor.1@cmd.onJoin").await;
+    let (mut other, _) = Sse::connect(&a, "channels=floor").await;
+    other.until("floor@cmd.onJoin").await;
+    let mut conn = redis.conn().await;
+    for junk in [
+        b"notify.channel".to_vec(),
+        b"notify.nobody.x cmd.y 1".to_vec(),
+        b"subscribe.id.X [1]".to_vec(),
+        b"pulse.id.".to_vec(),
+        vec![0xff, 0xfe, b' ', b'x'],
+        b"CTRL:PULSE".to_vec(),
+    ] {
+        let _: () = conn.publish("sse:topic", junk).await.unwrap();
+    }
+    // Still delivering, and `floor.1` is not truncated to `floor` (ServiceStack's defect).
+    b.events()
+        .notify_channel("floor.1", "cmd.marker", "dotted")
+        .unwrap();
+    let (f, skipped) = sse.until("floor.1@cmd.marker").await;
+    assert_eq!(f.body(), "\"dotted\"");
+    assert!(skipped.is_empty(), "nothing else arrived: {skipped:?}");
+    b.events()
+        .notify_channel("floor", "cmd.marker", "plain")
+        .unwrap();
+    let (f, skipped) = other.until("floor@cmd.marker").await;
+    assert_eq!(
+        f.body(),
+        "\"plain\"",
+        "the dotted message did not reach floor"
+    );
+    assert!(skipped.is_empty(), "{skipped:?}");
+}
