@@ -506,3 +506,59 @@ async fn malformed_topic_messages_are_ignored_and_dotted_names_route_whole() {
     );
     assert!(skipped.is_empty(), "{skipped:?}");
 }
+
+#[tokio::test]
+async fn a_killed_node_leaves_no_zombie_and_its_channel_hears_the_leave() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let url = redis.url();
+    let flags = ["--idle-timeout-ms", "1500", "--housekeeping-ms", "100"];
+    let (mut doomed, doomed_url) = spawn_binary(&[&["--redis", url.as_str()][..], &flags].concat());
+    let (mut survivor, survivor_url) =
+        spawn_binary(&[&["--redis", url.as_str()][..], &flags].concat());
+    let (mut member, member_args) =
+        Sse::send(client().get(format!("{survivor_url}/event-stream?channels=home")))
+            .await
+            .connect_frame()
+            .await;
+    let (_victim, victim_args) =
+        Sse::send(client().get(format!("{doomed_url}/event-stream?channels=home")))
+            .await
+            .connect_frame()
+            .await;
+    let victim_user = s(&victim_args["userId"]).to_string();
+    let (join, _) = member.until("home@cmd.onJoin").await;
+    assert_eq!(join.get("userId"), s(&member_args["userId"]));
+    let (join, _) = member.until("home@cmd.onJoin").await;
+    assert_eq!(join.get("userId"), victim_user);
+
+    // SIGKILL: no cleanup at all, like a crash.
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+
+    // The member keeps heartbeating; the survivor's sweep removes the dead node's
+    // subscription and announces its leave.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let leave = loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no leave for the dead node's stream"
+        );
+        assert_eq!(heartbeat(s(&member_args["heartbeatUrl"])).await, 200);
+        if let Some(f) = member.try_frame(Duration::from_millis(200)).await
+            && f.selector() == "home@cmd.onLeave"
+        {
+            break f;
+        }
+    };
+    assert_eq!(leave.get("userId"), victim_user);
+    let mut conn = redis.conn().await;
+    let victim_key = format!("sse:id:{}", s(&victim_args["id"]));
+    let exists: bool = conn.exists(&victim_key).await.unwrap();
+    assert!(!exists, "the dead node's record is gone");
+    let members: Vec<String> = conn.smembers("sse:channel:home").await.unwrap();
+    assert_eq!(members, [s(&member_args["id"]).to_string()]);
+    let _ = survivor.kill();
+    let _ = survivor.wait();
+}
