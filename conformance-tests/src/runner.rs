@@ -73,7 +73,7 @@ type WaitTask = JoinHandle<Result<Map<String, Value>, Error>>;
 /// The state of one running scenario.
 pub struct Runner {
     scenario: Scenario,
-    server: Option<TestServer>,
+    server: Option<server::Host>,
     base_url: String,
     http: Http,
     clients: HashMap<String, TestClient>,
@@ -141,7 +141,7 @@ fn status_matches(expected: Option<&Value>, status: u16) -> Result<bool, String>
 impl Runner {
     /// Starts the scenario's server.
     pub async fn start(scenario: Scenario) -> Result<Runner, String> {
-        let server = server::start(scenario.server).await?;
+        let server = server::start_host(scenario.server).await?;
         Ok(Runner {
             base_url: server.base_url().to_owned(),
             server: Some(server),
@@ -841,10 +841,14 @@ impl Runner {
     }
 
     async fn restart_server(&mut self) -> Result<(), String> {
-        let server = self
-            .server
-            .take()
-            .ok_or_else(|| "the server is not running".to_owned())?;
+        let server = match self.server.take() {
+            Some(server::Host::Single(server)) => server,
+            Some(cluster @ server::Host::Cluster(_)) => {
+                self.server = Some(cluster);
+                return Err("restart_server is not supported on the cluster profile".into());
+            }
+            None => return Err("the server is not running".to_owned()),
+        };
         let addr = server.addr();
         tokio::time::timeout(Duration::from_secs(10), server.shutdown())
             .await
@@ -855,7 +859,7 @@ impl Runner {
         for _ in 0..50 {
             match TestServer::start_at(addr, config.clone()).await {
                 Ok(server) => {
-                    self.server = Some(server);
+                    self.server = Some(server::Host::Single(server));
                     return Ok(());
                 }
                 Err(e) => {

@@ -63,6 +63,8 @@ pub enum Profile {
     /// `default` + the hooks of `ServerConfig::custom_meta_hooks` (custom Meta and connect
     /// arguments).
     CustomMeta,
+    /// Two `default` nodes sharing one Redis behind a round-robin TCP front.
+    Cluster,
 }
 
 /// A language leg.

@@ -81,6 +81,10 @@ scenarios! {
     core_listeners_added_and_removed_at_run_time_and_remove_all,
     core_custom_meta_reaches_on_connect_and_on_join,
     core_notify_user_name_reaches_signed_in_clients_only,
+    core_cluster_joins_leaves_and_subscriber_lists_span_nodes,
+    core_cluster_channel_changes_through_another_node,
+    core_cluster_chat_reaches_clients_on_every_node,
+    core_cluster_unregister_through_another_node_then_reconnect,
 }
 
 #[test]

@@ -77,6 +77,10 @@ pub struct ServerConfig {
     pub limit_remote_control_to_authenticated_users: bool,
     /// How many chat messages each channel keeps for `GetChatHistory`. Default 100.
     pub chat_history_size: usize,
+    /// Share subscriptions with every node on this Redis (`redis://HOST:PORT[/DB]`), like
+    /// ServiceStack's `RedisServerEvents`: same keys (`sse:*`), topic (`sse:topic`) and
+    /// message grammar. `None` (the default) keeps everything in this process.
+    pub redis_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -96,25 +100,30 @@ impl Default for ServerConfig {
             hooks: ServerHooks::default(),
             limit_remote_control_to_authenticated_users: false,
             chat_history_size: 100,
+            redis_url: None,
         }
     }
 }
 
 impl ServerConfig {
     /// The profile names [`for_profile`](Self::for_profile) knows.
-    pub const PROFILES: [&'static str; 5] = [
+    pub const PROFILES: [&'static str; 6] = [
         "default",
         "auth",
         "no_notify",
         "slow_heartbeat",
         "custom_meta",
+        "cluster",
     ];
 
     /// The server profiles of the shared conformance scenarios
     /// (`conformance-tests/scenarios/FORMAT.md`): `default` (the C# suite's AppHost), `auth`
     /// (plus `limit_to_authenticated_users`), `no_notify` (no join/leave notifications, 400 ms
     /// idle timeout, like the Redis stateful fixture), `slow_heartbeat` (10 s heartbeats) and
-    /// `custom_meta` (the docs' "Event Subscription Metadata": see [`custom_meta_hooks`](Self::custom_meta_hooks)).
+    /// `custom_meta` (the docs' "Event Subscription Metadata": see [`custom_meta_hooks`](Self::custom_meta_hooks))
+    /// and `cluster` (each node's settings are `default`'s; the binary and the conformance
+    /// runner start two nodes on one Redis behind a round-robin front, see
+    /// [`TestCluster`](crate::TestCluster)).
     ///
     /// ```
     /// use servicestack_events_server::ServerConfig;
@@ -124,7 +133,7 @@ impl ServerConfig {
     pub fn for_profile(name: &str) -> Option<Self> {
         let tests = Self::for_tests();
         Some(match name {
-            "default" => tests,
+            "default" | "cluster" => tests,
             "auth" => ServerConfig {
                 limit_to_authenticated_users: true,
                 ..tests

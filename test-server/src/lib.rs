@@ -43,23 +43,36 @@
 //! - Test controls: `POST /test/faults`, `POST /test/raw?id=`, `POST /test/disconnect-all`,
 //!   `GET /test/stats`, `POST /test/expire-tokens`, `POST /test/reset`, `POST /test/notify`.
 //! - Hooks ([`ServerHooks`]) and custom `Meta` / `ConnectArgs` / `ServerArgs` through [`ServerConfig::hooks`].
+//!
+//! # Scale-out through Redis
+//!
+//! With [`ServerConfig::redis_url`] a server is one node of a cluster, like ServiceStack's
+//! `RedisServerEvents` (same keys, `sse:topic` grammar and record shape): notifications reach
+//! subscribers on every node, and any node answers heartbeat, unregister, update and
+//! subscriber-list requests for any subscription. [`TestCluster`] starts several nodes on one
+//! Redis behind a [`RoundRobinFront`]; [`RedisProcess`] is a throwaway `redis-server`.
+//! [`ServerEvents`] publishes to the whole cluster; its inspection methods see this node's
+//! streams.
 #![warn(missing_docs)]
 
 mod auth;
 mod binding;
 mod chat_history;
+mod cluster;
 mod config;
 mod cors;
 mod error;
 mod faults;
 mod frame;
 mod hooks;
+mod provider;
 mod registry;
 mod respond;
 mod routes;
 mod server;
 mod util;
 
+pub use cluster::{RedisProcess, RoundRobinFront, TestCluster};
 pub use config::{ServerConfig, ServerPaths};
 pub use error::ServerError;
 pub use faults::{Faults, FaultsSnapshot};

@@ -10,7 +10,32 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use servicestack_events_server::{ServerConfig, TestServer};
+use servicestack_events_server::{ServerConfig, TestCluster, TestServer};
+
+/// How many nodes the `cluster` profile starts.
+const CLUSTER_NODES: usize = 2;
+
+/// One server, or the `cluster` profile's nodes behind their front.
+enum Host {
+    Single(TestServer),
+    Cluster(TestCluster),
+}
+
+impl Host {
+    fn base_url(&self) -> &str {
+        match self {
+            Host::Single(s) => s.base_url(),
+            Host::Cluster(c) => c.base_url(),
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            Host::Single(s) => s.shutdown().await,
+            Host::Cluster(c) => c.shutdown().await,
+        }
+    }
+}
 use tracing_subscriber::EnvFilter;
 
 /// Reference ServiceStack Server Events host.
@@ -24,7 +49,8 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     port: u16,
     /// Start from a conformance-scenario profile (default, auth, no_notify, slow_heartbeat,
-    /// custom_meta; see
+    /// custom_meta, cluster: two nodes on one Redis behind a round-robin front, on --redis or
+    /// a redis-server of its own; see
     /// conformance-tests/scenarios/FORMAT.md); the other flags override its settings.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(ServerConfig::PROFILES))]
     profile: Option<String>,
@@ -52,6 +78,10 @@ struct Args {
     /// Write this many extra newlines before every frame (the historical OnPublish variant).
     #[arg(long, default_value_t = 0)]
     newlines_before_frame: usize,
+    /// Share subscriptions with every node on this Redis (`redis://HOST:PORT`), like
+    /// ServiceStack's RedisServerEvents.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
 }
 
 impl Args {
@@ -77,6 +107,9 @@ impl Args {
         config.validate_user_address &= !self.no_validate_address;
         if self.static_dir.is_some() {
             config.static_dir = self.static_dir.clone();
+        }
+        if self.redis.is_some() {
+            config.redis_url = self.redis.clone();
         }
         if self.newlines_before_frame > 0 {
             config.newlines_before_frame = self.newlines_before_frame;
@@ -139,10 +172,19 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = match TestServer::start_at(addr, args.config()).await {
+    let started = if args.profile.as_deref() == Some("cluster") {
+        TestCluster::start_at(addr, args.config(), CLUSTER_NODES)
+            .await
+            .map(Host::Cluster)
+    } else {
+        TestServer::start_at(addr, args.config())
+            .await
+            .map(Host::Single)
+    };
+    let server = match started {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("test-server: cannot listen on {addr}: {e}");
+            eprintln!("test-server: cannot start on {addr}: {e}");
             return ExitCode::FAILURE;
         }
     };

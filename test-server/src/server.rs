@@ -17,6 +17,7 @@ use tower::ServiceExt as _;
 
 use crate::config::ServerConfig;
 use crate::faults::Faults;
+use crate::provider::Provider;
 use crate::registry::{ServerEvents, Shared};
 use crate::respond::{ConnectionAbort, RemoteAddr};
 
@@ -39,6 +40,7 @@ pub struct TestServer {
     addr: SocketAddr,
     base_url: String,
     events: ServerEvents,
+    provider: Arc<dyn Provider>,
     faults: Faults,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
@@ -63,8 +65,9 @@ impl TestServer {
     pub async fn start_at(addr: SocketAddr, config: ServerConfig) -> io::Result<TestServer> {
         let faults = Faults::default();
         let shared = Shared::new(config, faults.clone());
+        let provider = crate::provider::for_config(&shared).await?;
         let router = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            crate::routes::router(shared.clone())
+            crate::routes::router(shared.clone(), provider.clone())
         }))
         .map_err(|_| {
             io::Error::new(
@@ -83,6 +86,7 @@ impl TestServer {
             addr,
             base_url: format!("http://{addr}"),
             events: ServerEvents { shared },
+            provider,
             faults,
             cancel,
             task: Some(task),
@@ -118,6 +122,8 @@ impl TestServer {
     /// returns once every connection is closed (connections still busy after a short grace
     /// period are dropped).
     pub async fn shutdown(mut self) {
+        // `Dispose()`: this node's subscriptions leave the shared store (Redis) first.
+        self.provider.shutdown().await;
         self.begin_shutdown();
         if let Some(task) = self.task.take() {
             let _ = task.await;

@@ -21,17 +21,6 @@ async fn limited() -> servicestack_events_server::TestServer {
     server_with(|c| c.limit_to_authenticated_users = true).await
 }
 
-async fn login(server: &servicestack_events_server::TestServer, client: &reqwest::Client) -> Value {
-    let resp = client
-        .post(format!("{}/auth/credentials", server.base_url()))
-        .json(&json!({"userName": "user", "password": "pass"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn anonymous_stream_is_401_before_any_stream_header() {
     let server = limited().await;
@@ -165,11 +154,10 @@ async fn cookie_session_authenticates_stream_heartbeat_update_and_unregister() {
 #[tokio::test]
 async fn bearer_header_and_ss_tok_query_authenticate() {
     let server = limited().await;
-    let auth = login(&server, &client()).await;
+    let auth = login(server.base_url()).await;
     let token = auth["bearerToken"].as_str().unwrap().to_string();
 
-    let mut sse = Sse::send(client().get(stream_url(&server, "")).bearer_auth(&token)).await;
-    let args = sse.frame().await.map();
+    let (_sse, args) = bearer_stream(&server, "", &token).await;
     assert_eq!(s(&args["isAuthenticated"]), "true");
 
     let mut sse2 = Sse::open(&server, &format!("channels=Q&ss-tok={token}")).await;
@@ -190,15 +178,8 @@ async fn bearer_header_and_ss_tok_query_authenticate() {
 #[tokio::test]
 async fn expired_tokens_get_401_everywhere() {
     let server = limited().await;
-    let token = login(&server, &client()).await["bearerToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (_sse, args) = {
-        let mut sse = Sse::send(client().get(stream_url(&server, "")).bearer_auth(&token)).await;
-        let args = sse.frame().await.map();
-        (sse, args)
-    };
+    let token = login_token(server.base_url()).await;
+    let (_sse, args) = bearer_stream(&server, "", &token).await;
 
     let resp = client()
         .post(format!("{}/test/expire-tokens", server.base_url()))
@@ -253,12 +234,8 @@ async fn expired_tokens_get_401_everywhere() {
 
     // A fresh login gives a working token again. It is a new session, so the subscription of
     // the old one is not its to pulse (403); its own new stream's heartbeats work.
-    let fresh = login(&server, &client()).await["bearerToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut sse = Sse::send(client().get(stream_url(&server, "")).bearer_auth(&fresh)).await;
-    let fresh_args = sse.frame().await.map();
+    let fresh = login_token(server.base_url()).await;
+    let (_sse, fresh_args) = bearer_stream(&server, "", &fresh).await;
     let hb = client()
         .post(s(&args["heartbeatUrl"]))
         .bearer_auth(&fresh)
@@ -278,13 +255,9 @@ async fn expired_tokens_get_401_everywhere() {
 #[tokio::test]
 async fn without_the_limit_bad_tokens_still_fail_heartbeats_but_streams_are_anonymous() {
     let server = server().await;
-    let token = login(&server, &client()).await["bearerToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = login_token(server.base_url()).await;
     server.events().expire_tokens();
-    let mut sse = Sse::send(client().get(stream_url(&server, "")).bearer_auth(&token)).await;
-    let args = sse.frame().await.map();
+    let (_sse, args) = bearer_stream(&server, "", &token).await;
     assert_eq!(s(&args["isAuthenticated"]), "false");
     let hb = client()
         .post(s(&args["heartbeatUrl"]))
@@ -308,14 +281,8 @@ async fn a_signed_in_subscription_is_acted_on_only_by_its_own_session() {
     // ServiceStack checks only the caller's address, so anybody on the same machine (or behind
     // the same proxy) who learns a subscription id can pulse, move, unregister or speak for it.
     let server = limited().await;
-    let owner = login(&server, &client()).await["bearerToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let other = login(&server, &client()).await["bearerToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let owner = login_token(server.base_url()).await;
+    let other = login_token(server.base_url()).await;
     assert_ne!(owner, other);
     let mut sse = Sse::send(
         client()
@@ -403,10 +370,7 @@ async fn a_signed_in_subscription_is_acted_on_only_by_its_own_session() {
 #[tokio::test]
 async fn subscriber_lists_follow_the_stream_rule() {
     let server = limited().await;
-    let token = login(&server, &client()).await["bearerToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = login_token(server.base_url()).await;
     let mut sse = Sse::send(
         client()
             .get(stream_url(&server, "channels=home"))

@@ -10,19 +10,6 @@ use http::StatusCode;
 use serde_json::{Value, json};
 use servicestack_events_server::{ServerConfig, ServerHooks};
 
-async fn login_token(base: &str) -> String {
-    let resp: Value = client()
-        .post(format!("{base}/auth/credentials"))
-        .json(&json!({"userName": "user", "password": "pass"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    resp["bearerToken"].as_str().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn custom_meta_reaches_connect_join_and_subscriber_lists_but_server_args_stay_home() {
     let server = server_with(|c| c.hooks = ServerConfig::custom_meta_hooks()).await;
@@ -40,13 +27,7 @@ async fn custom_meta_reaches_connect_join_and_subscriber_lists_but_server_args_s
     assert!(!own_join.map().contains_key("motd"));
 
     let token = login_token(server.base_url()).await;
-    let mut signed_in = Sse::send(
-        client()
-            .get(stream_url(&server, "channels=home"))
-            .bearer_auth(&token),
-    )
-    .await;
-    let signed_args = signed_in.frame().await.map();
+    let (_signed_in, signed_args) = bearer_stream(&server, "channels=home", &token).await;
     assert_eq!(s(&signed_args["team"]), "signed-in");
     let join = first.frame().await;
     assert_eq!(join.selector(), "home@cmd.onJoin");
@@ -187,13 +168,7 @@ async fn on_init_and_on_heartbeat_init_can_refuse() {
 async fn notify_user_name_reaches_signed_in_streams_only() {
     let server = server().await;
     let token = login_token(server.base_url()).await;
-    let mut signed_in = Sse::send(
-        client()
-            .get(stream_url(&server, "channels=home"))
-            .bearer_auth(&token),
-    )
-    .await;
-    let signed_args = signed_in.frame().await.map();
+    let (mut signed_in, signed_args) = bearer_stream(&server, "channels=home", &token).await;
     signed_in.frame().await;
     let (mut anonymous, anon_args) = Sse::connect(&server, "channels=home").await;
     anonymous.frame().await; // own join
@@ -258,13 +233,7 @@ async fn remote_control_can_be_limited_to_signed_in_users() {
 
     // A signed-in user relays through its own subscription.
     let token = login_token(server.base_url()).await;
-    let mut own = Sse::send(
-        client()
-            .get(stream_url(&server, "channels=home"))
-            .bearer_auth(&token),
-    )
-    .await;
-    let own_args = own.frame().await.map();
+    let (_own, own_args) = bearer_stream(&server, "channels=home", &token).await;
     let signed_in = client()
         .post(&url)
         .bearer_auth(&token)

@@ -12,6 +12,7 @@
 
 mod bench;
 mod ffi;
+mod redis;
 mod util;
 mod wasm;
 mod wasm_size;
@@ -45,6 +46,7 @@ fn setup() -> Result {
     util::ensure_rust_target("wasm32-unknown-unknown")?;
     wasm::setup()?;
     ffi::setup()?;
+    redis::setup()?;
     Ok(())
 }
 
@@ -150,7 +152,19 @@ fn test(args: &[&str]) -> Result {
     }
     if wants("rust") {
         step("Rust tests (the whole workspace)");
-        run("cargo", &["test", "--workspace"])?;
+        let redis_server = redis::server_path();
+        if redis_server.is_none() && util::strict() {
+            return Err("redis-server is required in CI (the Redis cluster tests)".into());
+        }
+        let redis_server = redis_server
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let envs: Vec<(&str, &str)> = if redis_server.is_empty() {
+            Vec::new()
+        } else {
+            vec![("REDIS_SERVER", redis_server.as_str())]
+        };
+        util::run_env(&util::root(), "cargo", &["test", "--workspace"], &envs)?;
         step("Fuzz targets (built, and their bodies run on a seed sweep; fuzz/README.md)");
         run("cargo", &["test", "--manifest-path", "fuzz/Cargo.toml"])?;
     }

@@ -97,6 +97,9 @@ impl Shared {
             return false;
         }
         bump(&self.counters.total_unsubscriptions);
+        if let Some(link) = self.cluster() {
+            link.removed(sub);
+        }
         if let Some(hook) = &self.config.hooks.on_unsubscribe {
             hook(&sub.info());
         }

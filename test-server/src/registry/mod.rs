@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -27,6 +27,7 @@ use crate::frame::{CloseMode, EventStream, StreamCtl};
 use crate::hooks::{NewSubscription, StringMap};
 use crate::util::{lock, read, string_map_json, unix_ms, write};
 
+mod cluster;
 mod events;
 mod housekeeping;
 mod indexes;
@@ -34,6 +35,7 @@ mod publish;
 mod stats;
 mod subscription;
 
+pub(crate) use cluster::ClusterLink;
 pub use events::ServerEvents;
 pub(crate) use publish::Target;
 pub use stats::ServerStats;
@@ -65,6 +67,8 @@ pub(crate) struct Shared {
     counters: Counters,
     /// Cancelled when the server shuts down.
     pub(crate) cancel: tokio_util::sync::CancellationToken,
+    /// The cluster provider's link, when the node shares its subscriptions (Redis).
+    cluster: OnceLock<Arc<dyn ClusterLink>>,
 }
 
 impl Shared {
@@ -87,7 +91,24 @@ impl Shared {
             shutting_down: AtomicBool::new(false),
             counters: Counters::default(),
             cancel: tokio_util::sync::CancellationToken::new(),
+            cluster: OnceLock::new(),
         })
+    }
+
+    /// Installs the cluster link (once, before the server accepts requests).
+    pub(crate) fn set_cluster(&self, link: Arc<dyn ClusterLink>) {
+        if self.cluster.set(link).is_err() {
+            tracing::warn!("a cluster link was already installed; the second is ignored");
+        }
+    }
+
+    pub(super) fn cluster(&self) -> Option<&Arc<dyn ClusterLink>> {
+        self.cluster.get()
+    }
+
+    /// Every local subscription, in registration order.
+    pub(crate) fn local_subscriptions(&self) -> Vec<Arc<Subscription>> {
+        self.all_sorted()
     }
 
     fn now_ms(&self) -> u64 {
@@ -274,6 +295,9 @@ impl Shared {
         }
         let channels = sub.channels();
         write(&self.indexes).insert(sub, &channels);
+        if let Some(link) = self.cluster() {
+            link.registered(sub);
+        }
         bump(&self.counters.total_connections);
         self.publish_one(sub, "cmd.onConnect", &connect_json);
         if let Some(hook) = &self.config.hooks.on_subscribe {
@@ -305,6 +329,13 @@ impl Shared {
         let target = self.publish_one(&sub, "cmd.onHeartbeat", &sub.meta_json());
         self.process_pending();
         Some((sub, target))
+    }
+
+    /// Drops a subscription whose registration failed (its record could not be stored): its
+    /// stream ends and its channels hear the leave.
+    pub(crate) fn forget(&self, sub: &Arc<Subscription>) {
+        self.unsubscribe(sub, CloseMode::Abort);
+        self.process_pending();
     }
 
     /// `UnRegisterAsync` for a known subscription.
@@ -381,6 +412,9 @@ impl Shared {
     }
 
     fn notify_update(&self, sub: &Arc<Subscription>, merged: &[String]) {
+        if let Some(link) = self.cluster() {
+            link.changed(sub);
+        }
         if let Some(hook) = &self.config.hooks.on_update {
             hook(&sub.info());
         }
@@ -424,6 +458,11 @@ impl Shared {
         all
     }
 
+    /// This node's subscriptions of one user id.
+    pub(crate) fn local_by_user_id(&self, user_id: &str) -> Vec<Arc<Subscription>> {
+        Indexes::members(&read(&self.indexes).user_ids, user_id)
+    }
+
     pub(crate) fn infos_by_user_id(&self, user_id: &str) -> Vec<SubscriptionInfo> {
         Indexes::members(&read(&self.indexes).user_ids, user_id)
             .iter()
@@ -431,8 +470,16 @@ impl Shared {
             .collect()
     }
 
+    /// Forgets every subscription (notifying nobody); a cluster provider drops their records.
     pub(crate) fn reset(&self) {
-        *write(&self.indexes) = Indexes::default();
+        let forgotten = std::mem::take(&mut *write(&self.indexes));
+        if let Some(link) = self.cluster() {
+            let mut subs: Vec<_> = forgotten.subs.into_values().collect();
+            subs.sort_by_key(|s| s.serial);
+            for sub in &subs {
+                link.removed(sub);
+            }
+        }
         self.chat_history.clear();
         self.cleanup.clear();
     }

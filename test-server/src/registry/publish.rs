@@ -127,7 +127,9 @@ impl Shared {
     }
 
     /// [`notify`](Self::notify) without draining the cleanup queue, for notices sent while
-    /// registering or unsubscribing (joins, leaves, updates), whose caller drains.
+    /// registering or unsubscribing (joins, leaves, updates), whose caller drains. With a
+    /// cluster link the notification leaves through it and comes back through
+    /// [`deliver`](Self::deliver) on every node.
     pub(super) fn write_to(
         &self,
         target: Target<'_>,
@@ -135,6 +137,25 @@ impl Shared {
         body: &Bytes,
         filter: Option<&str>,
     ) {
+        match self.cluster() {
+            Some(link) => link.publish(target, selector, body, filter),
+            None => self.write_local(target, selector, body, filter),
+        }
+    }
+
+    /// A notification that came from the cluster: written to this node's recipients only.
+    pub(crate) fn deliver(
+        &self,
+        target: Target<'_>,
+        selector: &str,
+        body: &Bytes,
+        filter: Option<&str>,
+    ) {
+        self.write_local(target, selector, body, filter);
+        self.process_pending();
+    }
+
+    fn write_local(&self, target: Target<'_>, selector: &str, body: &Bytes, filter: Option<&str>) {
         let subs = self.recipients(target, filter);
         if subs.is_empty() {
             return;

@@ -6,9 +6,10 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
-use super::{AppState, Denied, check_access};
+use super::{AppState, Denied, check_access, unavailable};
 use crate::auth::Credentials;
 use crate::binding::{parse_query, query_value};
+use crate::provider::Pulsed;
 use crate::respond::{ApiError, RemoteAddr, empty, plain_status};
 
 /// How long a heartbeat waits for its `cmd.onHeartbeat` frame to reach the connection.
@@ -49,8 +50,10 @@ pub(crate) async fn heartbeat(
             &format!("Subscription '{id}' does not exist"),
         )
     };
-    let Some(sub) = shared.get(&id) else {
-        return not_found();
+    let sub = match state.provider.find(&id).await {
+        Ok(Some(sub)) => sub,
+        Ok(None) => return not_found(),
+        Err(e) => return unavailable(e).into_response(),
     };
     let remote = parts.extensions.get::<RemoteAddr>().map(|r| r.ip());
     match check_access(shared, &sub, remote, &creds) {
@@ -63,9 +66,11 @@ pub(crate) async fn heartbeat(
             );
         }
     }
-    match shared.pulse(&id) {
-        None => not_found(),
-        Some((sub, target)) => {
+    match state.provider.pulse(&sub).await {
+        Err(e) => unavailable(e).into_response(),
+        Ok(Pulsed::NotFound) => not_found(),
+        Ok(Pulsed::Remote) => empty(StatusCode::OK),
+        Ok(Pulsed::Local(sub, target)) => {
             if let Some(target) = target {
                 sub.stream.wait_delivered(target, DELIVERY_WAIT).await;
             }

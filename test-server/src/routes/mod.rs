@@ -14,7 +14,8 @@ use crate::auth::Credentials;
 use crate::binding::Req;
 use crate::config::{update_route, validate_path};
 use crate::cors;
-use crate::registry::{Shared, Subscription};
+use crate::provider::{Provider, ProviderError, SubRef};
+use crate::registry::Shared;
 use crate::respond::ApiError;
 
 pub(crate) mod auth;
@@ -32,6 +33,8 @@ pub(crate) mod unregister;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) shared: Arc<Shared>,
+    /// Where subscriptions live (this process, or every node on one Redis).
+    pub(crate) provider: Arc<dyn Provider>,
     pub(crate) instances: instances::Instances,
 }
 
@@ -74,7 +77,7 @@ pub(crate) enum Denied {
 /// unregister or impersonate it even from the same address.
 pub(crate) fn check_access(
     shared: &Shared,
-    sub: &Subscription,
+    sub: &SubRef,
     remote: Option<IpAddr>,
     creds: &Credentials,
 ) -> Result<(), Denied> {
@@ -99,15 +102,21 @@ pub(crate) fn check_access(
 /// The subscription a service request names by `key` (`id`, or `from` for chat posts), once
 /// its token is valid (else 401), the subscription exists (else 404) and the caller may act on
 /// it (else 403).
-pub(crate) fn requested_subscription_by(
-    shared: &Shared,
+pub(crate) async fn requested_subscription_by(
+    state: &AppState,
     req: &Req,
     key: &str,
     not_found: impl FnOnce(&str) -> ApiError,
-) -> Result<Arc<Subscription>, ApiError> {
+) -> Result<SubRef, ApiError> {
+    let shared = &state.shared;
     let creds = reject_invalid_token(shared, req)?;
     let id = req.params.str(key).unwrap_or_default();
-    let sub = shared.get(&id).ok_or_else(|| not_found(&id))?;
+    let sub = state
+        .provider
+        .find(&id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| not_found(&id))?;
     if check_access(shared, &sub, req.remote, &creds).is_err() {
         return Err(ApiError::subscription_forbidden(&id));
     }
@@ -115,11 +124,20 @@ pub(crate) fn requested_subscription_by(
 }
 
 /// [`requested_subscription_by`] the `id` parameter.
-pub(crate) fn requested_subscription(
-    shared: &Shared,
+pub(crate) async fn requested_subscription(
+    state: &AppState,
     req: &Req,
-) -> Result<Arc<Subscription>, ApiError> {
-    requested_subscription_by(shared, req, "id", ApiError::subscription_not_found)
+) -> Result<SubRef, ApiError> {
+    requested_subscription_by(state, req, "id", ApiError::subscription_not_found).await
+}
+
+/// 503 for a provider that cannot answer (Redis down).
+pub(crate) fn unavailable(e: ProviderError) -> ApiError {
+    ApiError::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        format!("The subscription store is unavailable: {e}"),
+    )
 }
 
 /// Rejects requests presenting an unknown or expired bearer token (401).
@@ -153,10 +171,11 @@ async fn delay(State(state): State<AppState>, req: Request, next: Next) -> Respo
 }
 
 /// Builds the application router.
-pub(crate) fn router(shared: Arc<Shared>) -> Result<Router, String> {
+pub(crate) fn router(shared: Arc<Shared>, provider: Arc<dyn Provider>) -> Result<Router, String> {
     let paths = shared.config.paths.clone();
     let state = AppState {
         shared,
+        provider,
         instances: instances::Instances::default(),
     };
 

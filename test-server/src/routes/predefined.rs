@@ -24,17 +24,17 @@ pub(crate) async fn dispatch(
     let paths = &state.shared.config.paths;
     match name.as_str() {
         "geteventsubscribers" if paths.subscribers.is_some() => {
-            subscribers::handle_get(&state, req)
+            subscribers::handle_get(&state, req).await
         }
         "updateeventsubscriber" if paths.update_subscribers.is_some() => {
-            subscribers::handle_update(&state, req)
+            subscribers::handle_update(&state, req).await
         }
         "unregistereventsubscriber" if paths.unregister.is_some() => {
             unregister::handle(&state, req).await
         }
-        "postchattochannel" => test_services::handle_chat(&state, req),
-        "postrawtochannel" => test_services::handle_raw(&state, req),
-        "postobjecttochannel" => test_services::handle_object(&state, req),
+        "postchattochannel" => test_services::handle_chat(&state, req).await,
+        "postrawtochannel" => test_services::handle_raw(&state, req).await,
+        "postobjecttochannel" => test_services::handle_object(&state, req).await,
         "getchathistory" => test_services::handle_chat_history(&state, req),
         "authenticate" => auth::handle(&state, req),
         "resetserverevents" => {

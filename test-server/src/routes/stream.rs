@@ -155,7 +155,10 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
         return response;
     }
 
-    let anon = shared.next_anon();
+    let anon = match state.provider.next_anon().await {
+        Ok(anon) => anon,
+        Err(e) => return super::unavailable(e).into_response(),
+    };
     let id = random_id(20);
     let base = match shared.faults.take_foreign_connect_urls() {
         None => base_url(&parts),
@@ -192,6 +195,12 @@ pub(crate) async fn stream(State(state): State<AppState>, parts: http::request::
     let (sub, body) = shared.open_subscription(id, identity, channels, urls);
     if let Some(abort) = parts.extensions.get::<ConnectionAbort>() {
         sub.stream.set_connection(abort.0.clone());
+    }
+    // Store first (`RegisterAsync`): the client cannot read `cmd.onConnect` before every node
+    // can find the subscription, because the body is returned only after this.
+    if let Err(e) = state.provider.stored(sub.clone()).await {
+        shared.forget(&sub);
+        return super::unavailable(e).into_response();
     }
     stream_response(body)
 }

@@ -6,7 +6,7 @@ use axum::response::Response;
 use bytes::{BufMut, BytesMut};
 use http::StatusCode;
 
-use super::{AppState, reject_invalid_token, requested_subscription};
+use super::{AppState, reject_invalid_token, requested_subscription, unavailable};
 use crate::auth::Credentials;
 use crate::binding::{Req, query_value};
 use crate::respond::{ApiError, json_text};
@@ -16,10 +16,10 @@ pub(crate) async fn get_subscribers(
     State(state): State<AppState>,
     req: Req,
 ) -> Result<Response, ApiError> {
-    handle_get(&state, req)
+    handle_get(&state, req).await
 }
 
-pub(crate) fn handle_get(state: &AppState, req: Req) -> Result<Response, ApiError> {
+pub(crate) async fn handle_get(state: &AppState, req: Req) -> Result<Response, ApiError> {
     // The list follows the stream's rule: who may not subscribe may not see who did.
     let creds = reject_invalid_token(&state.shared, &req)?;
     if state.shared.config.limit_to_authenticated_users
@@ -35,7 +35,11 @@ pub(crate) fn handle_get(state: &AppState, req: Req) -> Result<Response, ApiErro
     if let Some(typed) = req.params.list("channels") {
         channels.extend(typed);
     }
-    let items = state.shared.details_json(&channels);
+    let items = state
+        .provider
+        .details(&channels)
+        .await
+        .map_err(unavailable)?;
     let mut out = BytesMut::with_capacity(2 + items.iter().map(|i| i.len() + 1).sum::<usize>());
     out.put_u8(b'[');
     for (i, item) in items.iter().enumerate() {
@@ -53,25 +57,26 @@ pub(crate) async fn update_subscriber(
     State(state): State<AppState>,
     req: Req,
 ) -> Result<Response, ApiError> {
-    handle_update(&state, req)
+    handle_update(&state, req).await
 }
 
-pub(crate) fn handle_update(state: &AppState, req: Req) -> Result<Response, ApiError> {
-    let shared = &state.shared;
-    let sub = requested_subscription(shared, &req)?;
+pub(crate) async fn handle_update(state: &AppState, req: Req) -> Result<Response, ApiError> {
+    let sub = requested_subscription(state, &req).await?;
     let subscribe = req.params.list("subscribeChannels");
     let unsubscribe = req.params.list("unsubscribeChannels");
     for ch in subscribe.iter().chain(unsubscribe.iter()).flatten() {
         ApiError::check_name("Channel", ch)?;
     }
-    if let Some(channels) = unsubscribe
-        && !shared.unsubscribe_from_channels(&sub, &channels)
-    {
-        return Err(ApiError::subscription_not_found(&sub.id));
-    }
-    if let Some(channels) = subscribe
-        && !shared.subscribe_to_channels(&sub, &channels)
-    {
+    let updated = state
+        .provider
+        .update(
+            &sub,
+            &unsubscribe.unwrap_or_default(),
+            &subscribe.unwrap_or_default(),
+        )
+        .await
+        .map_err(unavailable)?;
+    if !updated {
         return Err(ApiError::subscription_not_found(&sub.id));
     }
     Ok(json_text(StatusCode::OK, "{}"))

@@ -10,9 +10,10 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{AppState, reject_invalid_token, requested_subscription_by};
+use super::{AppState, reject_invalid_token, requested_subscription_by, unavailable};
 use crate::auth::Credentials;
 use crate::binding::Req;
+use crate::provider::SubRef;
 use crate::registry::Target;
 use crate::respond::{ApiError, empty, json};
 
@@ -83,11 +84,11 @@ fn channel_and_selector(
 
 /// The sender subscription `From`: it must exist (404) and the caller must be allowed to act
 /// on it (403), so a post cannot speak for somebody else's subscription.
-fn require_from(state: &AppState, req: &Req) -> Result<crate::SubscriptionInfo, ApiError> {
-    requested_subscription_by(&state.shared, req, "from", |from| {
+async fn require_from(state: &AppState, req: &Req) -> Result<SubRef, ApiError> {
+    requested_subscription_by(state, req, "from", |from| {
         ApiError::not_found(format!("Subscription {from} does not exist"))
     })
-    .map(|s| s.info())
+    .await
 }
 
 fn to_body<T: Serialize>(value: &T) -> Bytes {
@@ -96,12 +97,13 @@ fn to_body<T: Serialize>(value: &T) -> Bytes {
 
 /// `PostChatToChannel` at `/channels/{Channel}/chat`.
 pub(crate) async fn chat(State(state): State<AppState>, req: Req) -> Result<Response, ApiError> {
-    handle_chat(&state, req)
+    handle_chat(&state, req).await
 }
 
-pub(crate) fn handle_chat(state: &AppState, req: Req) -> Result<Response, ApiError> {
+pub(crate) async fn handle_chat(state: &AppState, req: Req) -> Result<Response, ApiError> {
     let shared = &state.shared;
-    let from_sub = require_from(state, &req)?;
+    let from_sub = require_from(state, &req).await?;
+    state.provider.ready().map_err(unavailable)?;
     let (channel, selector) = channel_and_selector(&req, true)?;
     let selector = selector.unwrap_or_default();
     let mut msg = ChatMessage {
@@ -115,7 +117,12 @@ pub(crate) fn handle_chat(state: &AppState, req: Req) -> Result<Response, ApiErr
         Some(to_user_id) => {
             msg.private = true;
             shared.notify(Target::UserId(&to_user_id), &selector, &to_body(&msg), None);
-            for to_sub in shared.infos_by_user_id(&to_user_id) {
+            let recipients = state
+                .provider
+                .by_user_id(&to_user_id)
+                .await
+                .map_err(unavailable)?;
+            for to_sub in recipients {
                 let text = msg.message.clone().unwrap_or_default();
                 msg.message = Some(format!("@{}: {}", to_sub.display_name, text));
                 shared.notify(
@@ -137,10 +144,10 @@ pub(crate) fn handle_chat(state: &AppState, req: Req) -> Result<Response, ApiErr
 
 /// `PostRawToChannel` at `/channels/{Channel}/raw`.
 pub(crate) async fn raw(State(state): State<AppState>, req: Req) -> Result<Response, ApiError> {
-    handle_raw(&state, req)
+    handle_raw(&state, req).await
 }
 
-pub(crate) fn handle_raw(state: &AppState, req: Req) -> Result<Response, ApiError> {
+pub(crate) async fn handle_raw(state: &AppState, req: Req) -> Result<Response, ApiError> {
     let shared = &state.shared;
     if shared.config.limit_remote_control_to_authenticated_users
         && !matches!(
@@ -152,7 +159,8 @@ pub(crate) fn handle_raw(state: &AppState, req: Req) -> Result<Response, ApiErro
             "Remote control is limited to authenticated users",
         ));
     }
-    require_from(state, &req)?;
+    require_from(state, &req).await?;
+    state.provider.ready().map_err(unavailable)?;
     let (channel, selector) = channel_and_selector(&req, true)?;
     let selector = selector.unwrap_or_default();
     // A string message is JSON-quoted; null gives an empty body.
@@ -169,11 +177,12 @@ pub(crate) fn handle_raw(state: &AppState, req: Req) -> Result<Response, ApiErro
 
 /// `PostObjectToChannel` at `/channels/{Channel}/object`.
 pub(crate) async fn object(State(state): State<AppState>, req: Req) -> Result<Response, ApiError> {
-    handle_object(&state, req)
+    handle_object(&state, req).await
 }
 
-pub(crate) fn handle_object(state: &AppState, req: Req) -> Result<Response, ApiError> {
+pub(crate) async fn handle_object(state: &AppState, req: Req) -> Result<Response, ApiError> {
     let shared = &state.shared;
+    state.provider.ready().map_err(unavailable)?;
     let (channel, selector) = channel_and_selector(&req, false)?;
     let custom = req
         .params

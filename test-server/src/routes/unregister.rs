@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use http::StatusCode;
 
-use super::{AppState, requested_subscription};
+use super::{AppState, requested_subscription, unavailable};
 use crate::binding::Req;
 use crate::respond::{ApiError, json_text};
 
@@ -22,10 +22,11 @@ pub(crate) async fn unregister(
 }
 
 pub(crate) async fn handle(state: &AppState, req: Req) -> Result<Response, ApiError> {
-    let shared = &state.shared;
-    let sub = requested_subscription(shared, &req)?;
-    let meta = sub.meta_json();
-    shared.unregister_sub(&sub);
-    sub.stream.wait_ended(CLOSE_WAIT).await;
+    let sub = requested_subscription(state, &req).await?;
+    let meta = sub.meta_json.clone();
+    state.provider.unregister(&sub).await.map_err(unavailable)?;
+    if let Some(local) = &sub.local {
+        local.stream.wait_ended(CLOSE_WAIT).await;
+    }
     Ok(json_text(StatusCode::OK, meta))
 }

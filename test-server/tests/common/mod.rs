@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 use servicestack_events_server::{ServerConfig, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+pub mod redis_server;
+
 /// Generous upper bound for anything that should happen "now"; only reached on failure.
 pub const T: Duration = Duration::from_secs(5);
 /// How long a negative check ("nothing arrives") listens.
@@ -131,6 +133,19 @@ impl Sse {
 
     pub async fn open(server: &TestServer, query: &str) -> Sse {
         Sse::send(client().get(stream_url(server, query))).await
+    }
+
+    /// Reads this stream's `cmd.onConnect`; returns the stream and the connect args.
+    pub async fn connect_frame(mut self) -> (Sse, Map<String, Value>) {
+        let frame = self.frame().await;
+        assert_eq!(
+            frame.selector(),
+            "cmd.onConnect",
+            "first frame: {:?}",
+            frame.raw
+        );
+        let args = frame.map();
+        (self, args)
     }
 
     /// Opens a stream and reads its `cmd.onConnect`; returns the connect args.
@@ -312,4 +327,38 @@ pub async fn heartbeat(url: &str) -> reqwest::StatusCode {
 
 pub fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+/// Signs in with the test credentials (`user` / `pass`) and returns the whole response.
+pub async fn login(base: &str) -> Value {
+    let resp = client()
+        .post(format!("{base}/auth/credentials"))
+        .json(&serde_json::json!({"userName": "user", "password": "pass"}))
+        .send()
+        .await
+        .expect("login request");
+    assert_eq!(resp.status(), 200, "login status");
+    resp.json().await.expect("login body")
+}
+
+/// Signs in and returns the bearer token.
+pub async fn login_token(base: &str) -> String {
+    s(&login(base).await["bearerToken"]).to_string()
+}
+
+/// Opens a stream with `Authorization: Bearer <token>` and reads its `cmd.onConnect`.
+pub async fn bearer_stream(
+    server: &TestServer,
+    query: &str,
+    token: &str,
+) -> (Sse, Map<String, Value>) {
+    let mut sse = Sse::send(client().get(stream_url(server, query)).bearer_auth(token)).await;
+    let frame = sse.frame().await;
+    assert_eq!(
+        frame.selector(),
+        "cmd.onConnect",
+        "first frame: {:?}",
+        frame.raw
+    );
+    (sse, frame.map())
 }
