@@ -146,8 +146,10 @@ async fn foreign_connect_urls_are_rebased_and_get_no_credentials() {
     client.wait_for_next_heartbeat(WAIT).await.unwrap();
     client.subscribe_to_channels(["lobby"]).await.unwrap();
     // A second connection with foreign URLs is not reported again.
+    // The wait is registered before the restart, so a fast reconnect cannot slip past it.
+    let next_connect = client.wait_for_next_connect(WAIT);
     client.restart().unwrap();
-    let second = client.wait_for_next_connect(WAIT).await.unwrap();
+    let second = next_connect.await.unwrap();
     assert_ne!(second.id, info.id);
     if let Err(e) = client.wait_for_next_heartbeat(WAIT).await {
         panic!("{e}: {:?} {:?}", exceptions.lock().unwrap(), client.state());
