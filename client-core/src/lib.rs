@@ -101,6 +101,7 @@ mod json;
 #[cfg(test)]
 mod lifecycle_tests;
 mod message;
+mod options;
 mod origin;
 mod receiver;
 mod redact;
@@ -127,6 +128,7 @@ pub use message::{
     CommandKind, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_IDLE_TIMEOUT, ServerEventCommand,
     ServerEventConnect, ServerEventMessage, ServerEventUser,
 };
+pub use options::ClientOptions;
 pub use receiver::{MessageReceiver, Receiver, ReceiverContext};
 pub use service::ServiceClient;
 pub use state::{CloseReason, ConnectionState, ReconnectInfo};

@@ -83,7 +83,7 @@ impl ServerEventsClient {
         let _context = runtime.enter();
         let listeners = Arc::new(Listeners::default());
         let mut builder =
-            listeners.attach(options.apply(core::ServerEventsClient::builder(base_url)));
+            listeners.attach(core::ServerEventsClient::builder(base_url).options(options.into()));
         if let Some(provider) = credentials {
             builder = builder.credentials_provider(ForeignCredentials(provider));
         }

@@ -82,10 +82,12 @@ impl ForeignReceiver {
     }
 
     /// The declared name of the member `target` reaches, if any.
-    fn find(&self, target: &str) -> Option<&String> {
+    /// With `strict`, an argument type name matches only a member of the same name.
+    fn find(&self, target: &str, strict: bool) -> Option<&String> {
         let wanted = key(target);
         self.by_type
             .get(&wanted)
+            .filter(|member| !strict || key(member) == wanted)
             .or_else(|| self.by_name.get(&wanted))
     }
 }
@@ -95,7 +97,7 @@ impl MessageReceiver for ForeignReceiver {
         let target = context.message.target().unwrap_or_default();
         let message = ServerEventMessage::from(context.message);
         let selector = context.message.selector().unwrap_or_default();
-        let outcome = match self.find(target) {
+        let outcome = match self.find(target, context.strict_matching()) {
             Some(member) => self.receiver.invoke(member.clone(), message),
             None => self.receiver.no_such_method(target.to_owned(), message),
         };

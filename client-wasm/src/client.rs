@@ -14,7 +14,7 @@ use crate::error::{self, invalid_argument};
 use crate::hooks::{Hooks, LIFECYCLE_HANDLERS};
 use crate::js_receiver::JsReceiver;
 use crate::message_stream::MessageStream;
-use crate::options::ClientOptions;
+use crate::options::JsOptions;
 use crate::{convert, js};
 
 /// A trigger listener, kept to remove it by reference.
@@ -164,7 +164,7 @@ impl ServerEventsClient {
         options: Option<JsValue>,
     ) -> Result<ServerEventsClient, JsValue> {
         let channels = convert::channel_list(&channels.unwrap_or(JsValue::UNDEFINED), "channels")?;
-        let options = ClientOptions::read(&options.unwrap_or(JsValue::UNDEFINED))?;
+        let options = JsOptions::read(&options.unwrap_or(JsValue::UNDEFINED))?;
         let hooks = Rc::new(Hooks::new(
             options.on_exception.clone(),
             options.on_reconnect.clone(),
@@ -175,12 +175,12 @@ impl ServerEventsClient {
             listeners: RefCell::default(),
             resolver: RefCell::new(options.resolver.clone()),
             unload: RefCell::default(),
-            unregister_on_unload: options.unregister_on_unload,
-            with_credentials: options.with_credentials,
+            unregister_on_unload: options.core.unregister_on_unload,
+            with_credentials: options.core.with_credentials,
         });
-        let builder = CoreClient::builder(absolute_base_url(base_url)).channels(channels);
         let builder = options
-            .configure(builder, &hooks)?
+            .configure(CoreClient::builder(absolute_base_url(base_url)), &hooks)
+            .channels(channels)
             .on_connect({
                 let hooks = hooks.clone();
                 move |info| {

@@ -3416,6 +3416,10 @@ public func FfiConverterTypeStreamUrlResolver_lower(_ value: StreamUrlResolver) 
 
 /**
  * Settings of a [`ServerEventsClient`](crate::ServerEventsClient), fixed when it is built.
+ *
+ * Every field may be left out: an absent (`null`) field keeps the core's default
+ * (`servicestack_events::ClientOptions::default()`, stated in each field's doc), so Kotlin can
+ * write `ClientOptions(channels = listOf("home"))` and Swift `ClientOptions(channels: ["home"])`.
  */
 public struct ClientOptions: Equatable, Hashable {
     /**
@@ -3432,17 +3436,20 @@ public struct ClientOptions: Equatable, Hashable {
      */
     public let idleTimeoutMs: UInt64?
     /**
-     * How long to wait for a TCP connection and for `cmd.onConnect`, in milliseconds.
+     * How long to wait for a TCP connection and for `cmd.onConnect`, in milliseconds
+     * (default 10000).
      */
-    public let connectTimeoutMs: UInt64
+    public let connectTimeoutMs: UInt64?
     /**
-     * The limit for heartbeats, unregisters and service calls, in milliseconds.
+     * The limit for heartbeats, unregisters and service calls, in milliseconds (default
+     * 30000).
      */
-    public let requestTimeoutMs: UInt64
+    public let requestTimeoutMs: UInt64?
     /**
-     * The largest event accepted, in bytes; bigger ones are skipped and reported.
+     * The largest event accepted, in bytes (default 8 MiB); bigger ones are skipped and
+     * reported.
      */
-    public let maxEventSize: UInt64
+    public let maxEventSize: UInt64?
     /**
      * Sent as `Authorization: Bearer …` on every request.
      */
@@ -3452,29 +3459,34 @@ public struct ClientOptions: Equatable, Hashable {
      */
     public let headers: [String: String]
     /**
-     * How to wait between reconnect attempts.
+     * How to wait between reconnect attempts (default `ServiceStack`).
      */
     public let reconnectPolicy: ReconnectPolicy?
     /**
-     * The stream path.
+     * The stream path (default `/event-stream`).
      */
-    public let eventStreamPath: String
+    public let eventStreamPath: String?
     /**
-     * The subscribers path.
+     * The subscribers path (default `/event-subscribers`).
      */
-    public let subscribersPath: String
+    public let subscribersPath: String?
     /**
      * The most unread messages one `messages()` stream (Kotlin `messageFlow()`, Swift
-     * `messageStream()`) holds; past it the oldest are dropped and a `MessagesDropped` error
-     * goes to `onException` once per overflow.
+     * `messageStream()`) holds (default 1024); past it the oldest are dropped and a
+     * `MessagesDropped` error goes to `onException` once per overflow.
      */
-    public let messageBuffer: UInt32
+    public let messageBuffer: UInt32?
     /**
      * Origins (`https://host:port`) besides the base URL's that may receive credentials. The
      * server's heartbeat, unregister and update URLs on any other origin are moved onto the
      * base URL's origin (same path and query), reported once as `ForeignUrl`.
      */
     public let allowedOrigins: [String]
+    /**
+     * Receivers match a message by its argument type name only when the member's name matches
+     * too (ServiceStack's `StrictMode`; default `false`).
+     */
+    public let strictReceiverMatching: Bool?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3490,14 +3502,17 @@ public struct ClientOptions: Equatable, Hashable {
          * milliseconds (default: the server's idle timeout).
          */idleTimeoutMs: UInt64? = nil, 
         /**
-         * How long to wait for a TCP connection and for `cmd.onConnect`, in milliseconds.
-         */connectTimeoutMs: UInt64 = UInt64(10000), 
+         * How long to wait for a TCP connection and for `cmd.onConnect`, in milliseconds
+         * (default 10000).
+         */connectTimeoutMs: UInt64? = nil, 
         /**
-         * The limit for heartbeats, unregisters and service calls, in milliseconds.
-         */requestTimeoutMs: UInt64 = UInt64(30000), 
+         * The limit for heartbeats, unregisters and service calls, in milliseconds (default
+         * 30000).
+         */requestTimeoutMs: UInt64? = nil, 
         /**
-         * The largest event accepted, in bytes; bigger ones are skipped and reported.
-         */maxEventSize: UInt64 = UInt64(8388608), 
+         * The largest event accepted, in bytes (default 8 MiB); bigger ones are skipped and
+         * reported.
+         */maxEventSize: UInt64? = nil, 
         /**
          * Sent as `Authorization: Bearer …` on every request.
          */bearerToken: String? = nil, 
@@ -3505,24 +3520,28 @@ public struct ClientOptions: Equatable, Hashable {
          * Extra headers sent on every request.
          */headers: [String: String] = [:], 
         /**
-         * How to wait between reconnect attempts.
+         * How to wait between reconnect attempts (default `ServiceStack`).
          */reconnectPolicy: ReconnectPolicy? = nil, 
         /**
-         * The stream path.
-         */eventStreamPath: String = "/event-stream", 
+         * The stream path (default `/event-stream`).
+         */eventStreamPath: String? = nil, 
         /**
-         * The subscribers path.
-         */subscribersPath: String = "/event-subscribers", 
+         * The subscribers path (default `/event-subscribers`).
+         */subscribersPath: String? = nil, 
         /**
          * The most unread messages one `messages()` stream (Kotlin `messageFlow()`, Swift
-         * `messageStream()`) holds; past it the oldest are dropped and a `MessagesDropped` error
-         * goes to `onException` once per overflow.
-         */messageBuffer: UInt32 = UInt32(1024), 
+         * `messageStream()`) holds (default 1024); past it the oldest are dropped and a
+         * `MessagesDropped` error goes to `onException` once per overflow.
+         */messageBuffer: UInt32? = nil, 
         /**
          * Origins (`https://host:port`) besides the base URL's that may receive credentials. The
          * server's heartbeat, unregister and update URLs on any other origin are moved onto the
          * base URL's origin (same path and query), reported once as `ForeignUrl`.
-         */allowedOrigins: [String] = []) {
+         */allowedOrigins: [String] = [], 
+        /**
+         * Receivers match a message by its argument type name only when the member's name matches
+         * too (ServiceStack's `StrictMode`; default `false`).
+         */strictReceiverMatching: Bool? = nil) {
         self.channels = channels
         self.heartbeatIntervalMs = heartbeatIntervalMs
         self.idleTimeoutMs = idleTimeoutMs
@@ -3536,6 +3555,7 @@ public struct ClientOptions: Equatable, Hashable {
         self.subscribersPath = subscribersPath
         self.messageBuffer = messageBuffer
         self.allowedOrigins = allowedOrigins
+        self.strictReceiverMatching = strictReceiverMatching
     }
 
     
@@ -3557,16 +3577,17 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
                 channels: FfiConverterSequenceString.read(from: &buf), 
                 heartbeatIntervalMs: FfiConverterOptionUInt64.read(from: &buf), 
                 idleTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
-                connectTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                maxEventSize: FfiConverterUInt64.read(from: &buf), 
+                connectTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                requestTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                maxEventSize: FfiConverterOptionUInt64.read(from: &buf), 
                 bearerToken: FfiConverterOptionString.read(from: &buf), 
                 headers: FfiConverterDictionaryStringString.read(from: &buf), 
                 reconnectPolicy: FfiConverterOptionTypeReconnectPolicy.read(from: &buf), 
-                eventStreamPath: FfiConverterString.read(from: &buf), 
-                subscribersPath: FfiConverterString.read(from: &buf), 
-                messageBuffer: FfiConverterUInt32.read(from: &buf), 
-                allowedOrigins: FfiConverterSequenceString.read(from: &buf)
+                eventStreamPath: FfiConverterOptionString.read(from: &buf), 
+                subscribersPath: FfiConverterOptionString.read(from: &buf), 
+                messageBuffer: FfiConverterOptionUInt32.read(from: &buf), 
+                allowedOrigins: FfiConverterSequenceString.read(from: &buf), 
+                strictReceiverMatching: FfiConverterOptionBool.read(from: &buf)
         )
     }
 
@@ -3574,16 +3595,17 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.channels, into: &buf)
         FfiConverterOptionUInt64.write(value.heartbeatIntervalMs, into: &buf)
         FfiConverterOptionUInt64.write(value.idleTimeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.connectTimeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.maxEventSize, into: &buf)
+        FfiConverterOptionUInt64.write(value.connectTimeoutMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.maxEventSize, into: &buf)
         FfiConverterOptionString.write(value.bearerToken, into: &buf)
         FfiConverterDictionaryStringString.write(value.headers, into: &buf)
         FfiConverterOptionTypeReconnectPolicy.write(value.reconnectPolicy, into: &buf)
-        FfiConverterString.write(value.eventStreamPath, into: &buf)
-        FfiConverterString.write(value.subscribersPath, into: &buf)
-        FfiConverterUInt32.write(value.messageBuffer, into: &buf)
+        FfiConverterOptionString.write(value.eventStreamPath, into: &buf)
+        FfiConverterOptionString.write(value.subscribersPath, into: &buf)
+        FfiConverterOptionUInt32.write(value.messageBuffer, into: &buf)
         FfiConverterSequenceString.write(value.allowedOrigins, into: &buf)
+        FfiConverterOptionBool.write(value.strictReceiverMatching, into: &buf)
     }
 }
 
@@ -5483,6 +5505,30 @@ fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
     typealias SwiftType = UInt64?
 
@@ -5523,6 +5569,30 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
