@@ -141,6 +141,13 @@ impl ServerEventsClient {
     pub(crate) fn strict_receivers(&self) -> bool {
         self.shared.config.strict_receivers
     }
+
+    /// Delivers `error` to every lifecycle listener's `on_exception`, as the client does with
+    /// its own errors: for callbacks (of a binding, say) that report a failure rather than
+    /// panic.
+    pub fn report_exception(&self, error: &Error) {
+        self.shared.dispatcher.report(error);
+    }
 }
 
 impl std::fmt::Debug for ServerEventsClient {

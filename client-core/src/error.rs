@@ -118,6 +118,15 @@ pub enum Error {
         /// The panic payload, when it was a string.
         message: String,
     },
+    /// A callback written in another language (Kotlin, Swift, JavaScript) failed; the client
+    /// carried on.
+    #[error("listener {callback} threw: {detail}")]
+    CallbackFailed {
+        /// The callback, e.g. `onMessage` or a selector.
+        callback: String,
+        /// What it threw.
+        detail: String,
+    },
     /// An argument cannot be used (for example a channel name containing `@`).
     #[error("invalid argument: {reason}")]
     InvalidArgument {
@@ -208,7 +217,7 @@ impl Error {
             Error::EventTooLarge { .. } => "eventTooLarge",
             Error::InvalidUtf8 { .. } => "invalidUtf8",
             Error::Deserialize { .. } => "deserialize",
-            Error::HandlerPanicked { .. } => "handlerFailed",
+            Error::HandlerPanicked { .. } | Error::CallbackFailed { .. } => "handlerFailed",
             Error::InvalidArgument { .. } => "invalidArgument",
             Error::NotConnected => "notConnected",
             Error::Stopped => "stopped",

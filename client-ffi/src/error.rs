@@ -277,6 +277,9 @@ impl From<Error> for ServerEventsError {
                 type_name,
                 detail: message,
             },
+            Error::CallbackFailed { callback, detail } => {
+                ServerEventsError::ListenerFailed { callback, detail }
+            }
             Error::HandlerPanicked { selector, message } => ServerEventsError::HandlerPanicked {
                 selector,
                 detail: message,
@@ -327,15 +330,24 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for ServerEventsError {
 }
 
 impl ServerEventsError {
-    /// Names the callback in a [`ListenerFailed`](Self::ListenerFailed) error.
-    pub(crate) fn in_callback(self, name: &str) -> Self {
+    /// What a Kotlin or Swift callback named `callback` threw, as the core reports it: the
+    /// kinds the core has keep their kind, anything else is a `CallbackFailed` naming the
+    /// callback (`ListenerFailed` again on the way out).
+    pub(crate) fn into_core(self, callback: &str) -> Error {
         match self {
-            ServerEventsError::ListenerFailed { detail, .. } => ServerEventsError::ListenerFailed {
-                callback: name.to_owned(),
+            ServerEventsError::Deserialize { type_name, detail } => Error::Deserialize {
+                type_name,
+                message: detail,
+            },
+            ServerEventsError::InvalidArgument { reason } => Error::InvalidArgument { reason },
+            ServerEventsError::ListenerFailed { detail, .. } => Error::CallbackFailed {
+                callback: callback.to_owned(),
                 detail,
             },
-            // The foreign code threw one of our own errors on purpose: keep it as it is.
-            other => other,
+            other => Error::CallbackFailed {
+                callback: callback.to_owned(),
+                detail: other.to_string(),
+            },
         }
     }
 }
@@ -428,14 +440,23 @@ mod tests {
         let error = ServerEventsError::from(uniffi::UnexpectedUniFFICallbackError {
             reason: "java.lang.IllegalStateException: boom".into(),
         })
-        .in_callback("onMessage");
+        .into_core("onMessage");
         assert_eq!(
-            error.to_string(),
+            ServerEventsError::from(error).to_string(),
             "listener onMessage threw: java.lang.IllegalStateException: boom"
         );
+        // A kind the core has keeps its kind; the others are named after the callback.
+        let deserialize = ServerEventsError::Deserialize {
+            type_name: "T".into(),
+            detail: "bad".into(),
+        };
+        assert_eq!(deserialize.into_core("cmd.x").kind(), "deserialize");
         assert_eq!(
-            ServerEventsError::Stopped.in_callback("x"),
-            ServerEventsError::Stopped
+            ServerEventsError::Stopped.into_core("x"),
+            Error::CallbackFailed {
+                callback: "x".into(),
+                detail: ServerEventsError::Stopped.to_string()
+            }
         );
     }
 }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use futures_util::StreamExt;
 use js_sys::{Array, Function, Object, Promise};
-use servicestack_events::{ListenerId, ServerEventsClient as CoreClient};
+use servicestack_events::{RegistrationId, ServerEventsClient as CoreClient};
 use wasm_bindgen::prelude::*;
 
 use crate::dom::{self, UnloadGuard};
@@ -21,7 +21,7 @@ use crate::{convert, js};
 struct Listener {
     name: String,
     function: Function,
-    id: ListenerId,
+    id: RegistrationId,
 }
 
 /// What every handle of one client shares on the JavaScript side.
@@ -341,7 +341,7 @@ impl ServerEventsClient {
         #[wasm_bindgen(unchecked_param_type = "(message: ServerEventMessage) => void")]
         listener: &Function,
     ) {
-        let removed: Vec<ListenerId> = {
+        let removed: Vec<RegistrationId> = {
             let mut listeners = self.shared.listeners.borrow_mut();
             let mut removed = Vec::new();
             listeners.retain(|entry| {
@@ -354,7 +354,7 @@ impl ServerEventsClient {
             removed
         };
         for id in removed {
-            self.core.remove_listener(name, id);
+            self.core.remove(id);
         }
     }
 

@@ -7,9 +7,10 @@ use std::time::Duration;
 use super::{Config, HandleGuard, ServerEventsClient, Shared, UrlRewriter, validated_channels};
 use crate::auth::{Credentials, CredentialsProvider, ProviderFn, Secret, SharedProvider};
 use crate::backoff::ReconnectPolicy;
-use crate::dispatch::{Callback, Callbacks, Dispatcher, Handler, Routes};
+use crate::dispatch::{Callback, Callbacks, Dispatcher, Handler, LifecycleRef, Routes};
 use crate::error::{Error, redact_url};
 use crate::http_client::HttpClient;
+use crate::listener::LifecycleListener;
 use crate::message::{ServerEventCommand, ServerEventConnect, ServerEventMessage};
 use crate::options::ClientOptions;
 use crate::origin::OriginPolicy;
@@ -40,6 +41,7 @@ pub struct ClientBuilder {
     base_url: String,
     options: ClientOptions,
     callbacks: Callbacks,
+    listeners: Vec<LifecycleRef>,
     routes: Routes,
     provider: Option<SharedProvider>,
     resolve_stream_url: Option<Arc<dyn UrlRewriter>>,
@@ -67,6 +69,7 @@ impl ClientBuilder {
             base_url: base_url.into(),
             options: ClientOptions::default(),
             callbacks: Callbacks::default(),
+            listeners: Vec::new(),
             routes: Routes::default(),
             provider: None,
             resolve_stream_url: None,
@@ -126,7 +129,7 @@ impl ClientBuilder {
         F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
     {
         let handler: Arc<dyn Handler> = Arc::new(handler);
-        self.routes.handlers.insert(name.to_owned(), handler);
+        self.routes.set_handler(name, handler);
         self
     }
 
@@ -137,9 +140,7 @@ impl ClientBuilder {
 
     /// Registers a receiver for `{op}.*` messages.
     pub fn named_receiver(mut self, op: &str, receiver: impl MessageReceiver) -> Self {
-        self.routes
-            .receivers
-            .insert(op.to_owned(), Arc::new(receiver));
+        self.routes.set_receiver(op, Arc::new(receiver));
         self
     }
 
@@ -149,6 +150,14 @@ impl ClientBuilder {
         F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
     {
         self.routes.add_listener(name, Arc::new(listener));
+        self
+    }
+
+    /// Adds a lifecycle listener (after the `on_*` callbacks, which run as the first listener).
+    /// Listeners can also be added and removed while the client runs
+    /// ([`ServerEventsClient::add_lifecycle_listener`]).
+    pub fn lifecycle_listener(mut self, listener: impl LifecycleListener) -> Self {
+        self.listeners.push(Arc::new(listener));
         self
     }
 
@@ -376,7 +385,12 @@ impl Checked {
                 strict_receivers: options.strict_receiver_matching,
             },
             transport,
-            dispatcher: Dispatcher::new(builder.callbacks, builder.routes),
+            dispatcher: Dispatcher::new(
+                std::iter::once(Arc::new(builder.callbacks) as LifecycleRef)
+                    .chain(builder.listeners)
+                    .collect(),
+                builder.routes,
+            ),
             lifecycle: Lifecycle::new(channels),
         });
         ServerEventsClient {

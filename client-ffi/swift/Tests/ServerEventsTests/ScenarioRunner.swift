@@ -403,7 +403,7 @@ final class ScenarioRunner {
             guard let id = test.listeners["\(listenerName)#\(index)"] else {
                 throw TestFailure("\(test.id) has no listener \(listenerName)[\(index)]")
             }
-            let removed = try test.handle().removeListener(name: listenerName, id: id)
+            let removed = try test.handle().remove(id: id)
             if !removed {
                 throw TestFailure("\(test.id): listener \(listenerName)[\(index)] was not registered")
             }

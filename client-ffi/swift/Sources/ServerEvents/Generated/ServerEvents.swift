@@ -1492,13 +1492,13 @@ public func FfiConverterTypeServerEventReceiver_lower(_ value: ServerEventReceiv
 public protocol ServerEventsClientProtocol: AnyObject, Sendable {
     
     /**
-     * Adds a lifecycle listener; returns its id for `removeEventListener`.
+     * Adds a lifecycle listener; returns its id for `remove`.
      */
     func addEventListener(listener: ServerEventsListener)  -> UInt64
     
     /**
      * Adds a listener for `trigger.{name}` messages (several may share a name); returns its id
-     * for `removeListener`.
+     * for `remove`.
      */
     func addListener(name: String, listener: MessageHandler)  -> UInt64
     
@@ -1589,19 +1589,26 @@ public protocol ServerEventsClientProtocol: AnyObject, Sendable {
     
     /**
      * Handles `cmd.{name}` messages (the name is matched exactly); replaces an earlier handler
-     * of that name.
+     * of that name. Returns its id for `remove`.
      */
-    func registerHandler(name: String, handler: MessageHandler) 
+    func registerHandler(name: String, handler: MessageHandler)  -> UInt64
     
     /**
-     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`.
+     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. Returns its
+     * id for `remove`.
      */
-    func registerNamedReceiver(op: String, members: [ReceiverMember], receiver: ServerEventReceiver) 
+    func registerNamedReceiver(op: String, members: [ReceiverMember], receiver: ServerEventReceiver)  -> UInt64
     
     /**
-     * Registers the global receiver, for `cmd.*` messages.
+     * Registers the global receiver, for `cmd.*` messages. Returns its id for `remove`.
      */
-    func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver) 
+    func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver)  -> UInt64
+    
+    /**
+     * Removes the registration `id` (a lifecycle listener, handler, receiver or trigger
+     * listener: ids are unique across kinds and clients); whether it was registered.
+     */
+    func remove(id: UInt64)  -> Bool
     
     /**
      * Removes every `cmd.{name}` handler, receiver and trigger listener (lifecycle listeners
@@ -1610,19 +1617,9 @@ public protocol ServerEventsClientProtocol: AnyObject, Sendable {
     func removeAllRegistrations() 
     
     /**
-     * Removes a lifecycle listener; whether it was registered.
-     */
-    func removeEventListener(id: UInt64)  -> Bool
-    
-    /**
      * Removes the handler of `cmd.{name}`; whether there was one.
      */
     func removeHandler(name: String)  -> Bool
-    
-    /**
-     * Removes one trigger listener of `name`; whether it was registered.
-     */
-    func removeListener(name: String, id: UInt64)  -> Bool
     
     /**
      * Removes every trigger listener of `name`; how many there were.
@@ -1799,7 +1796,7 @@ public convenience init(baseUrl: String, options: ClientOptions = ClientOptions(
 
     
     /**
-     * Adds a lifecycle listener; returns its id for `removeEventListener`.
+     * Adds a lifecycle listener; returns its id for `remove`.
      */
 open func addEventListener(listener: ServerEventsListener) -> UInt64  {
     return try!  FfiConverterUInt64.lift(try! rustCall() {
@@ -1813,7 +1810,7 @@ open func addEventListener(listener: ServerEventsListener) -> UInt64  {
     
     /**
      * Adds a listener for `trigger.{name}` messages (several may share a name); returns its id
-     * for `removeListener`.
+     * for `remove`.
      */
 open func addListener(name: String, listener: MessageHandler) -> UInt64  {
     return try!  FfiConverterUInt64.lift(try! rustCall() {
@@ -2068,22 +2065,25 @@ open func postJson(path: String, requestJson: String)async throws  -> String  {
     
     /**
      * Handles `cmd.{name}` messages (the name is matched exactly); replaces an earlier handler
-     * of that name.
+     * of that name. Returns its id for `remove`.
      */
-open func registerHandler(name: String, handler: MessageHandler)  {try! rustCall() {
+open func registerHandler(name: String, handler: MessageHandler) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_client_ffi_fn_method_servereventsclient_register_handler(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),
         FfiConverterTypeMessageHandler_lower(handler),uniffiCallStatus
     )
-}
+})
 }
     
     /**
-     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`.
+     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. Returns its
+     * id for `remove`.
      */
-open func registerNamedReceiver(op: String, members: [ReceiverMember], receiver: ServerEventReceiver)  {try! rustCall() {
+open func registerNamedReceiver(op: String, members: [ReceiverMember], receiver: ServerEventReceiver) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_client_ffi_fn_method_servereventsclient_register_named_receiver(
             self.uniffiCloneHandle(),
@@ -2091,20 +2091,35 @@ open func registerNamedReceiver(op: String, members: [ReceiverMember], receiver:
         FfiConverterSequenceTypeReceiverMember.lower(members),
         FfiConverterTypeServerEventReceiver_lower(receiver),uniffiCallStatus
     )
-}
+})
 }
     
     /**
-     * Registers the global receiver, for `cmd.*` messages.
+     * Registers the global receiver, for `cmd.*` messages. Returns its id for `remove`.
      */
-open func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver)  {try! rustCall() {
+open func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_client_ffi_fn_method_servereventsclient_register_receiver(
             self.uniffiCloneHandle(),
         FfiConverterSequenceTypeReceiverMember.lower(members),
         FfiConverterTypeServerEventReceiver_lower(receiver),uniffiCallStatus
     )
+})
 }
+    
+    /**
+     * Removes the registration `id` (a lifecycle listener, handler, receiver or trigger
+     * listener: ids are unique across kinds and clients); whether it was registered.
+     */
+open func remove(id: UInt64) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_client_ffi_fn_method_servereventsclient_remove(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(id),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -2120,19 +2135,6 @@ open func removeAllRegistrations()  {try! rustCall() {
 }
     
     /**
-     * Removes a lifecycle listener; whether it was registered.
-     */
-open func removeEventListener(id: UInt64) -> Bool  {
-    return try!  FfiConverterBool.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_client_ffi_fn_method_servereventsclient_remove_event_listener(
-            self.uniffiCloneHandle(),
-        FfiConverterUInt64.lower(id),uniffiCallStatus
-    )
-})
-}
-    
-    /**
      * Removes the handler of `cmd.{name}`; whether there was one.
      */
 open func removeHandler(name: String) -> Bool  {
@@ -2141,20 +2143,6 @@ open func removeHandler(name: String) -> Bool  {
     uniffi_client_ffi_fn_method_servereventsclient_remove_handler(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Removes one trigger listener of `name`; whether it was registered.
-     */
-open func removeListener(name: String, id: UInt64) -> Bool  {
-    return try!  FfiConverterBool.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_client_ffi_fn_method_servereventsclient_remove_listener(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(name),
-        FfiConverterUInt64.lower(id),uniffiCallStatus
     )
 })
 }
@@ -6044,10 +6032,10 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_add_event_listener() != 50408) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_add_event_listener() != 51764) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_add_listener() != 53233) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_add_listener() != 23564) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_authenticate() != 312) {
@@ -6095,25 +6083,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_client_ffi_checksum_method_servereventsclient_post_json() != 9097) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_register_handler() != 54286) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_register_handler() != 46347) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_register_named_receiver() != 55484) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_register_named_receiver() != 15996) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_register_receiver() != 3906) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_register_receiver() != 23919) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_client_ffi_checksum_method_servereventsclient_remove() != 62264) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_remove_all_registrations() != 24127) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_remove_event_listener() != 9373) {
-        return InitializationResult.apiChecksumMismatch
-    }
     if (uniffi_client_ffi_checksum_method_servereventsclient_remove_handler() != 51986) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_remove_listener() != 7273) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_remove_listeners() != 21079) {

@@ -353,7 +353,7 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
                 val listenerName = step.str("name") ?: fail("remove_listener needs a name")
                 val index = step["index"]?.jsonPrimitive?.intOrNull ?: fail("remove_listener needs an index")
                 val id = test.listeners[listenerName to index] ?: fail("${test.id} has no listener $listenerName[$index]")
-                if (!test.handle.removeListener(listenerName, id)) fail("${test.id}: listener $listenerName[$index] was not registered")
+                if (!test.handle.remove(id)) fail("${test.id}: listener $listenerName[$index] was not registered")
             }
             "expect" -> expect(step)
             "expect_count" -> expectCount(step, timeout(step))
