@@ -204,7 +204,7 @@ impl Task {
                 }
                 () = &mut heartbeat_timer, if heartbeat_due || gone.is_some() => {
                     if let Some(error) = gone.take() {
-                        return Ended::Gone(error);
+                        return self.stream_ended(Some(error), Error::StreamEnded);
                     }
                     heartbeat_due = false;
                     if let Some(live) = &live
@@ -226,7 +226,7 @@ impl Task {
                     let silent_for = last_activity.elapsed();
                     if silent_for >= silence_limit {
                         if let Some(error) = gone.take() {
-                            return Ended::Gone(error);
+                            return self.stream_ended(Some(error), Error::StreamEnded);
                         }
                         return Ended::Failed(match live {
                             Some(_) => Error::IdleTimeout { after: silence_limit },
@@ -248,11 +248,23 @@ impl Task {
                             live = Some(connected);
                         }
                     }
-                    Some(Err(error)) => return gone.map_or(Ended::Failed(error), Ended::Gone),
-                    None => return gone.map_or(Ended::Failed(Error::StreamEnded), Ended::Gone),
+                    Some(Err(error)) => return self.stream_ended(gone, error),
+                    None => return self.stream_ended(gone, Error::StreamEnded),
                 },
             }
         }
+    }
+
+    /// Why the stream ended: the server's slow-consumer note names the cause whatever the
+    /// connection did next (an abort, an end, a heartbeat 404 before either); else a dropped
+    /// subscription, else `error`.
+    fn stream_ended(&self, gone: Option<Error>, error: Error) -> Ended {
+        if let Some(note) = self.decoder.slow_consumer() {
+            return Ended::Failed(Error::SlowConsumer {
+                limit_bytes: note.limit_bytes,
+            });
+        }
+        gone.map_or(Ended::Failed(error), Ended::Gone)
     }
 
     /// Decodes and dispatches one chunk; returns the new connection when it held `cmd.onConnect`.

@@ -82,6 +82,14 @@ pub enum ServerEventsError {
     /// The server ended the event stream.
     #[error("the server closed the event stream")]
     StreamEnded,
+    /// The server closed the stream because this client read too slowly (it fell more than the
+    /// server's buffer limit behind, typically behind a handler that blocks); the client
+    /// reconnects.
+    #[error("the server closed the stream because the client read too slowly{}", limit_bytes.map(|n| format!(" (more than {n} bytes behind)")).unwrap_or_default())]
+    SlowConsumer {
+        /// How many bytes the server lets a reader fall behind, when it said.
+        limit_bytes: Option<u64>,
+    },
     /// A frame could not be understood (for example a selector without an op). (The core's
     /// `Protocol`; renamed because `.Protocol` means a metatype in Swift.)
     #[error("malformed event: {reason} (data: {data:?})")]
@@ -217,6 +225,7 @@ impl ServerEventsError {
             ServerEventsError::IdleTimeout { .. } => "idleTimeout",
             ServerEventsError::NoConnectEvent { .. } => "noConnectEvent",
             ServerEventsError::StreamEnded => "streamEnded",
+            ServerEventsError::SlowConsumer { .. } => "slowConsumer",
             ServerEventsError::MalformedEvent { .. } => "protocol",
             ServerEventsError::EventTooLarge { .. } => "eventTooLarge",
             ServerEventsError::InvalidUtf8 { .. } => "invalidUtf8",
@@ -268,6 +277,7 @@ impl From<Error> for ServerEventsError {
                 after_ms: millis(after),
             },
             Error::StreamEnded => ServerEventsError::StreamEnded,
+            Error::SlowConsumer { limit_bytes } => ServerEventsError::SlowConsumer { limit_bytes },
             Error::Protocol { reason, data } => ServerEventsError::MalformedEvent { reason, data },
             Error::EventTooLarge { limit } => ServerEventsError::EventTooLarge {
                 limit: u64::try_from(limit).unwrap_or(u64::MAX),
@@ -421,6 +431,13 @@ mod tests {
                 data: "d".into(),
             },
             Error::EventTooLarge { limit: 1 },
+            Error::SlowConsumer {
+                limit_bytes: Some(64),
+            },
+            Error::CallbackFailed {
+                callback: "c".into(),
+                detail: "d".into(),
+            },
             Error::HandlerPanicked {
                 selector: "s".into(),
                 message: "m".into(),

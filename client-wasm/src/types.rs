@@ -28,7 +28,8 @@ export interface ServerEventsError extends Error {
   /** `"HttpError"`, `"UnauthorizedError"`, `"NetworkError"`, `"TimeoutError"`, ... */
   name: string;
   /** The same in camelCase: `"http"`, `"unauthorized"`, `"network"`, `"timeout"`,
-   *  `"idleTimeout"`, `"subscriptionGone"`, `"protocol"`, `"eventTooLarge"`, `"notConnected"`,
+   *  `"idleTimeout"`, `"subscriptionGone"`, `"slowConsumer"` (the server closed the stream because
+   *  the client read too slowly), `"protocol"`, `"eventTooLarge"`, `"notConnected"`,
    *  `"invalidUrl"`, `"invalidArgument"`, ... */
   kind: string;
   /** The HTTP status behind the error, or `null`. */

@@ -5025,6 +5025,16 @@ enum ServerEventsError: Swift.Error, Equatable, Hashable, Foundation.LocalizedEr
      */
     case StreamEnded
     /**
+     * The server closed the stream because this client read too slowly (it fell more than the
+     * server's buffer limit behind, typically behind a handler that blocks); the client
+     * reconnects.
+     */
+    case SlowConsumer(
+        /**
+         * How many bytes the server lets a reader fall behind, when it said.
+         */limitBytes: UInt64?
+    )
+    /**
      * A frame could not be understood (for example a selector without an op). (The core's
      * `Protocol`; renamed because `.Protocol` means a metatype in Swift.)
      */
@@ -5259,51 +5269,54 @@ public struct FfiConverterTypeServerEventsError: FfiConverterRustBuffer {
             afterMs: try FfiConverterUInt64.read(from: &buf)
             )
         case 9: return .StreamEnded
-        case 10: return .MalformedEvent(
+        case 10: return .SlowConsumer(
+            limitBytes: try FfiConverterOptionUInt64.read(from: &buf)
+            )
+        case 11: return .MalformedEvent(
             reason: try FfiConverterString.read(from: &buf), 
             data: try FfiConverterString.read(from: &buf)
             )
-        case 11: return .EventTooLarge(
+        case 12: return .EventTooLarge(
             limit: try FfiConverterUInt64.read(from: &buf)
             )
-        case 12: return .InvalidUtf8(
+        case 13: return .InvalidUtf8(
             eventId: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .Deserialize(
+        case 14: return .Deserialize(
             typeName: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 14: return .HandlerPanicked(
+        case 15: return .HandlerPanicked(
             selector: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 15: return .ListenerFailed(
+        case 16: return .ListenerFailed(
             callback: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 16: return .InvalidArgument(
+        case 17: return .InvalidArgument(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 17: return .NotConnected
-        case 18: return .Stopped
-        case 19: return .Disposed
-        case 20: return .CredentialsFailed(
+        case 18: return .NotConnected
+        case 19: return .Stopped
+        case 20: return .Disposed
+        case 21: return .CredentialsFailed(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 21: return .UnexpectedContentType(
+        case 22: return .UnexpectedContentType(
             url: try FfiConverterString.read(from: &buf), 
             contentType: try FfiConverterString.read(from: &buf)
             )
-        case 22: return .ForeignUrl(
+        case 23: return .ForeignUrl(
             field: try FfiConverterString.read(from: &buf), 
             url: try FfiConverterString.read(from: &buf), 
             origin: try FfiConverterString.read(from: &buf), 
             usedUrl: try FfiConverterString.read(from: &buf)
             )
-        case 23: return .MessagesDropped(
+        case 24: return .MessagesDropped(
             bound: try FfiConverterUInt64.read(from: &buf)
             )
-        case 24: return .Internal(
+        case 25: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -5368,70 +5381,75 @@ public struct FfiConverterTypeServerEventsError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(9))
         
         
-        case let .MalformedEvent(reason,data):
+        case let .SlowConsumer(limitBytes):
             writeInt(&buf, Int32(10))
+            FfiConverterOptionUInt64.write(limitBytes, into: &buf)
+            
+        
+        case let .MalformedEvent(reason,data):
+            writeInt(&buf, Int32(11))
             FfiConverterString.write(reason, into: &buf)
             FfiConverterString.write(data, into: &buf)
             
         
         case let .EventTooLarge(limit):
-            writeInt(&buf, Int32(11))
+            writeInt(&buf, Int32(12))
             FfiConverterUInt64.write(limit, into: &buf)
             
         
         case let .InvalidUtf8(eventId):
-            writeInt(&buf, Int32(12))
+            writeInt(&buf, Int32(13))
             FfiConverterString.write(eventId, into: &buf)
             
         
         case let .Deserialize(typeName,detail):
-            writeInt(&buf, Int32(13))
+            writeInt(&buf, Int32(14))
             FfiConverterString.write(typeName, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .HandlerPanicked(selector,detail):
-            writeInt(&buf, Int32(14))
+            writeInt(&buf, Int32(15))
             FfiConverterString.write(selector, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .ListenerFailed(callback,detail):
-            writeInt(&buf, Int32(15))
+            writeInt(&buf, Int32(16))
             FfiConverterString.write(callback, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InvalidArgument(reason):
-            writeInt(&buf, Int32(16))
+            writeInt(&buf, Int32(17))
             FfiConverterString.write(reason, into: &buf)
             
         
         case .NotConnected:
-            writeInt(&buf, Int32(17))
-        
-        
-        case .Stopped:
             writeInt(&buf, Int32(18))
         
         
-        case .Disposed:
+        case .Stopped:
             writeInt(&buf, Int32(19))
         
         
-        case let .CredentialsFailed(detail):
+        case .Disposed:
             writeInt(&buf, Int32(20))
+        
+        
+        case let .CredentialsFailed(detail):
+            writeInt(&buf, Int32(21))
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .UnexpectedContentType(url,contentType):
-            writeInt(&buf, Int32(21))
+            writeInt(&buf, Int32(22))
             FfiConverterString.write(url, into: &buf)
             FfiConverterString.write(contentType, into: &buf)
             
         
         case let .ForeignUrl(field,url,origin,usedUrl):
-            writeInt(&buf, Int32(22))
+            writeInt(&buf, Int32(23))
             FfiConverterString.write(field, into: &buf)
             FfiConverterString.write(url, into: &buf)
             FfiConverterString.write(origin, into: &buf)
@@ -5439,12 +5457,12 @@ public struct FfiConverterTypeServerEventsError: FfiConverterRustBuffer {
             
         
         case let .MessagesDropped(bound):
-            writeInt(&buf, Int32(23))
+            writeInt(&buf, Int32(24))
             FfiConverterUInt64.write(bound, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(24))
+            writeInt(&buf, Int32(25))
             FfiConverterString.write(detail, into: &buf)
             
         }
