@@ -113,6 +113,7 @@ mod service;
 pub mod sse;
 mod state;
 mod supervisor;
+mod user_info;
 #[cfg(test)]
 mod waiter_tests;
 

@@ -84,9 +84,8 @@ async fn a_full_session_shows_no_secret_at_any_level() {
         .unwrap()
         .to_owned();
 
-    // A password in the URL is shown redacted by a client that never connects: reqwest turns
-    // user-info into Basic auth on the stream request only, which the server would take as a
-    // second identity beside the bearer token (and refuse the heartbeats of).
+    // A password in the URL never shows, by a client that never connects (user-info becomes
+    // Basic credentials, which cannot be combined with the bearer token the session uses).
     let with_password = ServerEventsClient::builder(server.base_url().replacen(
         "http://",
         &format!("http://alice:{URL_PASSWORD}@"),

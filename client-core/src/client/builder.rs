@@ -19,6 +19,7 @@ use crate::rt::{MaybeSend, MaybeSync};
 use crate::state::ReconnectInfo;
 use crate::supervisor::Lifecycle;
 use crate::transport::{Transport, TransportOptions};
+use crate::user_info;
 
 /// Builds a [`ServerEventsClient`].
 ///
@@ -318,21 +319,43 @@ impl ClientBuilder {
 
     /// Checks the base URL, the allowed origins and the channels, once.
     fn checked(self) -> Result<Checked, Error> {
-        let base_url = normalized_base_url(&self.base_url)?;
+        let (base_url, basic) = user_info::split(&normalized_base_url(&self.base_url)?)?;
+        if basic.is_some() && self.sets_authorization() {
+            return Err(Error::InvalidArgument {
+                reason: "the base URL's user-info is sent as Authorization: Basic; it cannot be \
+                         combined with a bearer token, an Authorization header or a credentials \
+                         provider"
+                    .into(),
+            });
+        }
         let origin_policy = OriginPolicy::new(&base_url, &self.options.allowed_origins)?;
         let channels = validated_channels(self.options.channels.clone())?;
         Ok(Checked {
             base_url,
+            basic,
             origin_policy,
             channels,
             builder: self,
         })
+    }
+
+    /// Whether another credential claims the `Authorization` header.
+    fn sets_authorization(&self) -> bool {
+        self.options.bearer_token.is_some()
+            || self.provider.is_some()
+            || self
+                .options
+                .headers
+                .keys()
+                .any(|name| name.eq_ignore_ascii_case("authorization"))
     }
 }
 
 /// A builder whose base URL, origins and channels were checked.
 struct Checked {
     base_url: String,
+    /// `Authorization: Basic …` from the base URL's user-info.
+    basic: Option<Secret>,
     origin_policy: OriginPolicy,
     channels: Vec<String>,
     builder: ClientBuilder,
@@ -349,6 +372,10 @@ impl std::ops::Deref for Checked {
 impl Checked {
     /// The static credentials: the bearer token and the headers.
     fn credentials(&self) -> Credentials {
+        let basic = self
+            .basic
+            .iter()
+            .map(|value| ("Authorization".to_owned(), value.clone()));
         Credentials {
             bearer_token: self.options.bearer_token.clone(),
             headers: self
@@ -356,6 +383,7 @@ impl Checked {
                 .headers
                 .iter()
                 .map(|(name, value)| (name.clone(), value.clone()))
+                .chain(basic)
                 .collect(),
             query: Vec::new(),
         }
@@ -365,6 +393,7 @@ impl Checked {
     fn into_client(self, transport: Arc<dyn HttpClient>) -> ServerEventsClient {
         let Checked {
             base_url,
+            basic: _,
             origin_policy,
             channels,
             builder,
