@@ -145,7 +145,7 @@ async fn a_drain_after_a_heartbeat_404_ends_when_the_stream_goes_quiet() {
     // The stream stays open (`feed` is alive) and silent, as after a server reset.
     assert_eq!(
         opens[1].at - heartbeats[0].at,
-        crate::connection::DRAIN_QUIET
+        crate::supervisor::timers::DRAIN_QUIET
     );
     drop(feed);
 }
@@ -175,7 +175,7 @@ async fn a_drain_after_a_heartbeat_404_is_bounded() {
     let opens = fake.wait_for(OPEN, 2).await;
     assert_eq!(
         opens[1].at - heartbeats[0].at,
-        crate::connection::DRAIN_LIMIT
+        crate::supervisor::timers::DRAIN_LIMIT
     );
     chatter.abort();
 }
