@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .notify_channel("home", "trigger.customEvent", "arg")?;
     next.await?;
 
-    client.remove_listener("customEvent", first);
+    client.remove(first);
     println!("removed the first listener");
     let next = client.wait_for_next_message(WAIT);
     server

@@ -1,6 +1,11 @@
 //! How long to wait before reconnecting.
 
+use std::fmt;
 use std::time::Duration;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The reconnect policy: whether to reconnect after a failure and how long to wait first.
 ///
@@ -115,6 +120,81 @@ impl ReconnectPolicy {
     }
 }
 
+/// What the serialized form of a [`ReconnectPolicy`] may be.
+const RECONNECT_FORMS: &str =
+    r#""servicestack", "never", {"delayMs": n} or {"initialMs": n, "maxMs": m}"#;
+
+/// `"servicestack"`, `"never"`, `{"delayMs": n}` (fixed) or `{"initialMs": n, "maxMs": m}`
+/// (exponential). [`healthy_after`](ReconnectPolicy::healthy_after) is not part of it.
+impl Serialize for ReconnectPolicy {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let millis = |d: &Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        match &self.schedule {
+            Schedule::Cubic => s.serialize_str("servicestack"),
+            Schedule::Never => s.serialize_str("never"),
+            Schedule::Fixed(delay) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("delayMs", &millis(delay))?;
+                map.end()
+            }
+            Schedule::Exponential { initial } => {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("initialMs", &millis(initial))?;
+                map.serialize_entry("maxMs", &millis(&self.max_delay))?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ReconnectPolicy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(PolicyVisitor)
+    }
+}
+
+struct PolicyVisitor;
+
+impl<'de> Visitor<'de> for PolicyVisitor {
+    type Value = ReconnectPolicy;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(RECONNECT_FORMS)
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<ReconnectPolicy, E> {
+        match name {
+            "servicestack" => Ok(ReconnectPolicy::servicestack()),
+            "never" => Ok(ReconnectPolicy::never()),
+            _ => Err(E::invalid_value(de::Unexpected::Str(name), &self)),
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ReconnectPolicy, A::Error> {
+        let (mut delay, mut initial, mut max) = (None, None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            let slot = match key.as_str() {
+                "delayMs" => &mut delay,
+                "initialMs" => &mut initial,
+                "maxMs" => &mut max,
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(Duration::from_millis(map.next_value::<u64>()?));
+        }
+        match (delay, initial) {
+            (Some(delay), None) => Ok(ReconnectPolicy::fixed(delay)),
+            (None, Some(initial)) => Ok(ReconnectPolicy::exponential(
+                initial,
+                max.unwrap_or(ReconnectPolicy::default().max_delay),
+            )),
+            _ => Err(de::Error::invalid_value(de::Unexpected::Map, &self)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +242,38 @@ mod tests {
             ReconnectPolicy::fixed(Duration::from_millis(5)).delay_for(9),
             Some(Duration::from_millis(5))
         );
+    }
+
+    #[test]
+    fn serialized_forms_round_trip() {
+        for (text, policy) in [
+            (r#""servicestack""#, ReconnectPolicy::servicestack()),
+            (r#""never""#, ReconnectPolicy::never()),
+            (
+                r#"{"delayMs":250}"#,
+                ReconnectPolicy::fixed(Duration::from_millis(250)),
+            ),
+            (
+                r#"{"initialMs":100,"maxMs":2000}"#,
+                ReconnectPolicy::exponential(Duration::from_millis(100), Duration::from_secs(2)),
+            ),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<ReconnectPolicy>(text).unwrap(),
+                policy
+            );
+            assert_eq!(serde_json::to_string(&policy).unwrap(), text);
+        }
+        let no_max: ReconnectPolicy = serde_json::from_str(r#"{"initialMs":100}"#).unwrap();
+        assert_eq!(no_max.max_delay, Duration::from_secs(60));
+        for bad in [
+            r#""sometimes""#,
+            r#"{}"#,
+            r#"{"delayMs":1,"initialMs":2}"#,
+            "5",
+        ] {
+            let error = serde_json::from_str::<ReconnectPolicy>(bad).unwrap_err();
+            assert!(error.to_string().contains("delayMs"), "{bad}: {error}");
+        }
     }
 }

@@ -14,9 +14,6 @@ use std::task::{Context, Poll, Waker};
 
 use futures_util::Stream;
 
-/// The default bound of a message stream, in messages.
-pub const DEFAULT_MESSAGE_BUFFER: usize = 1024;
-
 struct State<T> {
     items: VecDeque<T>,
     bound: usize,

@@ -51,6 +51,8 @@ pub(crate) struct Config {
     pub(crate) max_event_size: usize,
     pub(crate) message_buffer: usize,
     pub(crate) origin_policy: OriginPolicy,
+    /// Receivers match by argument type name only when the member's name matches too.
+    pub(crate) strict_receivers: bool,
 }
 
 pub(crate) struct Shared {
@@ -132,6 +134,20 @@ impl Drop for HandleGuard {
 pub struct ServerEventsClient {
     shared: Arc<Shared>,
     guard: Arc<HandleGuard>,
+}
+
+impl ServerEventsClient {
+    /// Whether receivers match strictly ([`ClientBuilder::strict_receiver_matching`]).
+    pub(crate) fn strict_receivers(&self) -> bool {
+        self.shared.config.strict_receivers
+    }
+
+    /// Delivers `error` to every lifecycle listener's `on_exception`, as the client does with
+    /// its own errors: for callbacks (of a binding, say) that report a failure rather than
+    /// panic.
+    pub fn report_exception(&self, error: &Error) {
+        self.shared.dispatcher.report(error);
+    }
 }
 
 impl std::fmt::Debug for ServerEventsClient {

@@ -1,5 +1,6 @@
-//! The connection task: one per running client. It owns the event stream, the heartbeat timer,
-//! the idle watchdog and the reconnect loop, and is the only writer of the connection state.
+//! The connection task: one per running client. It owns the event stream, the heartbeat and idle
+//! timers (their rules are `supervisor::timers`) and the reconnect loop, and reports every
+//! transition to the lifecycle.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,19 +17,9 @@ use crate::message::{Incoming, ServerEventConnect, ServerEventMessage};
 use crate::rt::{self, Clock as Instant};
 use crate::sse::{SseDecoder, SseError};
 use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
+use crate::supervisor::timers::{Arm, FOREVER, HeartbeatDue, Limits, Silence, Watch};
 use crate::supervisor::{Control, Decision, Desired};
 use crate::transport::{Body, Method};
-
-/// Stands in for "no deadline" in `select!` branches that are switched off.
-const FOREVER: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// After a heartbeat 404, the longest time frames the server wrote before it dropped the
-/// subscription are still read before reconnecting.
-pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(2);
-
-/// After a heartbeat 404, a pause this long in the stream means it holds nothing more: frames the
-/// server already wrote arrive back to back.
-pub(crate) const DRAIN_QUIET: Duration = Duration::from_millis(250);
 
 pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
     let span =
@@ -70,8 +61,7 @@ struct Lost {
 struct Live {
     subscription_id: String,
     heartbeat_url: Option<String>,
-    heartbeat_interval: Duration,
-    idle_timeout: Duration,
+    limits: Limits,
 }
 
 struct Task {
@@ -160,22 +150,29 @@ impl Task {
     }
 
     async fn read(&mut self, mut stream: EventBytes) -> Ended {
-        let connect_timeout = self.shared.transport.connect_timeout();
         let mut control = self.control.clone();
         let mut live: Option<Live> = None;
-        let mut last_activity = Instant::now();
+        let (mut watch, first) =
+            Watch::opened(self.shared.transport.connect_timeout(), Instant::now());
         // Timers are armed when their deadline changes, not once per chunk: at high message
         // rates re-arming two timers for every chunk costs more than decoding it.
-        let silence_timer = rt::sleep(connect_timeout);
+        let silence_timer = rt::sleep(FOREVER);
         tokio::pin!(silence_timer);
         let heartbeat_timer = rt::sleep(FOREVER);
         tokio::pin!(heartbeat_timer);
-        let mut heartbeat_due = false;
+        macro_rules! arm {
+            ($arm:expr) => {{
+                let arm: Arm = $arm;
+                if let Some(after) = arm.heartbeat {
+                    heartbeat_timer.set(rt::sleep(after));
+                }
+                if let Some(after) = arm.silence {
+                    silence_timer.set(rt::sleep(after));
+                }
+            }};
+        }
+        arm!(first);
         let mut heartbeat: Option<BoxFuture<'static, Result<(), Error>>> = None;
-        // Set by a heartbeat 404: the server dropped the subscription, but frames it wrote before
-        // (to a busy client) may still be unread. They are delivered until the stream ends, stays
-        // quiet for DRAIN_QUIET (the silence timer) or DRAIN_LIMIT passes (the heartbeat timer).
-        let mut gone: Option<Error> = None;
         loop {
             tokio::select! {
                 biased;
@@ -187,72 +184,66 @@ impl Task {
                 result = poll_optional(&mut heartbeat), if heartbeat.is_some() => {
                     heartbeat = None;
                     match result {
-                        Ok(()) => {
-                            let interval = live.as_ref().map_or(FOREVER, |l| l.heartbeat_interval);
-                            heartbeat_timer.set(rt::sleep(interval));
-                            heartbeat_due = true;
-                        }
+                        Ok(()) => arm!(watch.heartbeat_answered()),
                         Err(error @ Error::SubscriptionGone { .. }) => {
+                            // Frames the server wrote before it dropped the subscription (to a
+                            // busy client) may still be unread: drain them first.
                             self.shared.dispatcher.report(&error);
-                            gone = Some(error);
-                            last_activity = Instant::now();
-                            silence_timer.set(rt::sleep(DRAIN_QUIET));
-                            heartbeat_timer.set(rt::sleep(DRAIN_LIMIT));
+                            arm!(watch.subscription_gone(error, Instant::now()));
                         }
                         Err(error) => return Ended::Failed(error),
                     }
                 }
-                () = &mut heartbeat_timer, if heartbeat_due || gone.is_some() => {
-                    if let Some(error) = gone.take() {
-                        return Ended::Gone(error);
+                () = &mut heartbeat_timer, if watch.heartbeat_armed() => match watch.heartbeat_timer() {
+                    HeartbeatDue::DrainOver(error) => {
+                        return self.stream_ended(Some(error), Error::StreamEnded);
                     }
-                    heartbeat_due = false;
-                    if let Some(live) = &live
-                        && let Some(url) = &live.heartbeat_url
-                    {
-                        heartbeat = Some(send_heartbeat(
-                            self.shared.transport.clone(),
-                            url.clone(),
-                            live.subscription_id.clone(),
-                        ));
-                    }
-                }
-                () = &mut silence_timer => {
-                    let silence_limit = match (&gone, &live) {
-                        (Some(_), _) => DRAIN_QUIET,
-                        (None, Some(live)) => live.idle_timeout,
-                        (None, None) => connect_timeout,
-                    };
-                    let silent_for = last_activity.elapsed();
-                    if silent_for >= silence_limit {
-                        if let Some(error) = gone.take() {
-                            return Ended::Gone(error);
+                    HeartbeatDue::Send => {
+                        if let Some(live) = &live
+                            && let Some(url) = &live.heartbeat_url
+                        {
+                            heartbeat = Some(send_heartbeat(
+                                self.shared.transport.clone(),
+                                url.clone(),
+                                live.subscription_id.clone(),
+                            ));
                         }
-                        return Ended::Failed(match live {
-                            Some(_) => Error::IdleTimeout { after: silence_limit },
-                            None => Error::NoConnectEvent { after: silence_limit },
-                        });
                     }
-                    // Data arrived since the timer was armed: wait for the rest of the limit.
-                    silence_timer.set(rt::sleep(silence_limit - silent_for));
-                }
+                },
+                () = &mut silence_timer => match watch.silence_timer(Instant::now()) {
+                    Silence::Rearm(after) => silence_timer.set(rt::sleep(after)),
+                    Silence::DrainOver(error) => {
+                        return self.stream_ended(Some(error), Error::StreamEnded);
+                    }
+                    Silence::Dead(error) => return Ended::Failed(error),
+                },
                 // Last: a stream that always has data must not starve the timers above.
                 chunk = stream.next() => match chunk {
                     Some(Ok(bytes)) => {
-                        last_activity = Instant::now();
+                        watch.data(Instant::now());
                         if let Some(connected) = self.dispatch_chunk(&bytes) {
-                            heartbeat_due = connected.heartbeat_url.is_some();
-                            heartbeat_timer.set(rt::sleep(connected.heartbeat_interval));
                             heartbeat = None;
-                            silence_timer.set(rt::sleep(connected.idle_timeout));
+                            arm!(watch.connected(connected.limits));
                             live = Some(connected);
                         }
                     }
-                    Some(Err(error)) => return gone.map_or(Ended::Failed(error), Ended::Gone),
-                    None => return gone.map_or(Ended::Failed(Error::StreamEnded), Ended::Gone),
+                    Some(Err(error)) => return self.stream_ended(watch.take_gone(), error),
+                    None => return self.stream_ended(watch.take_gone(), Error::StreamEnded),
                 },
             }
         }
+    }
+
+    /// Why the stream ended: the server's slow-consumer note names the cause whatever the
+    /// connection did next (an abort, an end, a heartbeat 404 before either); else a dropped
+    /// subscription, else `error`.
+    fn stream_ended(&self, gone: Option<Error>, error: Error) -> Ended {
+        if let Some(note) = self.decoder.slow_consumer() {
+            return Ended::Failed(Error::SlowConsumer {
+                limit_bytes: note.limit_bytes,
+            });
+        }
+        gone.map_or(Ended::Failed(error), Ended::Gone)
     }
 
     /// Decodes and dispatches one chunk; returns the new connection when it held `cmd.onConnect`.
@@ -417,11 +408,14 @@ fn on_connected(shared: &Shared, lost: Option<Lost>, info: &ServerEventConnect) 
     Live {
         subscription_id: info.id.clone(),
         heartbeat_url: info.heartbeat_url.clone(),
-        heartbeat_interval: shared
-            .config
-            .heartbeat_interval
-            .unwrap_or(info.heartbeat_interval),
-        idle_timeout: shared.config.idle_timeout.unwrap_or(info.idle_timeout),
+        limits: Limits {
+            heartbeat_interval: shared
+                .config
+                .heartbeat_interval
+                .unwrap_or(info.heartbeat_interval),
+            idle_timeout: shared.config.idle_timeout.unwrap_or(info.idle_timeout),
+            heartbeats: info.heartbeat_url.is_some(),
+        },
     }
 }
 

@@ -11,6 +11,7 @@ use futures_channel::{mpsc, oneshot};
 use crate::bounded_queue::{self, Pushed, QueueReceiver, QueueSender};
 use crate::client::ServerEventsClient;
 use crate::error::Error;
+use crate::listener::{LifecycleListener, RegistrationId};
 use crate::message::{CommandKind, ServerEventCommand, ServerEventConnect, ServerEventMessage};
 use crate::receiver::{MessageReceiver, ReceiverContext};
 use crate::rt::{MaybeSend, MaybeSync};
@@ -26,12 +27,9 @@ impl<F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync> Ha
 
 pub(crate) type CallbackRef<T> = Arc<dyn Callback<T>>;
 pub(crate) type HandlerRef = Arc<dyn Handler>;
+pub(crate) type LifecycleRef = Arc<dyn LifecycleListener>;
 
-/// Identifies a trigger listener, for [`ServerEventsClient::remove_listener`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ListenerId(u64);
-
-/// Lifecycle callbacks, fixed when the client is built.
+/// The builder's lifecycle callbacks: the client's first lifecycle listener.
 #[derive(Default, Clone)]
 pub(crate) struct Callbacks {
     pub(crate) on_connect: Vec<CallbackRef<ServerEventConnect>>,
@@ -45,19 +43,81 @@ pub(crate) struct Callbacks {
     pub(crate) on_exception: Vec<CallbackRef<Error>>,
 }
 
+/// Runs each closure of `list` with `value`.
+fn each<T: ?Sized>(list: &[CallbackRef<T>], value: &T) -> Result<(), Error> {
+    for callback in list {
+        callback(value);
+    }
+    Ok(())
+}
+
+impl LifecycleListener for Callbacks {
+    fn on_connect(&self, info: &ServerEventConnect) -> Result<(), Error> {
+        each(&self.on_connect, info)
+    }
+    fn on_message(&self, message: &ServerEventMessage) -> Result<(), Error> {
+        each(&self.on_message, message)
+    }
+    fn on_command(&self, command: &ServerEventCommand) -> Result<(), Error> {
+        each(&self.on_command, command)
+    }
+    fn on_join(&self, command: &ServerEventCommand) -> Result<(), Error> {
+        each(&self.on_join, command)
+    }
+    fn on_leave(&self, command: &ServerEventCommand) -> Result<(), Error> {
+        each(&self.on_leave, command)
+    }
+    fn on_update(&self, command: &ServerEventCommand) -> Result<(), Error> {
+        each(&self.on_update, command)
+    }
+    fn on_heartbeat(&self, command: &ServerEventCommand) -> Result<(), Error> {
+        each(&self.on_heartbeat, command)
+    }
+    fn on_reconnect(&self, info: &ReconnectInfo) -> Result<(), Error> {
+        each(&self.on_reconnect, info)
+    }
+    fn on_exception(&self, error: &Error) -> Result<(), Error> {
+        each(&self.on_exception, error)
+    }
+}
+
 /// Handlers, receivers and listeners, which may change while the client runs.
 #[derive(Default)]
 pub(crate) struct Routes {
-    pub(crate) handlers: HashMap<String, HandlerRef>,
-    pub(crate) receivers: HashMap<String, Arc<dyn MessageReceiver>>,
-    listeners: HashMap<String, Vec<(ListenerId, HandlerRef)>>,
-    next_listener: u64,
+    handlers: HashMap<String, (RegistrationId, HandlerRef)>,
+    receivers: HashMap<String, (RegistrationId, Arc<dyn MessageReceiver>)>,
+    listeners: HashMap<String, Vec<(RegistrationId, HandlerRef)>>,
 }
 
 impl Routes {
-    pub(crate) fn add_listener(&mut self, name: &str, listener: HandlerRef) -> ListenerId {
-        self.next_listener += 1;
-        let id = ListenerId(self.next_listener);
+    /// Sets the handler of `cmd.{name}`, replacing an earlier one.
+    pub(crate) fn set_handler(&mut self, name: &str, handler: HandlerRef) -> RegistrationId {
+        let id = RegistrationId::next();
+        self.handlers.insert(name.to_owned(), (id, handler));
+        id
+    }
+
+    pub(crate) fn remove_handler(&mut self, name: &str) -> bool {
+        self.handlers.remove(name).is_some()
+    }
+
+    /// Sets the receiver of `{op}.*`, replacing an earlier one.
+    pub(crate) fn set_receiver(
+        &mut self,
+        op: &str,
+        receiver: Arc<dyn MessageReceiver>,
+    ) -> RegistrationId {
+        let id = RegistrationId::next();
+        self.receivers.insert(op.to_owned(), (id, receiver));
+        id
+    }
+
+    pub(crate) fn remove_receiver(&mut self, op: &str) -> bool {
+        self.receivers.remove(op).is_some()
+    }
+
+    pub(crate) fn add_listener(&mut self, name: &str, listener: HandlerRef) -> RegistrationId {
+        let id = RegistrationId::next();
         self.listeners
             .entry(name.to_owned())
             .or_default()
@@ -65,16 +125,31 @@ impl Routes {
         id
     }
 
-    pub(crate) fn remove_listener(&mut self, name: &str, id: ListenerId) -> bool {
-        let Some(list) = self.listeners.get_mut(name) else {
-            return false;
-        };
-        let before = list.len();
-        list.retain(|(existing, _)| *existing != id);
-        let removed = list.len() != before;
-        if list.is_empty() {
-            self.listeners.remove(name);
+    /// Removes the handler, receiver or trigger listener registered as `id`.
+    pub(crate) fn remove(&mut self, id: RegistrationId) -> bool {
+        if let Some(name) = self
+            .handlers
+            .iter()
+            .find(|(_, (h, _))| *h == id)
+            .map(|(n, _)| n.clone())
+        {
+            return self.handlers.remove(&name).is_some();
         }
+        if let Some(op) = self
+            .receivers
+            .iter()
+            .find(|(_, (r, _))| *r == id)
+            .map(|(o, _)| o.clone())
+        {
+            return self.receivers.remove(&op).is_some();
+        }
+        let mut removed = false;
+        self.listeners.retain(|_, list| {
+            let before = list.len();
+            list.retain(|(existing, _)| *existing != id);
+            removed |= list.len() != before;
+            !list.is_empty()
+        });
         removed
     }
 
@@ -108,7 +183,8 @@ struct Observers {
 
 /// Invokes callbacks in the order ServiceStack's C# and Java clients do.
 pub(crate) struct Dispatcher {
-    callbacks: Callbacks,
+    /// Lifecycle listeners in the order they were added (the builder's callbacks first).
+    lifecycle: Mutex<Vec<(RegistrationId, LifecycleRef)>>,
     routes: Mutex<Routes>,
     observers: Mutex<Observers>,
 }
@@ -130,9 +206,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl Dispatcher {
-    pub(crate) fn new(callbacks: Callbacks, routes: Routes) -> Self {
+    pub(crate) fn new(listeners: Vec<LifecycleRef>, routes: Routes) -> Self {
+        let lifecycle = listeners
+            .into_iter()
+            .map(|listener| (RegistrationId::next(), listener))
+            .collect();
         Dispatcher {
-            callbacks,
+            lifecycle: Mutex::new(lifecycle),
             routes: Mutex::new(routes),
             observers: Mutex::new(Observers::default()),
         }
@@ -140,6 +220,48 @@ impl Dispatcher {
 
     pub(crate) fn routes(&self) -> MutexGuard<'_, Routes> {
         lock(&self.routes)
+    }
+
+    pub(crate) fn add_lifecycle_listener(&self, listener: LifecycleRef) -> RegistrationId {
+        let id = RegistrationId::next();
+        lock(&self.lifecycle).push((id, listener));
+        id
+    }
+
+    /// Removes the registration `id`, whatever its kind; whether there was one.
+    pub(crate) fn remove(&self, id: RegistrationId) -> bool {
+        if self.routes().remove(id) {
+            return true;
+        }
+        let mut lifecycle = lock(&self.lifecycle);
+        let before = lifecycle.len();
+        lifecycle.retain(|(existing, _)| *existing != id);
+        lifecycle.len() != before
+    }
+
+    /// The lifecycle listeners now, so they run without the lock (they may add or remove
+    /// listeners).
+    fn listeners(&self) -> Vec<LifecycleRef> {
+        lock(&self.lifecycle)
+            .iter()
+            .map(|(_, listener)| listener.clone())
+            .collect()
+    }
+
+    /// Calls `callback` on every lifecycle listener; an error or a panic goes to
+    /// `on_exception`.
+    fn each_listener(
+        &self,
+        what: &str,
+        callback: impl Fn(&dyn LifecycleListener) -> Result<(), Error>,
+    ) {
+        for listener in self.listeners() {
+            let mut outcome = Ok(());
+            self.guarded(what, || outcome = callback(listener.as_ref()));
+            if let Err(error) = outcome {
+                self.report(&error);
+            }
+        }
     }
 
     /// Runs `callback`; a panic becomes an [`Error::HandlerPanicked`] for `on_exception`.
@@ -155,9 +277,15 @@ impl Dispatcher {
     /// Delivers an error to every `on_exception` callback.
     pub(crate) fn report(&self, error: &Error) {
         tracing::warn!(%error, "server events error");
-        for callback in &self.callbacks.on_exception {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(error))) {
-                tracing::error!(panic = %panic_message(payload.as_ref()), "on_exception panicked");
+        for listener in self.listeners() {
+            match catch_unwind(AssertUnwindSafe(|| listener.on_exception(error))) {
+                Ok(Ok(())) => {}
+                Ok(Err(failure)) => {
+                    tracing::error!(%failure, "on_exception failed while handling an error");
+                }
+                Err(payload) => {
+                    tracing::error!(panic = %panic_message(payload.as_ref()), "on_exception panicked");
+                }
             }
         }
     }
@@ -171,24 +299,25 @@ impl Dispatcher {
             waiters.append(&mut observers.next_connect);
             waiters
         };
-        for callback in &self.callbacks.on_connect {
-            self.guarded("cmd.onConnect", || callback(info));
-        }
+        self.each_listener("cmd.onConnect", |l| l.on_connect(info));
         for waiter in waiters {
             let _ = waiter.send(Ok(info.clone()));
         }
     }
 
     pub(crate) fn command(&self, command: &ServerEventCommand) {
-        let (specific, selector) = match command.kind {
-            CommandKind::Join => (&self.callbacks.on_join, "cmd.onJoin"),
-            CommandKind::Leave => (&self.callbacks.on_leave, "cmd.onLeave"),
-            _ => (&self.callbacks.on_update, "cmd.onUpdate"),
-        };
         let waiters = std::mem::take(&mut lock(&self.observers).command);
-        for callback in specific.iter().chain(&self.callbacks.on_command) {
-            self.guarded(selector, || callback(command));
-        }
+        let selector = match command.kind {
+            CommandKind::Join => "cmd.onJoin",
+            CommandKind::Leave => "cmd.onLeave",
+            _ => "cmd.onUpdate",
+        };
+        self.each_listener(selector, |l| match command.kind {
+            CommandKind::Join => l.on_join(command),
+            CommandKind::Leave => l.on_leave(command),
+            _ => l.on_update(command),
+        });
+        self.each_listener(selector, |l| l.on_command(command));
         for waiter in waiters {
             let _ = waiter.send(command.clone());
         }
@@ -196,18 +325,14 @@ impl Dispatcher {
 
     pub(crate) fn heartbeat(&self, heartbeat: &ServerEventCommand) {
         let waiters = std::mem::take(&mut lock(&self.observers).heartbeat);
-        for callback in &self.callbacks.on_heartbeat {
-            self.guarded("cmd.onHeartbeat", || callback(heartbeat));
-        }
+        self.each_listener("cmd.onHeartbeat", |l| l.on_heartbeat(heartbeat));
         for waiter in waiters {
             let _ = waiter.send(heartbeat.clone());
         }
     }
 
     pub(crate) fn reconnected(&self, info: &ReconnectInfo) {
-        for callback in &self.callbacks.on_reconnect {
-            self.guarded("on_reconnect", || callback(info));
-        }
+        self.each_listener("on_reconnect", |l| l.on_reconnect(info));
     }
 
     /// Routes an application message: `cmd` handler, trigger listeners, the receiver for its op,
@@ -219,7 +344,7 @@ impl Dispatcher {
             let routes = lock(&self.routes);
             let target = message.target().unwrap_or_default();
             let handler = match message.op() {
-                Some("cmd") => routes.handlers.get(target).cloned(),
+                Some("cmd") => routes.handlers.get(target).map(|(_, h)| h.clone()),
                 _ => None,
             };
             let listeners: Vec<HandlerRef> = match message.op() {
@@ -232,7 +357,7 @@ impl Dispatcher {
             };
             let receiver = message
                 .op()
-                .and_then(|op| routes.receivers.get(op).cloned());
+                .and_then(|op| routes.receivers.get(op).map(|(_, r)| r.clone()));
             (handler, listeners, receiver)
         };
         if let Some(handler) = handler {
@@ -249,9 +374,7 @@ impl Dispatcher {
                 self.report(&error);
             }
         }
-        for callback in &self.callbacks.on_message {
-            self.guarded(selector, || callback(message));
-        }
+        self.each_listener(selector, |l| l.on_message(message));
         for waiter in waiters {
             let _ = waiter.send(message.clone());
         }

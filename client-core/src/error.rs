@@ -118,6 +118,23 @@ pub enum Error {
         /// The panic payload, when it was a string.
         message: String,
     },
+    /// The server closed the stream because this client read too slowly: it fell more than
+    /// the server's buffer limit behind (the server said so in a comment before closing). The
+    /// client reconnects as after any failure; a handler that blocks is the usual cause.
+    #[error("the server closed the stream because the client read too slowly{}", limit_bytes.map(|n| format!(" (more than {n} bytes behind)")).unwrap_or_default())]
+    SlowConsumer {
+        /// How many bytes the server lets a reader fall behind, when it said.
+        limit_bytes: Option<u64>,
+    },
+    /// A callback written in another language (Kotlin, Swift, JavaScript) failed; the client
+    /// carried on.
+    #[error("listener {callback} threw: {detail}")]
+    CallbackFailed {
+        /// The callback, e.g. `onMessage` or a selector.
+        callback: String,
+        /// What it threw.
+        detail: String,
+    },
     /// An argument cannot be used (for example a channel name containing `@`).
     #[error("invalid argument: {reason}")]
     InvalidArgument {
@@ -204,11 +221,12 @@ impl Error {
             Error::IdleTimeout { .. } => "idleTimeout",
             Error::NoConnectEvent { .. } => "noConnectEvent",
             Error::StreamEnded => "streamEnded",
+            Error::SlowConsumer { .. } => "slowConsumer",
             Error::Protocol { .. } => "protocol",
             Error::EventTooLarge { .. } => "eventTooLarge",
             Error::InvalidUtf8 { .. } => "invalidUtf8",
             Error::Deserialize { .. } => "deserialize",
-            Error::HandlerPanicked { .. } => "handlerFailed",
+            Error::HandlerPanicked { .. } | Error::CallbackFailed { .. } => "handlerFailed",
             Error::InvalidArgument { .. } => "invalidArgument",
             Error::NotConnected => "notConnected",
             Error::Stopped => "stopped",

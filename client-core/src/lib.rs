@@ -103,16 +103,21 @@ mod http_client;
 mod json;
 #[cfg(test)]
 mod lifecycle_tests;
+mod listener;
 mod message;
+mod options;
 mod origin;
 mod platform_url;
 mod receiver;
 mod redact;
+#[cfg(test)]
+mod registration_tests;
 pub mod rt;
 mod service;
 pub mod sse;
 mod state;
 mod supervisor;
+mod user_info;
 #[cfg(test)]
 mod waiter_tests;
 
@@ -125,12 +130,14 @@ mod transport;
 pub use auth::{BoxFuture, Credentials, CredentialsProvider, Secret};
 pub use backoff::ReconnectPolicy;
 pub use client::{ClientBuilder, ServerEventsClient, UrlRewriter};
-pub use dispatch::{Callback, Handler, ListenerId};
+pub use dispatch::{Callback, Handler};
 pub use error::{Error, Result};
+pub use listener::{LifecycleListener, RegistrationId};
 pub use message::{
     CommandKind, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_IDLE_TIMEOUT, ServerEventCommand,
     ServerEventConnect, ServerEventMessage, ServerEventUser,
 };
+pub use options::ClientOptions;
 pub use receiver::{MessageReceiver, Receiver, ReceiverContext};
 pub use service::ServiceClient;
 pub use state::{CloseReason, ConnectionState, ReconnectInfo};

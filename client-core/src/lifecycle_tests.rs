@@ -145,7 +145,7 @@ async fn a_drain_after_a_heartbeat_404_ends_when_the_stream_goes_quiet() {
     // The stream stays open (`feed` is alive) and silent, as after a server reset.
     assert_eq!(
         opens[1].at - heartbeats[0].at,
-        crate::connection::DRAIN_QUIET
+        crate::supervisor::timers::DRAIN_QUIET
     );
     drop(feed);
 }
@@ -175,7 +175,7 @@ async fn a_drain_after_a_heartbeat_404_is_bounded() {
     let opens = fake.wait_for(OPEN, 2).await;
     assert_eq!(
         opens[1].at - heartbeats[0].at,
-        crate::connection::DRAIN_LIMIT
+        crate::supervisor::timers::DRAIN_LIMIT
     );
     chatter.abort();
 }
@@ -430,4 +430,46 @@ async fn refused_credentials_close_the_client_without_a_retry_loop() {
     );
     tokio::time::sleep(Duration::from_secs(3600)).await;
     assert_eq!(fake.wait_for(OPEN, 2).await.len(), 2, "no third attempt");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_consumer_close_is_reported_as_such_and_reconnects() {
+    let fake = FakeTransport::new();
+    let (feed, stream) = fed_stream();
+    fake.push(Opening::Stream(stream));
+    let (second_feed, second) = fed_stream();
+    fake.push(Opening::Stream(second));
+    second_feed.send(&connect_frame("s2", 600_000, 600_000));
+    let errors: Arc<Mutex<Vec<Error>>> = Arc::default();
+    let seen = errors.clone();
+    let client = ServerEventsClient::builder("http://h")
+        .channels(["home"])
+        .on_exception(move |error| seen.lock().unwrap().push(error.clone()))
+        .build_with(fake.clone())
+        .unwrap();
+    feed.send(&connect_frame("s1", 600_000, 600_000));
+    client.connect().await.unwrap();
+    let mut states = client.state_changes();
+    let reconnected = client.wait_for_next_connect(Duration::from_secs(5));
+    feed.send("data: cmd.chat 1\n\n: slow consumer: more than 65536 bytes behind, closing\n\n");
+    drop(feed);
+    let slow = Error::SlowConsumer {
+        limit_bytes: Some(65536),
+    };
+    let mut cause = None;
+    while let Some(state) = states.next().await {
+        if let ConnectionState::Reconnecting { cause: why, .. } = state {
+            cause = Some(why);
+            break;
+        }
+    }
+    assert_eq!(cause, Some(slow.clone()), "the reconnect names the cause");
+    assert_eq!(reconnected.await.unwrap().id, "s2");
+    assert_eq!(*errors.lock().unwrap(), std::slice::from_ref(&slow));
+    assert_eq!(slow.kind(), "slowConsumer");
+    assert_eq!(
+        slow.to_string(),
+        "the server closed the stream because the client read too slowly (more than 65536 bytes behind)"
+    );
+    client.stop().await;
 }

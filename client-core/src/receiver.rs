@@ -43,6 +43,15 @@ pub struct ReceiverContext<'a> {
     pub message: &'a ServerEventMessage,
 }
 
+impl ReceiverContext<'_> {
+    /// Whether the client asks for strict matching
+    /// ([`ClientBuilder::strict_receiver_matching`](crate::ClientBuilder::strict_receiver_matching)):
+    /// an argument type name matches a member only when the member's name matches too.
+    pub fn strict_matching(&self) -> bool {
+        self.client.strict_receivers()
+    }
+}
+
 /// Anything that can handle the messages of one op. [`Receiver`] is the typed implementation;
 /// bindings implement this for JavaScript objects and Kotlin or Swift listeners.
 pub trait MessageReceiver: MaybeSend + MaybeSync + 'static {
@@ -193,11 +202,12 @@ impl<R: Send + 'static> Receiver<R> {
         self
     }
 
-    fn find(&self, target: &str) -> Option<&Member<R>> {
+    fn find(&self, target: &str, strict: bool) -> Option<&Member<R>> {
         let wanted = key(target);
+        let strict = self.strict || strict;
         self.by_type
             .get(&wanted)
-            .filter(|entry| !self.strict || entry.name == wanted)
+            .filter(|entry| !strict || entry.name == wanted)
             .map(|entry| &entry.member)
             .or_else(|| self.by_name.get(&wanted))
     }
@@ -219,7 +229,7 @@ impl<R: Send + 'static> MessageReceiver for Receiver<R> {
     fn receive(&self, context: &ReceiverContext<'_>) -> Result<(), Error> {
         let target = context.message.target().unwrap_or_default();
         let mut result = Ok(());
-        match self.find(target) {
+        match self.find(target, context.strict_matching()) {
             Some(member) => self.with_instance(|instance| result = member(instance, context)),
             None => match &self.no_such_method {
                 Some(fallback) => {
@@ -256,14 +266,17 @@ mod tests {
         let receiver = Receiver::<Vec<String>>::new()
             .method("Custom", |_: &mut Vec<String>, _: CustomType, _| {})
             .action("Toggle", |_, _| {});
-        assert!(receiver.find("CustomType").is_some());
-        assert!(receiver.find("custom").is_some());
-        assert!(receiver.find("TOGGLE").is_some());
-        assert!(receiver.find("missing").is_none());
+        assert!(receiver.find("CustomType", false).is_some());
+        assert!(receiver.find("custom", false).is_some());
+        assert!(receiver.find("TOGGLE", false).is_some());
+        assert!(receiver.find("missing", false).is_none());
+        // The client's strict matching makes every receiver strict.
+        assert!(receiver.find("CustomType", true).is_none());
+        assert!(receiver.find("custom", true).is_some());
         let strict = Receiver::<Vec<String>>::new()
             .method("Custom", |_: &mut Vec<String>, _: CustomType, _| {})
             .strict(true);
-        assert!(strict.find("CustomType").is_none());
-        assert!(strict.find("Custom").is_some());
+        assert!(strict.find("CustomType", false).is_none());
+        assert!(strict.find("Custom", false).is_some());
     }
 }

@@ -48,6 +48,30 @@ pub struct SseEvent<'a> {
     pub data: &'a str,
 }
 
+/// The comment a server writes before it closes the stream of a reader that fell too far
+/// behind (the reference server's `: slow consumer: more than N bytes behind, closing`).
+const SLOW_CONSUMER_NOTE: &[u8] = b": slow consumer:";
+
+/// The server announced that it is closing this stream because the reader fell too far behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowConsumer {
+    /// How many bytes the server lets a reader fall behind, when the note says.
+    pub limit_bytes: Option<u64>,
+}
+
+impl SlowConsumer {
+    /// The note in a comment line (`: slow consumer: more than N bytes behind, closing`).
+    fn from_comment(line: &[u8]) -> Option<Self> {
+        let rest = line.strip_prefix(SLOW_CONSUMER_NOTE)?;
+        let text = String::from_utf8_lossy(rest);
+        let limit_bytes = text
+            .split_once("more than ")
+            .and_then(|(_, after)| after.split(' ').next())
+            .and_then(|digits| digits.parse().ok());
+        Some(SlowConsumer { limit_bytes })
+    }
+}
+
 /// A problem with one event. The decoder has already skipped it and carries on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SseError {
@@ -177,6 +201,8 @@ pub struct SseDecoder {
     skip_lf: bool,
     /// Still at the very start of the stream, where a byte-order mark may appear.
     at_start: bool,
+    /// The server's slow-consumer note, once seen on this stream.
+    slow_consumer: Option<SlowConsumer>,
 }
 
 impl Default for SseDecoder {
@@ -207,6 +233,7 @@ impl SseDecoder {
             oversized: false,
             skip_lf: false,
             at_start: true,
+            slow_consumer: None,
         }
     }
 
@@ -220,6 +247,12 @@ impl SseDecoder {
     /// reported: that event was never delivered.
     pub fn last_event_id(&self) -> &str {
         &self.last_event_id
+    }
+
+    /// Whether the server wrote its slow-consumer note (a comment saying it is closing the
+    /// stream because this reader fell too far behind) on this stream.
+    pub fn slow_consumer(&self) -> Option<SlowConsumer> {
+        self.slow_consumer
     }
 
     /// The reconnection time the server asked for with `retry:`, in milliseconds.
@@ -420,6 +453,9 @@ impl SseDecoder {
             return;
         }
         if line[0] == b':' {
+            if let Some(note) = SlowConsumer::from_comment(line) {
+                self.slow_consumer = Some(note);
+            }
             return;
         }
         let (field, value) = split_field(line);
@@ -698,6 +734,41 @@ mod tests {
         decoder.feed(b"\n\n", |e| seen.push(e.map(|e| e.id.to_owned())));
         assert_eq!(decoder.last_event_id(), "2");
         assert_eq!(seen, vec![Ok("1".to_owned()), Ok("2".to_owned())]);
+    }
+
+    #[test]
+    fn the_slow_consumer_note_is_recognised_in_any_chunking() {
+        let input =
+            b"data: a\n\n: keep-alive\n: slow consumer: more than 100 bytes behind, closing\n\n";
+        for size in 1..=input.len() {
+            let mut decoder = SseDecoder::new();
+            for chunk in input.chunks(size) {
+                decoder.feed(chunk, |_| {});
+            }
+            assert_eq!(
+                decoder.slow_consumer(),
+                Some(SlowConsumer {
+                    limit_bytes: Some(100)
+                }),
+                "chunk size {size}"
+            );
+            decoder.reset();
+            assert_eq!(decoder.slow_consumer(), None, "a new stream starts clean");
+        }
+        let mut decoder = SseDecoder::new();
+        decoder.feed(b": slow consumer: closing\n: slow\n", |_| {});
+        assert_eq!(
+            decoder.slow_consumer(),
+            Some(SlowConsumer { limit_bytes: None }),
+            "a note without a size still counts"
+        );
+        let mut other = SseDecoder::new();
+        other.feed(b": hello\n: slow\ndata: slow consumer:\n\n", |_| {});
+        assert_eq!(
+            other.slow_consumer(),
+            None,
+            "other comments and data do not"
+        );
     }
 
     #[test]

@@ -6,16 +6,14 @@
 //! `dispose()`, or destroying the object (Kotlin `close()`/`use {}`, Swift `deinit`), which stops
 //! the client and unregisters its subscription in the background.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use servicestack_events as core;
 
 use crate::credentials::{CredentialsProvider, ForeignCredentials};
 use crate::error::ServerEventsError;
-use crate::listener::{Listeners, MessageHandler, ServerEventsListener};
+use crate::listener::{ForeignListener, MessageHandler, ServerEventsListener, run_handler};
 use crate::options::ClientOptions;
 use crate::receiver::{ForeignReceiver, ReceiverMember, ServerEventReceiver};
 use crate::runtime::{on_runtime, runtime};
@@ -35,10 +33,6 @@ type Result<T, E = ServerEventsError> = std::result::Result<T, E>;
 #[derive(uniffi::Object)]
 pub struct ServerEventsClient {
     inner: core::ServerEventsClient,
-    listeners: Arc<Listeners>,
-    /// Trigger listener ids handed out to Kotlin/Swift → the core's ids.
-    trigger_listeners: Mutex<HashMap<u64, (String, core::ListenerId)>>,
-    next_trigger_listener: AtomicU64,
 }
 
 impl Drop for ServerEventsClient {
@@ -81,9 +75,7 @@ impl ServerEventsClient {
         let runtime = runtime()?;
         // The core remembers the runtime current at build time and runs its task there.
         let _context = runtime.enter();
-        let listeners = Arc::new(Listeners::default());
-        let mut builder =
-            listeners.attach(options.apply(core::ServerEventsClient::builder(base_url)));
+        let mut builder = core::ServerEventsClient::builder(base_url).options(options.into());
         if let Some(provider) = credentials {
             builder = builder.credentials_provider(ForeignCredentials(provider));
         }
@@ -91,12 +83,7 @@ impl ServerEventsClient {
             builder = builder.resolve_stream_url(move |url| resolver.resolve(url.to_owned()));
         }
         let inner = builder.build()?;
-        Ok(Arc::new(ServerEventsClient {
-            inner,
-            listeners,
-            trigger_listeners: Mutex::new(HashMap::new()),
-            next_trigger_listener: AtomicU64::new(0),
-        }))
+        Ok(Arc::new(ServerEventsClient { inner }))
     }
 
     // ----- lifecycle -----
@@ -342,24 +329,28 @@ impl ServerEventsClient {
 
     // ----- callbacks -----
 
-    /// Adds a lifecycle listener; returns its id for `removeEventListener`.
+    /// Adds a lifecycle listener; returns its id for `remove`.
     pub fn add_event_listener(&self, listener: Arc<dyn ServerEventsListener>) -> u64 {
-        self.listeners.add(listener)
+        self.inner
+            .add_lifecycle_listener(ForeignListener(listener))
+            .get()
     }
 
-    /// Removes a lifecycle listener; whether it was registered.
-    pub fn remove_event_listener(&self, id: u64) -> bool {
-        self.listeners.remove(id)
+    /// Removes the registration `id` (a lifecycle listener, handler, receiver or trigger
+    /// listener: ids are unique across kinds and clients); whether it was registered.
+    pub fn remove(&self, id: u64) -> bool {
+        self.inner.remove(core::RegistrationId::from_raw(id))
     }
 
     /// Handles `cmd.{name}` messages (the name is matched exactly); replaces an earlier handler
-    /// of that name.
-    pub fn register_handler(&self, name: String, handler: Arc<dyn MessageHandler>) {
-        let listeners = self.listeners.clone();
+    /// of that name. Returns its id for `remove`.
+    pub fn register_handler(&self, name: String, handler: Arc<dyn MessageHandler>) -> u64 {
         let what = format!("cmd.{name}");
-        self.inner.register_handler(&name, move |_client, message| {
-            listeners.run_handler(&what, handler.as_ref(), message);
-        });
+        self.inner
+            .register_handler(&name, move |client, message| {
+                run_handler(&what, handler.as_ref(), client, message);
+            })
+            .get()
     }
 
     /// Removes the handler of `cmd.{name}`; whether there was one.
@@ -367,24 +358,25 @@ impl ServerEventsClient {
         self.inner.remove_handler(&name)
     }
 
-    /// Registers the global receiver, for `cmd.*` messages.
+    /// Registers the global receiver, for `cmd.*` messages. Returns its id for `remove`.
     pub fn register_receiver(
         &self,
         members: Vec<ReceiverMember>,
         receiver: Arc<dyn ServerEventReceiver>,
-    ) {
-        self.register_named_receiver("cmd".into(), members, receiver);
+    ) -> u64 {
+        self.register_named_receiver("cmd".into(), members, receiver)
     }
 
-    /// Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`.
+    /// Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. Returns its
+    /// id for `remove`.
     pub fn register_named_receiver(
         &self,
         op: String,
         members: Vec<ReceiverMember>,
         receiver: Arc<dyn ServerEventReceiver>,
-    ) {
-        let receiver = ForeignReceiver::new(members, receiver, self.listeners.clone());
-        self.inner.register_named_receiver(&op, receiver);
+    ) -> u64 {
+        let receiver = ForeignReceiver::new(members, receiver);
+        self.inner.register_named_receiver(&op, receiver).get()
     }
 
     /// Removes the receiver of `op`; whether there was one.
@@ -393,43 +385,18 @@ impl ServerEventsClient {
     }
 
     /// Adds a listener for `trigger.{name}` messages (several may share a name); returns its id
-    /// for `removeListener`.
+    /// for `remove`.
     pub fn add_listener(&self, name: String, listener: Arc<dyn MessageHandler>) -> u64 {
-        let listeners = self.listeners.clone();
         let what = format!("trigger.{name}");
-        let core_id = self.inner.add_listener(&name, move |_client, message| {
-            listeners.run_handler(&what, listener.as_ref(), message);
-        });
-        let id = self.next_trigger_listener.fetch_add(1, Ordering::Relaxed) + 1;
-        self.trigger_listeners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, (name, core_id));
-        id
-    }
-
-    /// Removes one trigger listener of `name`; whether it was registered.
-    pub fn remove_listener(&self, name: String, id: u64) -> bool {
-        let mut ids = self
-            .trigger_listeners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match ids.get(&id) {
-            Some((registered, core_id)) if *registered == name => {
-                let removed = self.inner.remove_listener(&name, *core_id);
-                ids.remove(&id);
-                removed
-            }
-            _ => false,
-        }
+        self.inner
+            .add_listener(&name, move |client, message| {
+                run_handler(&what, listener.as_ref(), client, message);
+            })
+            .get()
     }
 
     /// Removes every trigger listener of `name`; how many there were.
     pub fn remove_listeners(&self, name: String) -> u32 {
-        self.trigger_listeners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, (registered, _)| *registered != name);
         u32::try_from(self.inner.remove_listeners(&name)).unwrap_or(u32::MAX)
     }
 
@@ -441,10 +408,6 @@ impl ServerEventsClient {
     /// Removes every `cmd.{name}` handler, receiver and trigger listener (lifecycle listeners
     /// added with `addEventListener` stay).
     pub fn remove_all_registrations(&self) {
-        self.trigger_listeners
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
         self.inner.remove_all_registrations();
     }
 }

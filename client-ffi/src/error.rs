@@ -82,6 +82,14 @@ pub enum ServerEventsError {
     /// The server ended the event stream.
     #[error("the server closed the event stream")]
     StreamEnded,
+    /// The server closed the stream because this client read too slowly (it fell more than the
+    /// server's buffer limit behind, typically behind a handler that blocks); the client
+    /// reconnects.
+    #[error("the server closed the stream because the client read too slowly{}", limit_bytes.map(|n| format!(" (more than {n} bytes behind)")).unwrap_or_default())]
+    SlowConsumer {
+        /// How many bytes the server lets a reader fall behind, when it said.
+        limit_bytes: Option<u64>,
+    },
     /// A frame could not be understood (for example a selector without an op). (The core's
     /// `Protocol`; renamed because `.Protocol` means a metatype in Swift.)
     #[error("malformed event: {reason} (data: {data:?})")]
@@ -217,6 +225,7 @@ impl ServerEventsError {
             ServerEventsError::IdleTimeout { .. } => "idleTimeout",
             ServerEventsError::NoConnectEvent { .. } => "noConnectEvent",
             ServerEventsError::StreamEnded => "streamEnded",
+            ServerEventsError::SlowConsumer { .. } => "slowConsumer",
             ServerEventsError::MalformedEvent { .. } => "protocol",
             ServerEventsError::EventTooLarge { .. } => "eventTooLarge",
             ServerEventsError::InvalidUtf8 { .. } => "invalidUtf8",
@@ -268,6 +277,7 @@ impl From<Error> for ServerEventsError {
                 after_ms: millis(after),
             },
             Error::StreamEnded => ServerEventsError::StreamEnded,
+            Error::SlowConsumer { limit_bytes } => ServerEventsError::SlowConsumer { limit_bytes },
             Error::Protocol { reason, data } => ServerEventsError::MalformedEvent { reason, data },
             Error::EventTooLarge { limit } => ServerEventsError::EventTooLarge {
                 limit: u64::try_from(limit).unwrap_or(u64::MAX),
@@ -277,6 +287,9 @@ impl From<Error> for ServerEventsError {
                 type_name,
                 detail: message,
             },
+            Error::CallbackFailed { callback, detail } => {
+                ServerEventsError::ListenerFailed { callback, detail }
+            }
             Error::HandlerPanicked { selector, message } => ServerEventsError::HandlerPanicked {
                 selector,
                 detail: message,
@@ -327,15 +340,24 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for ServerEventsError {
 }
 
 impl ServerEventsError {
-    /// Names the callback in a [`ListenerFailed`](Self::ListenerFailed) error.
-    pub(crate) fn in_callback(self, name: &str) -> Self {
+    /// What a Kotlin or Swift callback named `callback` threw, as the core reports it: the
+    /// kinds the core has keep their kind, anything else is a `CallbackFailed` naming the
+    /// callback (`ListenerFailed` again on the way out).
+    pub(crate) fn into_core(self, callback: &str) -> Error {
         match self {
-            ServerEventsError::ListenerFailed { detail, .. } => ServerEventsError::ListenerFailed {
-                callback: name.to_owned(),
+            ServerEventsError::Deserialize { type_name, detail } => Error::Deserialize {
+                type_name,
+                message: detail,
+            },
+            ServerEventsError::InvalidArgument { reason } => Error::InvalidArgument { reason },
+            ServerEventsError::ListenerFailed { detail, .. } => Error::CallbackFailed {
+                callback: callback.to_owned(),
                 detail,
             },
-            // The foreign code threw one of our own errors on purpose: keep it as it is.
-            other => other,
+            other => Error::CallbackFailed {
+                callback: callback.to_owned(),
+                detail: other.to_string(),
+            },
         }
     }
 }
@@ -409,6 +431,13 @@ mod tests {
                 data: "d".into(),
             },
             Error::EventTooLarge { limit: 1 },
+            Error::SlowConsumer {
+                limit_bytes: Some(64),
+            },
+            Error::CallbackFailed {
+                callback: "c".into(),
+                detail: "d".into(),
+            },
             Error::HandlerPanicked {
                 selector: "s".into(),
                 message: "m".into(),
@@ -428,14 +457,23 @@ mod tests {
         let error = ServerEventsError::from(uniffi::UnexpectedUniFFICallbackError {
             reason: "java.lang.IllegalStateException: boom".into(),
         })
-        .in_callback("onMessage");
+        .into_core("onMessage");
         assert_eq!(
-            error.to_string(),
+            ServerEventsError::from(error).to_string(),
             "listener onMessage threw: java.lang.IllegalStateException: boom"
         );
+        // A kind the core has keeps its kind; the others are named after the callback.
+        let deserialize = ServerEventsError::Deserialize {
+            type_name: "T".into(),
+            detail: "bad".into(),
+        };
+        assert_eq!(deserialize.into_core("cmd.x").kind(), "deserialize");
         assert_eq!(
-            ServerEventsError::Stopped.in_callback("x"),
-            ServerEventsError::Stopped
+            ServerEventsError::Stopped.into_core("x"),
+            Error::CallbackFailed {
+                callback: "x".into(),
+                detail: ServerEventsError::Stopped.to_string()
+            }
         );
     }
 }

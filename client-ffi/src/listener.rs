@@ -7,8 +7,7 @@
 //! Callbacks run on the client's background threads, one at a time per client, in the order the
 //! events arrived; they must not block for long.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use servicestack_events as core;
 
@@ -51,123 +50,55 @@ pub trait MessageHandler: Send + Sync {
     fn handle(&self, message: ServerEventMessage) -> Result<(), ServerEventsError>;
 }
 
-/// The lifecycle listeners of one client. The core's callbacks hold this, never the client, so
-/// registering callbacks creates no reference cycle.
-#[derive(Default)]
-pub(crate) struct Listeners {
-    next_id: AtomicU64,
-    list: RwLock<Vec<(u64, Arc<dyn ServerEventsListener>)>>,
+/// A Kotlin or Swift lifecycle listener as the core's [`core::LifecycleListener`]: the core
+/// keeps the list, runs them in order and sends what one throws to every `onException`.
+pub(crate) struct ForeignListener(pub(crate) Arc<dyn ServerEventsListener>);
+
+/// What a foreign callback threw, as the core reports it (the callback named).
+fn thrown(name: &str, result: Result<(), ServerEventsError>) -> Result<(), core::Error> {
+    result.map_err(|error| error.into_core(name))
 }
 
-impl Listeners {
-    pub(crate) fn add(&self, listener: Arc<dyn ServerEventsListener>) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        self.list
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push((id, listener));
-        id
+impl core::LifecycleListener for ForeignListener {
+    fn on_connect(&self, info: &core::ServerEventConnect) -> Result<(), core::Error> {
+        thrown("onConnect", self.0.on_connect(info.into()))
     }
-
-    pub(crate) fn remove(&self, id: u64) -> bool {
-        let mut list = self
-            .list
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let before = list.len();
-        list.retain(|(existing, _)| *existing != id);
-        list.len() != before
+    fn on_message(&self, message: &core::ServerEventMessage) -> Result<(), core::Error> {
+        thrown("onMessage", self.0.on_message(message.into()))
     }
-
-    /// A copy of the list, so callbacks run without the lock (they may add or remove listeners).
-    fn snapshot(&self) -> Vec<Arc<dyn ServerEventsListener>> {
-        self.list
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .iter()
-            .map(|(_, listener)| listener.clone())
-            .collect()
+    fn on_command(&self, command: &core::ServerEventCommand) -> Result<(), core::Error> {
+        thrown("onCommand", self.0.on_command(command.into()))
     }
-
-    /// Calls `callback` on every listener; a failure goes to `on_exception`.
-    fn each(
-        &self,
-        name: &str,
-        callback: impl Fn(&dyn ServerEventsListener) -> Result<(), ServerEventsError>,
-    ) {
-        for listener in self.snapshot() {
-            if let Err(error) = callback(listener.as_ref()) {
-                self.exception(&error.in_callback(name));
-            }
-        }
+    fn on_join(&self, command: &core::ServerEventCommand) -> Result<(), core::Error> {
+        thrown("onJoin", self.0.on_join(command.into()))
     }
-
-    /// Delivers an error to every listener's `on_exception`.
-    pub(crate) fn exception(&self, error: &ServerEventsError) {
-        for listener in self.snapshot() {
-            if let Err(failure) = listener.on_exception(error.clone()) {
-                tracing::error!(%error, %failure, "onException threw while handling an error");
-            }
-        }
+    fn on_leave(&self, command: &core::ServerEventCommand) -> Result<(), core::Error> {
+        thrown("onLeave", self.0.on_leave(command.into()))
     }
-
-    /// Runs a handler registered for `what`; a failure goes to `on_exception`.
-    pub(crate) fn run_handler(
-        &self,
-        what: &str,
-        handler: &dyn MessageHandler,
-        message: &core::ServerEventMessage,
-    ) {
-        if let Err(error) = handler.handle(message.into()) {
-            self.exception(&error.in_callback(what));
-        }
+    fn on_update(&self, command: &core::ServerEventCommand) -> Result<(), core::Error> {
+        thrown("onUpdate", self.0.on_update(command.into()))
     }
+    fn on_heartbeat(&self, command: &core::ServerEventCommand) -> Result<(), core::Error> {
+        thrown("onHeartbeat", self.0.on_heartbeat(command.into()))
+    }
+    fn on_reconnect(&self, info: &core::ReconnectInfo) -> Result<(), core::Error> {
+        thrown("onReconnect", self.0.on_reconnect(info.into()))
+    }
+    fn on_exception(&self, error: &core::Error) -> Result<(), core::Error> {
+        thrown("onException", self.0.on_exception(error.clone().into()))
+    }
+}
 
-    /// Registers the core callbacks that forward every lifecycle event to these listeners.
-    pub(crate) fn attach(self: &Arc<Self>, builder: core::ClientBuilder) -> core::ClientBuilder {
-        let on_connect = self.clone();
-        let on_message = self.clone();
-        let on_command = self.clone();
-        let on_join = self.clone();
-        let on_leave = self.clone();
-        let on_update = self.clone();
-        let on_heartbeat = self.clone();
-        let on_reconnect = self.clone();
-        let on_exception = self.clone();
-        builder
-            .on_connect(move |info| {
-                let info = ServerEventConnect::from(info);
-                on_connect.each("onConnect", |l| l.on_connect(info.clone()));
-            })
-            .on_message(move |message| {
-                let message = ServerEventMessage::from(message);
-                on_message.each("onMessage", |l| l.on_message(message.clone()));
-            })
-            .on_join(move |command| {
-                let command = ServerEventCommand::from(command);
-                on_join.each("onJoin", |l| l.on_join(command.clone()));
-            })
-            .on_leave(move |command| {
-                let command = ServerEventCommand::from(command);
-                on_leave.each("onLeave", |l| l.on_leave(command.clone()));
-            })
-            .on_update(move |command| {
-                let command = ServerEventCommand::from(command);
-                on_update.each("onUpdate", |l| l.on_update(command.clone()));
-            })
-            .on_command(move |command| {
-                let command = ServerEventCommand::from(command);
-                on_command.each("onCommand", |l| l.on_command(command.clone()));
-            })
-            .on_heartbeat(move |command| {
-                let command = ServerEventCommand::from(command);
-                on_heartbeat.each("onHeartbeat", |l| l.on_heartbeat(command.clone()));
-            })
-            .on_reconnect(move |info| {
-                let info = ReconnectInfo::from(info);
-                on_reconnect.each("onReconnect", |l| l.on_reconnect(info.clone()));
-            })
-            .on_exception(move |error| on_exception.exception(&error.clone().into()))
+/// Runs a `cmd.{name}` handler or `trigger.{name}` listener written in Kotlin or Swift; what it
+/// throws goes to the client's `onException` listeners.
+pub(crate) fn run_handler(
+    what: &str,
+    handler: &dyn MessageHandler,
+    client: &core::ServerEventsClient,
+    message: &core::ServerEventMessage,
+) {
+    if let Err(error) = handler.handle(message.into()) {
+        client.report_exception(&error.into_core(what));
     }
 }
 
@@ -229,26 +160,27 @@ mod tests {
     }
 
     #[test]
-    fn a_listener_that_fails_is_reported_and_the_others_still_run() {
-        let listeners = Listeners::default();
-        let failing = Arc::new(Recorder {
+    fn what_a_listener_throws_reaches_the_core_named() {
+        let failing = ForeignListener(Arc::new(Recorder {
             fail_messages: true,
             ..Recorder::default()
-        });
-        let good = Arc::new(Recorder::default());
-        listeners.add(failing.clone());
-        let id = listeners.add(good.clone());
-        let message = ServerEventMessage::from(
-            &core::ServerEventMessage::parse(1, "cmd.chat {}".into()).unwrap(),
-        );
-        listeners.each("onMessage", |l| l.on_message(message.clone()));
+        }));
+        let message = core::ServerEventMessage::parse(1, "cmd.chat {}".into()).unwrap();
+        let error = core::LifecycleListener::on_message(&failing, &message).unwrap_err();
         assert_eq!(
-            *good.seen.lock().unwrap(),
-            ["exception listener onMessage threw: boom", "message {}"]
+            error,
+            core::Error::CallbackFailed {
+                callback: "onMessage".into(),
+                detail: "boom".into()
+            }
         );
-        assert!(listeners.remove(id));
-        assert!(!listeners.remove(id));
-        listeners.each("onMessage", |l| l.on_message(message.clone()));
-        assert_eq!(good.seen.lock().unwrap().len(), 2);
+        assert_eq!(
+            ServerEventsError::from(error).to_string(),
+            "listener onMessage threw: boom"
+        );
+        let good = Arc::new(Recorder::default());
+        let listener = ForeignListener(good.clone());
+        core::LifecycleListener::on_message(&listener, &message).unwrap();
+        assert_eq!(*good.seen.lock().unwrap(), ["message {}"]);
     }
 }

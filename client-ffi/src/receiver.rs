@@ -13,7 +13,6 @@ use std::sync::Arc;
 use servicestack_events::{MessageReceiver, ReceiverContext};
 
 use crate::error::ServerEventsError;
-use crate::listener::Listeners;
 use crate::types::ServerEventMessage;
 
 /// One member of a foreign receiver.
@@ -56,14 +55,12 @@ pub(crate) struct ForeignReceiver {
     by_type: HashMap<String, String>,
     by_name: HashMap<String, String>,
     receiver: Arc<dyn ServerEventReceiver>,
-    listeners: Arc<Listeners>,
 }
 
 impl ForeignReceiver {
     pub(crate) fn new(
         members: Vec<ReceiverMember>,
         receiver: Arc<dyn ServerEventReceiver>,
-        listeners: Arc<Listeners>,
     ) -> Self {
         let mut by_type = HashMap::new();
         let mut by_name = HashMap::new();
@@ -77,15 +74,16 @@ impl ForeignReceiver {
             by_type,
             by_name,
             receiver,
-            listeners,
         }
     }
 
     /// The declared name of the member `target` reaches, if any.
-    fn find(&self, target: &str) -> Option<&String> {
+    /// With `strict`, an argument type name matches only a member of the same name.
+    fn find(&self, target: &str, strict: bool) -> Option<&String> {
         let wanted = key(target);
         self.by_type
             .get(&wanted)
+            .filter(|member| !strict || key(member) == wanted)
             .or_else(|| self.by_name.get(&wanted))
     }
 }
@@ -95,16 +93,12 @@ impl MessageReceiver for ForeignReceiver {
         let target = context.message.target().unwrap_or_default();
         let message = ServerEventMessage::from(context.message);
         let selector = context.message.selector().unwrap_or_default();
-        let outcome = match self.find(target) {
+        let outcome = match self.find(target, context.strict_matching()) {
             Some(member) => self.receiver.invoke(member.clone(), message),
             None => self.receiver.no_such_method(target.to_owned(), message),
         };
-        // Reported here rather than returned: the core's error type has no variant for a
-        // foreign failure, and the listeners are who needs to hear about it.
-        if let Err(error) = outcome {
-            self.listeners.exception(&error.in_callback(selector));
-        }
-        Ok(())
+        // The core reports it to every `onException` listener.
+        outcome.map_err(|error| error.into_core(selector))
     }
 }
 
@@ -157,7 +151,6 @@ mod tests {
                 },
             ],
             recorder.clone(),
-            Arc::new(Listeners::default()),
         );
         let client = servicestack_events::ServerEventsClient::new("http://h", ["A"]).unwrap();
         for data in [
@@ -182,6 +175,35 @@ mod tests {
                 "BackgroundImage x",
                 "noSuchMethod:nope"
             ]
+        );
+    }
+
+    #[test]
+    fn a_strict_client_matches_type_names_only_with_the_member_name() {
+        let recorder = Arc::new(Recorder::default());
+        let receiver = ForeignReceiver::new(
+            vec![ReceiverMember {
+                name: "FooMethod".into(),
+                argument_type: Some("CustomType".into()),
+            }],
+            recorder.clone(),
+        );
+        let client = servicestack_events::ServerEventsClient::builder("http://h")
+            .strict_receiver_matching(true)
+            .build()
+            .unwrap();
+        for data in ["test.CustomType {}", "test.FooMethod {}"] {
+            let message = servicestack_events::ServerEventMessage::parse(1, data.into()).unwrap();
+            receiver
+                .receive(&ReceiverContext {
+                    client: &client,
+                    message: &message,
+                })
+                .unwrap();
+        }
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            ["noSuchMethod:CustomType", "FooMethod {}"]
         );
     }
 }

@@ -2,31 +2,35 @@
 //! Rust client.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
 use js_sys::{Array, Function, Object, Promise};
-use servicestack_events::{ListenerId, ServerEventsClient as CoreClient};
+use servicestack_events::{RegistrationId, ServerEventsClient as CoreClient};
 use wasm_bindgen::prelude::*;
 
 use crate::dom::{self, UnloadGuard};
 use crate::error::{self, invalid_argument};
-use crate::hooks::{Hooks, LIFECYCLE_HANDLERS};
+use crate::hooks::Hooks;
+use crate::js_lifecycle::JsLifecycle;
 use crate::js_receiver::JsReceiver;
 use crate::message_stream::MessageStream;
-use crate::options::ClientOptions;
+use crate::options::JsOptions;
 use crate::{convert, js};
 
 /// A trigger listener, kept to remove it by reference.
 struct Listener {
     name: String,
     function: Function,
-    id: ListenerId,
+    id: RegistrationId,
 }
 
 /// What every handle of one client shares on the JavaScript side.
 pub(crate) struct Shared {
     pub(crate) hooks: Rc<Hooks>,
+    /// The core's id of each lifecycle handler (`onJoin`, ...), to replace or remove it by name.
+    lifecycle_ids: RefCell<HashMap<String, RegistrationId>>,
     listeners: RefCell<Vec<Listener>>,
     resolver: RefCell<JsValue>,
     unload: RefCell<Option<UnloadGuard>>,
@@ -139,7 +143,7 @@ impl ServerEventsClient {
                 }
                 shared.hooks.state_changed(convert::state(&state).into());
                 if closed {
-                    shared.hooks.call_handler("onStop", &[]);
+                    shared.hooks.stopped();
                 }
             }
         });
@@ -164,7 +168,7 @@ impl ServerEventsClient {
         options: Option<JsValue>,
     ) -> Result<ServerEventsClient, JsValue> {
         let channels = convert::channel_list(&channels.unwrap_or(JsValue::UNDEFINED), "channels")?;
-        let options = ClientOptions::read(&options.unwrap_or(JsValue::UNDEFINED))?;
+        let options = JsOptions::read(&options.unwrap_or(JsValue::UNDEFINED))?;
         let hooks = Rc::new(Hooks::new(
             options.on_exception.clone(),
             options.on_reconnect.clone(),
@@ -172,44 +176,22 @@ impl ServerEventsClient {
         ));
         let shared = Rc::new(Shared {
             hooks: hooks.clone(),
+            lifecycle_ids: RefCell::default(),
             listeners: RefCell::default(),
             resolver: RefCell::new(options.resolver.clone()),
             unload: RefCell::default(),
-            unregister_on_unload: options.unregister_on_unload,
-            with_credentials: options.with_credentials,
+            unregister_on_unload: options.core.unregister_on_unload,
+            with_credentials: options.core.with_credentials,
         });
-        let builder = CoreClient::builder(absolute_base_url(base_url)).channels(channels);
         let builder = options
-            .configure(builder, &hooks)?
-            .on_connect({
-                let hooks = hooks.clone();
-                move |info| {
-                    if let Some(handler) = hooks.handler("onConnect") {
-                        let info: JsValue = convert::connect(info).into();
-                        hooks.call(
-                            &handler,
-                            &JsValue::UNDEFINED,
-                            &[info.clone(), info],
-                            "onConnect",
-                        );
-                    }
-                }
-            })
-            .on_join(command_callback(&hooks, "onJoin"))
-            .on_leave(command_callback(&hooks, "onLeave"))
-            .on_update(command_callback(&hooks, "onUpdate"))
-            .on_command(command_callback(&hooks, "onCommand"))
-            .on_heartbeat(command_callback(&hooks, "onHeartbeat"))
+            .configure(CoreClient::builder(absolute_base_url(base_url)), &hooks)
+            .channels(channels)
             .on_message({
                 let hooks = hooks.clone();
+                // Before the `onMessage` handlers: they are lifecycle listeners added later.
                 move |message| {
                     if message.op() == Some("css") {
                         dom::apply_css(message, &convert::body(message), &hooks);
-                    }
-                    if let Some(handler) = hooks.handler("onMessage") {
-                        let request: JsValue = convert::message(message).into();
-                        let this = dom::element_for(message.css_selector());
-                        hooks.call(&handler, &this, &[request], "onMessage");
                     }
                 }
             })
@@ -233,10 +215,20 @@ impl ServerEventsClient {
         Ok(client)
     }
 
+    /// Sets handler `name`, replacing an earlier one: a core lifecycle listener for the
+    /// lifecycle events, `onStop`/`onException` in the hooks, else a `cmd.{name}` handler.
     fn set_handler(&self, name: &str, handler: Function) {
-        if LIFECYCLE_HANDLERS.contains(&name) {
-            self.shared.hooks.set_handler(name, Some(handler));
-        } else {
+        if let Some(listener) = JsLifecycle::new(name, handler.clone(), self.shared.hooks.clone()) {
+            let id = self.core.add_lifecycle_listener(listener);
+            let replaced = self
+                .shared
+                .lifecycle_ids
+                .borrow_mut()
+                .insert(name.to_owned(), id);
+            if let Some(old) = replaced {
+                self.core.remove(old);
+            }
+        } else if !self.shared.hooks.set_handler(name, Some(handler.clone())) {
             self.register_command_handler(name, handler);
         }
     }
@@ -341,7 +333,7 @@ impl ServerEventsClient {
         #[wasm_bindgen(unchecked_param_type = "(message: ServerEventMessage) => void")]
         listener: &Function,
     ) {
-        let removed: Vec<ListenerId> = {
+        let removed: Vec<RegistrationId> = {
             let mut listeners = self.shared.listeners.borrow_mut();
             let mut removed = Vec::new();
             listeners.retain(|entry| {
@@ -354,7 +346,7 @@ impl ServerEventsClient {
             removed
         };
         for id in removed {
-            self.core.remove_listener(name, id);
+            self.core.remove(id);
         }
     }
 
@@ -373,9 +365,12 @@ impl ServerEventsClient {
     /// Removes the handler `name`.
     #[wasm_bindgen(js_name = unregisterHandler, skip_typescript)]
     pub fn unregister_handler(&self, name: &str) {
-        if LIFECYCLE_HANDLERS.contains(&name) {
-            self.shared.hooks.set_handler(name, None);
-        } else {
+        if JsLifecycle::is_core_event(name) {
+            let removed = self.shared.lifecycle_ids.borrow_mut().remove(name);
+            if let Some(id) = removed {
+                self.core.remove(id);
+            }
+        } else if !self.shared.hooks.set_handler(name, None) {
             self.core.remove_handler(name);
         }
     }
@@ -676,24 +671,6 @@ impl ServerEventsClient {
     pub fn remove_all_registrations(&self) {
         self.shared.listeners.borrow_mut().clear();
         self.core.remove_all_registrations();
-    }
-}
-
-/// A core callback that passes a command to the lifecycle handler `name`.
-fn command_callback(
-    hooks: &Rc<Hooks>,
-    name: &'static str,
-) -> impl Fn(&servicestack_events::ServerEventCommand) + 'static {
-    let hooks = hooks.clone();
-    move |command| {
-        if let Some(handler) = hooks.handler(name) {
-            hooks.call(
-                &handler,
-                &JsValue::UNDEFINED,
-                &[convert::command(command).into()],
-                name,
-            );
-        }
     }
 }
 

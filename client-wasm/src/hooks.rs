@@ -6,7 +6,6 @@
 //! call back into the client (register handlers, stop it, ...).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
@@ -16,23 +15,13 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::{error, js};
 
-/// Handler names with a meaning of their own; any other name handles `cmd.{name}` messages.
-pub(crate) const LIFECYCLE_HANDLERS: [&str; 9] = [
-    "onConnect",
-    "onJoin",
-    "onLeave",
-    "onUpdate",
-    "onCommand",
-    "onMessage",
-    "onHeartbeat",
-    "onStop",
-    "onException",
-];
-
-/// The callbacks of one client.
+/// The callbacks of one client that are not core lifecycle events (those are the core's
+/// lifecycle listeners: `js_lifecycle`).
 pub(crate) struct Hooks {
-    /// `handlers.onConnect` and the other lifecycle handlers (changeable at run time).
-    handlers: RefCell<HashMap<String, Function>>,
+    /// `handlers.onStop` (changeable at run time).
+    on_stop: RefCell<Option<Function>>,
+    /// `handlers.onException` (changeable at run time): thrown values, after `options.onException`.
+    exception_handler: RefCell<Option<Function>>,
     /// `options.onException`.
     on_exception: Option<Function>,
     /// `options.onReconnect`.
@@ -48,31 +37,30 @@ impl Hooks {
         on_state_change: Option<Function>,
     ) -> Self {
         Hooks {
-            handlers: RefCell::default(),
+            on_stop: RefCell::default(),
+            exception_handler: RefCell::default(),
             on_exception,
             on_reconnect,
             on_state_change,
         }
     }
 
-    /// Sets (or with `None` removes) a lifecycle handler.
-    pub(crate) fn set_handler(&self, name: &str, handler: Option<Function>) {
-        let mut handlers = self.handlers.borrow_mut();
-        match handler {
-            Some(handler) => handlers.insert(name.to_owned(), handler),
-            None => handlers.remove(name),
+    /// Sets (or with `None` removes) `onStop` or `onException`; whether `name` is one of them.
+    pub(crate) fn set_handler(&self, name: &str, handler: Option<Function>) -> bool {
+        let slot = match name {
+            "onStop" => &self.on_stop,
+            "onException" => &self.exception_handler,
+            _ => return false,
         };
+        *slot.borrow_mut() = handler;
+        true
     }
 
-    /// The lifecycle handler `name`, if set (cloned, so no borrow outlives this call).
-    pub(crate) fn handler(&self, name: &str) -> Option<Function> {
-        self.handlers.borrow().get(name).cloned()
-    }
-
-    /// Calls lifecycle handler `name` with `args`, if it is set.
-    pub(crate) fn call_handler(self: &Rc<Self>, name: &str, args: &[JsValue]) {
-        if let Some(handler) = self.handler(name) {
-            self.call(&handler, &JsValue::UNDEFINED, args, name);
+    /// Calls `onStop`, if it is set.
+    pub(crate) fn stopped(self: &Rc<Self>) {
+        let handler = self.on_stop.borrow().clone();
+        if let Some(handler) = handler {
+            self.call(&handler, &JsValue::UNDEFINED, &[], "onStop");
         }
     }
 
@@ -108,7 +96,7 @@ impl Hooks {
         let handler = self
             .on_exception
             .clone()
-            .or_else(|| self.handler("onException"));
+            .or_else(|| self.exception_handler.borrow().clone());
         match handler {
             Some(handler) => {
                 if let Err(again) =

@@ -33,6 +33,8 @@ mod hooks;
 #[cfg(target_arch = "wasm32")]
 mod js;
 #[cfg(target_arch = "wasm32")]
+mod js_lifecycle;
+#[cfg(target_arch = "wasm32")]
 mod js_receiver;
 #[cfg(target_arch = "wasm32")]
 mod message_stream;

@@ -1,13 +1,15 @@
-//! Reading the JavaScript options object (`ServerEventsClientOptions`) into the core's builder.
+//! Reading the JavaScript options object (`ServerEventsClientOptions`).
 //!
-//! Every option is checked: a value of the wrong type is a `TypeError` thrown by the
-//! constructor, never a panic and never silently ignored.
+//! The data options (timeouts, paths, credentials, reconnect policy, ...) are the core's
+//! `ClientOptions`: the object's data properties go to it as JSON, so their names, defaults and
+//! checks are the core's. What stays here is what only JavaScript has: functions, receivers and
+//! the resolver. A value of the wrong type is a `TypeError` thrown by the constructor, never a
+//! panic and never silently ignored.
 
 use std::rc::Rc;
-use std::time::Duration;
 
-use js_sys::Function;
-use servicestack_events::{ClientBuilder, Credentials, ReconnectPolicy};
+use js_sys::{Function, Object};
+use servicestack_events::{ClientBuilder, ClientOptions, Credentials};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -15,8 +17,23 @@ use crate::error::invalid_argument;
 use crate::hooks::Hooks;
 use crate::js;
 
-/// The options that stay on the JavaScript side (callbacks, receivers, page behaviour).
-pub(crate) struct ClientOptions {
+/// The options that are JavaScript values (functions, receivers, the resolver): never part of
+/// the core's data options.
+const JS_ONLY: [&str; 8] = [
+    "handlers",
+    "receivers",
+    "resolver",
+    "onException",
+    "onReconnect",
+    "onStateChange",
+    "resolveStreamUrl",
+    "getCredentials",
+];
+
+/// The constructor's options: the core's data options and the JavaScript-only ones.
+pub(crate) struct JsOptions {
+    /// The data options, checked by the core.
+    pub(crate) core: ClientOptions,
     /// `handlers`: name → function.
     pub(crate) handlers: Vec<(String, Function)>,
     /// `receivers`: op → object or class.
@@ -26,13 +43,32 @@ pub(crate) struct ClientOptions {
     pub(crate) on_exception: Option<Function>,
     pub(crate) on_reconnect: Option<Function>,
     pub(crate) on_state_change: Option<Function>,
-    /// `withCredentials` (default `true`): send cookies cross-origin.
-    pub(crate) with_credentials: bool,
-    /// `unregisterOnUnload` (default `true`): unregister with `sendBeacon` on `pagehide`.
-    pub(crate) unregister_on_unload: bool,
     resolve_stream_url: Option<Function>,
     get_credentials: Option<Function>,
-    options: JsValue,
+}
+
+/// The core's options from the data properties of `options` (`undefined`, `null` and the
+/// JavaScript-only options left out). A function anywhere else is refused: `JSON.stringify`
+/// would drop it without a word.
+fn core_options(options: &JsValue) -> Result<ClientOptions, JsValue> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(ClientOptions::default());
+    }
+    let data = Object::new();
+    for name in js::own_names(options) {
+        let value = js::get(options, &name);
+        if JS_ONLY.contains(&name.as_str()) || value.is_undefined() || value.is_null() {
+            continue;
+        }
+        if value.is_function() {
+            return Err(invalid_argument(&format!(
+                "options.{name} must not be a function"
+            )));
+        }
+        js::put(&data, &name, value);
+    }
+    let json = js::stringify(&data.into())?;
+    serde_json::from_str(&json).map_err(|e| invalid_argument(&format!("options: {e}")))
 }
 
 fn function(options: &JsValue, key: &str) -> Result<Option<Function>, JsValue> {
@@ -45,16 +81,6 @@ fn function(options: &JsValue, key: &str) -> Result<Option<Function>, JsValue> {
         .ok_or_else(|| invalid_argument(&format!("options.{key} must be a function")))
 }
 
-fn boolean(options: &JsValue, key: &str, default: bool) -> Result<bool, JsValue> {
-    let value = js::get(options, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(default);
-    }
-    value
-        .as_bool()
-        .ok_or_else(|| invalid_argument(&format!("options.{key} must be a boolean")))
-}
-
 fn string(options: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
     let value = js::get(options, key);
     if value.is_undefined() || value.is_null() {
@@ -64,39 +90,6 @@ fn string(options: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
         .as_string()
         .map(Some)
         .ok_or_else(|| invalid_argument(&format!("options.{key} must be a string")))
-}
-
-fn number(options: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
-    let value = js::get(options, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    match value.as_f64() {
-        Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-        _ => Err(invalid_argument(&format!(
-            "options.{key} must be a non-negative number"
-        ))),
-    }
-}
-
-fn millis(options: &JsValue, key: &str) -> Result<Option<Duration>, JsValue> {
-    Ok(number(options, key)?.map(|ms| Duration::from_millis(ms as u64)))
-}
-
-/// An array-of-strings option (`[]` when absent).
-fn string_list(options: &JsValue, key: &str) -> Result<Vec<String>, JsValue> {
-    let value = js::get(options, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(Vec::new());
-    }
-    let not_a_list = || invalid_argument(&format!("options.{key} must be an array of strings"));
-    if !js_sys::Array::is_array(&value) {
-        return Err(not_a_list());
-    }
-    js_sys::Array::from(&value)
-        .iter()
-        .map(|item| item.as_string().ok_or_else(not_a_list))
-        .collect()
 }
 
 /// The `[key, value]` string pairs of a plain object option.
@@ -141,37 +134,9 @@ fn object_entries(options: &JsValue, key: &str) -> Result<Vec<(String, JsValue)>
         .collect())
 }
 
-/// `reconnect`: `"servicestack"` (default), `"never"`, `{ delayMs }` (fixed) or
-/// `{ initialMs, maxMs? }` (exponential with jitter).
-fn reconnect_policy(options: &JsValue) -> Result<Option<ReconnectPolicy>, JsValue> {
-    let value = js::get(options, "reconnect");
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    if let Some(name) = value.as_string() {
-        return match name.as_str() {
-            "servicestack" => Ok(Some(ReconnectPolicy::servicestack())),
-            "never" => Ok(Some(ReconnectPolicy::never())),
-            _ => Err(invalid_argument(
-                "options.reconnect must be \"servicestack\", \"never\", { delayMs } or { initialMs, maxMs }",
-            )),
-        };
-    }
-    if let Some(delay) = millis(&value, "delayMs")? {
-        return Ok(Some(ReconnectPolicy::fixed(delay)));
-    }
-    if let Some(initial) = millis(&value, "initialMs")? {
-        let max = millis(&value, "maxMs")?.unwrap_or(Duration::from_secs(60));
-        return Ok(Some(ReconnectPolicy::exponential(initial, max)));
-    }
-    Err(invalid_argument(
-        "options.reconnect must be \"servicestack\", \"never\", { delayMs } or { initialMs, maxMs }",
-    ))
-}
-
-impl ClientOptions {
+impl JsOptions {
     /// Reads and checks `options` (`undefined` and `null` mean no options).
-    pub(crate) fn read(options: &JsValue) -> Result<ClientOptions, JsValue> {
+    pub(crate) fn read(options: &JsValue) -> Result<JsOptions, JsValue> {
         if !(options.is_undefined() || options.is_null() || options.is_object()) {
             return Err(invalid_argument("options must be an object"));
         }
@@ -204,66 +169,23 @@ impl ClientOptions {
                 "options.resolver must have a tryResolve method",
             ));
         }
-        Ok(ClientOptions {
+        Ok(JsOptions {
+            core: core_options(options)?,
             handlers,
             receivers,
             resolver,
             on_exception: function(options, "onException")?,
             on_reconnect: function(options, "onReconnect")?,
             on_state_change: function(options, "onStateChange")?,
-            with_credentials: boolean(options, "withCredentials", true)?,
-            unregister_on_unload: boolean(options, "unregisterOnUnload", true)?,
             resolve_stream_url: function(options, "resolveStreamUrl")?,
             get_credentials: function(options, "getCredentials")?,
-            options: options.clone(),
         })
     }
 
-    /// Applies the options the core handles (timeouts, credentials, reconnect policy, paths).
-    pub(crate) fn configure(
-        &self,
-        mut builder: ClientBuilder,
-        hooks: &Rc<Hooks>,
-    ) -> Result<ClientBuilder, JsValue> {
-        let options = &self.options;
-        if let Some(interval) = millis(options, "heartbeatIntervalMs")?.filter(|d| !d.is_zero()) {
-            builder = builder.heartbeat_interval(interval);
-        }
-        if let Some(timeout) = millis(options, "idleTimeoutMs")?.filter(|d| !d.is_zero()) {
-            builder = builder.idle_timeout(timeout);
-        }
-        if let Some(timeout) = millis(options, "connectTimeoutMs")? {
-            builder = builder.connect_timeout(timeout);
-        }
-        if let Some(timeout) = millis(options, "requestTimeoutMs")? {
-            builder = builder.request_timeout(timeout);
-        }
-        if let Some(bytes) = number(options, "maxEventSize")? {
-            builder = builder.max_event_size(bytes as usize);
-        }
-        if let Some(messages) = number(options, "messageBuffer")? {
-            builder = builder.message_buffer(messages as usize);
-        }
-        let allowed_origins = string_list(options, "allowedOrigins")?;
-        if !allowed_origins.is_empty() {
-            builder = builder.allowed_origins(allowed_origins);
-        }
-        if let Some(path) = string(options, "eventStreamPath")? {
-            builder = builder.event_stream_path(path);
-        }
-        if let Some(path) = string(options, "subscribersPath")? {
-            builder = builder.subscribers_path(path);
-        }
-        if let Some(token) = string(options, "bearerToken")? {
-            builder = builder.bearer_token(token);
-        }
-        for (name, value) in string_pairs(options, "headers")? {
-            builder = builder.header(name, value);
-        }
-        if let Some(policy) = reconnect_policy(options)? {
-            builder = builder.reconnect_policy(policy);
-        }
-        builder = builder.with_credentials(self.with_credentials);
+    /// The builder with the core's options and the JavaScript callbacks the core calls
+    /// (`resolveStreamUrl`, `getCredentials`).
+    pub(crate) fn configure(&self, mut builder: ClientBuilder, hooks: &Rc<Hooks>) -> ClientBuilder {
+        builder = builder.options(self.core.clone());
         if let Some(rewrite) = self.resolve_stream_url.clone() {
             let hooks = hooks.clone();
             builder = builder.resolve_stream_url(move |url| {
@@ -287,7 +209,7 @@ impl ClientOptions {
                 async move { credentials_from(&provider, refresh).await }
             });
         }
-        Ok(builder)
+        builder
     }
 }
 

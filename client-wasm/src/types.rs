@@ -28,7 +28,8 @@ export interface ServerEventsError extends Error {
   /** `"HttpError"`, `"UnauthorizedError"`, `"NetworkError"`, `"TimeoutError"`, ... */
   name: string;
   /** The same in camelCase: `"http"`, `"unauthorized"`, `"network"`, `"timeout"`,
-   *  `"idleTimeout"`, `"subscriptionGone"`, `"protocol"`, `"eventTooLarge"`, `"notConnected"`,
+   *  `"idleTimeout"`, `"subscriptionGone"`, `"slowConsumer"` (the server closed the stream because
+   *  the client read too slowly), `"protocol"`, `"eventTooLarge"`, `"notConnected"`,
    *  `"invalidUrl"`, `"invalidArgument"`, ... */
   kind: string;
   /** The HTTP status behind the error, or `null`. */
@@ -151,7 +152,9 @@ export interface ServerEventsHandlers {
   [name: string]: ((this: any, body: any, request: ServerEventMessage) => void) | ((...args: any[]) => void) | undefined;
 }
 
-/** The third constructor argument. */
+/** The third constructor argument. The data options (everything but functions, receivers and
+ *  the resolver) are the Rust core's `ClientOptions`: names, defaults and checks are the same on
+ *  every platform; a value of the wrong type throws a `TypeError`. */
 export interface ServerEventsClientOptions {
   handlers?: ServerEventsHandlers;
   /** op → receiver object or class (`cmd` is the global receiver). */
@@ -168,9 +171,10 @@ export interface ServerEventsClientOptions {
   withCredentials?: boolean;
   /** In a page, unregister with `navigator.sendBeacon` on `pagehide`. Default `true`. */
   unregisterOnUnload?: boolean;
-  /** Override the server's heartbeat interval. */
+  /** Override the server's heartbeat interval (default: the server's; 0 means the server's). */
   heartbeatIntervalMs?: number;
-  /** Override how long the stream may stay silent before it is presumed dead. */
+  /** Override how long the stream may stay silent before it is presumed dead (default: the
+   *  server's idle timeout; 0 means the server's). */
   idleTimeoutMs?: number;
   /** Limit for opening the stream and receiving `cmd.onConnect` (default 10000). */
   connectTimeoutMs?: number;
@@ -191,16 +195,16 @@ export interface ServerEventsClientOptions {
    * error; on an allowed origin they are used as given.
    */
   allowedOrigins?: string[];
-  /** Sent as `Authorization: Bearer …` on every request. */
+  /** Sent as `Authorization: Bearer …` on every request to the allowed origins. */
   bearerToken?: string;
-  /** Sent on every request. */
+  /** Sent on every request to the allowed origins. */
   headers?: Record<string, string>;
   /** Asked before every request (`refresh` is true after a 401/403). */
   getCredentials?: (refresh: boolean) => ServerEventsCredentials | Promise<ServerEventsCredentials>;
   /** Rewrites the stream URL before each connect. */
   resolveStreamUrl?: (url: string) => string;
   /** `"servicestack"` (default: random n³…(n+1)³ ms after the n-th failure, capped at 60 s),
-   *  `"never"`, `{ delayMs }` or `{ initialMs, maxMs }`. */
+   *  `"never"`, `{ delayMs }` or `{ initialMs, maxMs }` (`maxMs` default 60000). */
   reconnect?: "servicestack" | "never" | { delayMs: number } | { initialMs: number; maxMs?: number };
   /** Default `/event-stream`. */
   eventStreamPath?: string;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use servicestack_events::{
-    ClientBuilder, ConnectionState, Error, ListenerId, ReconnectInfo, ServerEventCommand,
+    ClientBuilder, ConnectionState, Error, ReconnectInfo, RegistrationId, ServerEventCommand,
     ServerEventConnect, ServerEventMessage, ServerEventsClient,
 };
 use tokio::task::JoinHandle;
@@ -269,7 +269,7 @@ pub struct TestClient {
     /// Its event log.
     pub recorder: Arc<Recorder>,
     /// Trigger listeners by (name, index).
-    pub listeners: HashMap<(String, usize), ListenerId>,
+    pub listeners: HashMap<(String, usize), RegistrationId>,
     /// How many listeners each trigger name has had (the next index).
     pub listener_counts: HashMap<String, usize>,
     /// The client's receiver resolver, for receivers registered later.

@@ -436,7 +436,7 @@ impl Runner {
                     .listeners
                     .get(&(name.clone(), *index))
                     .ok_or_else(|| format!("{client} has no listener {name}[{index}]"))?;
-                if test_client.handle()?.remove_listener(name, *id) {
+                if test_client.handle()?.remove(*id) {
                     Ok(())
                 } else {
                     Err(format!(

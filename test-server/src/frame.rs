@@ -22,9 +22,6 @@ use crate::util::lock;
 
 /// Small chunks are coalesced into one body frame up to this size.
 const COALESCE_LIMIT: usize = 16 * 1024;
-/// How long a slow consumer's connection may take to flush the slow-consumer note before the
-/// connection is dropped outright (a reader that stopped reading never takes it).
-const SLOW_CONSUMER_GRACE: Duration = Duration::from_secs(2);
 /// How long a cut stream waits so the partial frame is flushed before the connection is aborted.
 const CUT_FLUSH_DELAY: Duration = Duration::from_millis(25);
 
@@ -48,6 +45,11 @@ enum State {
     Closing,
     /// Deliver what is queued, wait briefly, then fail the body (connection aborted).
     AbortAfterFlush,
+    /// The slow-consumer note is queued: deliver it, then end the body cleanly, so hyper
+    /// writes it out before the connection closes (an abort would discard whatever hyper still
+    /// buffers, the note included, whenever the reader catches up a little late). A reader that
+    /// never catches up is cut off by `close_connection`; a later close leaves this alone.
+    EndAfterNote,
     /// Fail the body at once, dropping anything queued.
     Abort,
     /// The body has ended or was dropped.
@@ -68,6 +70,11 @@ struct Outbox {
     queued_bytes: usize,
     enqueued_total: u64,
     delivered_total: u64,
+    /// Where the queued frames end (in `enqueued_total` terms), oldest first.
+    frame_ends: VecDeque<u64>,
+    /// The end of the last frame handed over whole; `delivered_total` beyond it means a frame
+    /// is partly handed over.
+    delivered_frame_end: u64,
     next_id: u64,
     state: State,
     waker: Option<Waker>,
@@ -93,6 +100,8 @@ impl StreamCtl {
                 queued_bytes: 0,
                 enqueued_total: 0,
                 delivered_total: 0,
+                frame_ends: VecDeque::new(),
+                delivered_frame_end: 0,
                 next_id: 0,
                 state: State::Open,
                 waker: None,
@@ -107,18 +116,13 @@ impl StreamCtl {
         lock(&self.out).connection = Some(abort);
     }
 
-    /// After a slow-consumer drop: if the body has not ended (the note could not even be
-    /// written because the reader stopped reading), drop the connection after a grace period
-    /// so its buffers are freed.
-    fn drop_connection_later(&self, abort: Option<tokio_util::sync::CancellationToken>) {
-        let (Some(abort), Ok(runtime)) = (abort, tokio::runtime::Handle::try_current()) else {
-            return;
-        };
-        // Cancelling the token of a connection that already ended does nothing.
-        runtime.spawn(async move {
-            tokio::time::sleep(SLOW_CONSUMER_GRACE).await;
+    /// After a slow-consumer drop: the connection finishes this response (the note, then a
+    /// clean end) and closes instead of being kept alive; a reader that never catches up is
+    /// dropped outright after a grace period (see `server::connection`), freeing its buffers.
+    fn close_connection(&self, abort: Option<tokio_util::sync::CancellationToken>) {
+        if let Some(abort) = abort {
             abort.cancel();
-        });
+        }
     }
 
     /// True once the stream stopped accepting writes.
@@ -142,16 +146,50 @@ impl StreamCtl {
         o.queue.push_back(chunk);
     }
 
+    /// Counts `len` bytes handed to the connection.
+    fn delivered(o: &mut Outbox, len: usize) {
+        o.delivered_total += len as u64;
+        while let Some(&end) = o.frame_ends.front() {
+            if end > o.delivered_total {
+                break;
+            }
+            o.delivered_frame_end = end;
+            o.frame_ends.pop_front();
+        }
+    }
+
+    /// Marks the end of a frame (or of a raw write) at the current end of the queue.
+    fn end_frame(o: &mut Outbox) {
+        o.frame_ends.push_back(o.enqueued_total);
+    }
+
     /// The slow-consumer close: what is still queued is dropped (that is the memory the limit
-    /// protects), an SSE comment saying why is queued in its place, and the connection is
-    /// aborted once the comment is flushed, so a reader that catches up learns why its stream
-    /// ended and reconnects.
+    /// protects), an SSE comment saying why is queued in its place, and the response ends once
+    /// the comment is written, so a reader that catches up learns why its stream ended and
+    /// reconnects.
     fn overflow_locked(o: &mut Outbox, limit: usize) {
-        o.queue.clear();
-        o.queued_bytes = 0;
+        // A frame partly handed to the connection is finished first: cut off, its last line
+        // would swallow the note.
+        let mut kept = VecDeque::new();
+        let mut kept_bytes = 0;
+        if o.delivered_total != o.delivered_frame_end {
+            let end = o.frame_ends.front().copied().unwrap_or(o.delivered_total);
+            let mut at = o.delivered_total;
+            while at < end {
+                let Some(chunk) = o.queue.pop_front() else {
+                    break;
+                };
+                at += chunk.len() as u64;
+                kept_bytes += chunk.len();
+                kept.push_back(chunk);
+            }
+        }
+        o.queue = kept;
+        o.queued_bytes = kept_bytes;
+        o.frame_ends.clear();
         let note = format!(": slow consumer: more than {limit} bytes behind, closing\n\n");
         Self::enqueue(o, Bytes::from(note));
-        o.state = State::AbortAfterFlush;
+        o.state = State::EndAfterNote;
     }
 
     fn abort_locked(o: &mut Outbox) {
@@ -187,7 +225,7 @@ impl StreamCtl {
             let abort = o.connection.take();
             drop(o);
             self.finish(waker);
-            self.drop_connection_later(abort);
+            self.close_connection(abort);
             return PushOutcome::Overflow;
         }
         o.next_id += 1;
@@ -214,12 +252,14 @@ impl StreamCtl {
             head.extend_from_slice(body);
             head.extend_from_slice(b"\n\n");
             Self::enqueue(&mut o, head.freeze());
+            Self::end_frame(&mut o);
             PushOutcome::Queued(o.enqueued_total)
         } else {
             // Large bodies are shared between recipients, not copied.
             Self::enqueue(&mut o, head.freeze());
             Self::enqueue(&mut o, body.clone());
             Self::enqueue(&mut o, Bytes::from_static(b"\n\n"));
+            Self::end_frame(&mut o);
             PushOutcome::Queued(o.enqueued_total)
         };
         let waker = o.waker.take();
@@ -240,11 +280,12 @@ impl StreamCtl {
             let abort = o.connection.take();
             drop(o);
             self.finish(waker);
-            self.drop_connection_later(abort);
+            self.close_connection(abort);
             return PushOutcome::Overflow;
         }
         if !bytes.is_empty() {
             Self::enqueue(&mut o, bytes);
+            Self::end_frame(&mut o);
         }
         let total = o.enqueued_total;
         let waker = o.waker.take();
@@ -258,7 +299,9 @@ impl StreamCtl {
         let mut o = lock(&self.out);
         match (o.state, mode) {
             // Already ending; a cut frame keeps its partial bytes until they are flushed.
-            (State::Ended | State::Abort | State::AbortAfterFlush, _) => return,
+            (State::Ended | State::Abort | State::AbortAfterFlush | State::EndAfterNote, _) => {
+                return;
+            }
             (State::Open, CloseMode::Graceful) => o.state = State::Closing,
             (State::Closing, CloseMode::Graceful) => return,
             (_, CloseMode::Abort) => Self::abort_locked(&mut o),
@@ -358,7 +401,7 @@ impl Stream for EventStream {
                 first
             };
             o.queued_bytes = o.queued_bytes.saturating_sub(chunk.len());
-            o.delivered_total += chunk.len() as u64;
+            StreamCtl::delivered(&mut o, chunk.len());
             drop(o);
             this.ctl.progress.notify_waiters();
             return Poll::Ready(Some(Ok(chunk)));
@@ -371,7 +414,7 @@ impl Stream for EventStream {
                 }
                 Poll::Pending
             }
-            State::Closing => {
+            State::Closing | State::EndAfterNote => {
                 o.state = State::Ended;
                 drop(o);
                 this.ctl.progress.notify_waiters();
@@ -465,6 +508,40 @@ mod tests {
         assert_eq!(
             String::from_utf8(drain(&ctl)).unwrap(),
             ": slow consumer: more than 100 bytes behind, closing\n\n"
+        );
+    }
+
+    #[test]
+    fn a_frame_partly_handed_over_is_finished_before_the_slow_consumer_note() {
+        let ctl = StreamCtl::new(1, 700);
+        let faults = Faults::default();
+        let body = Bytes::from(format!("\"{}\"", "z".repeat(300)));
+        let bigger = Bytes::from(format!("\"{}\"", "z".repeat(600)));
+        assert!(matches!(
+            ctl.push_frame("s", &body, 0, &faults),
+            PushOutcome::Queued(_)
+        ));
+        assert!(matches!(
+            ctl.push_frame("t", &body, 0, &faults),
+            PushOutcome::Queued(_)
+        ));
+        {
+            // The connection took the first frame's head and body, not its blank line.
+            let mut o = lock(&ctl.out);
+            for _ in 0..2 {
+                let chunk = o.queue.pop_front().unwrap();
+                o.queued_bytes -= chunk.len();
+                StreamCtl::delivered(&mut o, chunk.len());
+            }
+        }
+        assert_eq!(
+            ctl.push_frame("u", &bigger, 0, &faults),
+            PushOutcome::Overflow
+        );
+        // The first frame's end, then the note; the second frame is dropped whole.
+        assert_eq!(
+            String::from_utf8(drain(&ctl)).unwrap(),
+            "\n\n: slow consumer: more than 700 bytes behind, closing\n\n"
         );
     }
 

@@ -11,8 +11,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RemoteAddr(pub(crate) SocketAddr);
 
-/// Request extension: cancelling it drops the request's connection at once (unsent bytes and
-/// all), for readers that stopped reading and so would hold their buffers forever.
+/// Request extension: cancelling it closes the request's connection once the response is done,
+/// and drops it outright (unsent bytes and all) after a grace period, for readers that stopped
+/// reading and so would hold their buffers forever.
 #[derive(Clone)]
 pub(crate) struct ConnectionAbort(pub(crate) tokio_util::sync::CancellationToken);
 

@@ -31,6 +31,9 @@ const CONNECTION_BUFFER: usize = 64 * 1024;
 
 /// How long connections get to finish after shutdown before they are dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long a slow consumer's connection may take to deliver the slow-consumer note before it
+/// is dropped outright (a reader that stopped reading never takes it).
+const SLOW_CONSUMER_GRACE: Duration = Duration::from_secs(2);
 
 /// A running reference server.
 ///
@@ -236,7 +239,12 @@ async fn connection(
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await;
         }
         _ = abort.cancelled() => {
-            tracing::debug!("connection from {remote} dropped: its reader stopped reading");
+            // A slow consumer: finish its response (the slow-consumer note) and close; a reader
+            // that never reads again is dropped once the grace period is over.
+            conn.as_mut().graceful_shutdown();
+            if tokio::time::timeout(SLOW_CONSUMER_GRACE, conn.as_mut()).await.is_err() {
+                tracing::debug!("connection from {remote} dropped: its reader stopped reading");
+            }
         }
     }
 }

@@ -7,18 +7,19 @@ use std::time::Duration;
 use super::{Config, HandleGuard, ServerEventsClient, Shared, UrlRewriter, validated_channels};
 use crate::auth::{Credentials, CredentialsProvider, ProviderFn, Secret, SharedProvider};
 use crate::backoff::ReconnectPolicy;
-use crate::bounded_queue::DEFAULT_MESSAGE_BUFFER;
-use crate::dispatch::{Callback, Callbacks, Dispatcher, Handler, Routes};
+use crate::dispatch::{Callback, Callbacks, Dispatcher, Handler, LifecycleRef, Routes};
 use crate::error::{Error, redact_url};
 use crate::http_client::HttpClient;
+use crate::listener::LifecycleListener;
 use crate::message::{ServerEventCommand, ServerEventConnect, ServerEventMessage};
+use crate::options::ClientOptions;
 use crate::origin::OriginPolicy;
 use crate::receiver::MessageReceiver;
 use crate::rt::{MaybeSend, MaybeSync};
-use crate::sse::DEFAULT_MAX_EVENT_SIZE;
 use crate::state::ReconnectInfo;
 use crate::supervisor::Lifecycle;
 use crate::transport::{Transport, TransportOptions};
+use crate::user_info;
 
 /// Builds a [`ServerEventsClient`].
 ///
@@ -39,23 +40,12 @@ use crate::transport::{Transport, TransportOptions};
 /// ```
 pub struct ClientBuilder {
     base_url: String,
-    channels: Vec<String>,
+    options: ClientOptions,
     callbacks: Callbacks,
+    listeners: Vec<LifecycleRef>,
     routes: Routes,
-    credentials: Credentials,
     provider: Option<SharedProvider>,
     resolve_stream_url: Option<Arc<dyn UrlRewriter>>,
-    reconnect: ReconnectPolicy,
-    heartbeat_interval: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    max_event_size: usize,
-    message_buffer: usize,
-    allowed_origins: Vec<String>,
-    event_stream_path: String,
-    subscribers_path: String,
-    with_credentials: bool,
 }
 
 macro_rules! callback_setter {
@@ -78,24 +68,20 @@ impl ClientBuilder {
     pub(super) fn new(base_url: impl Into<String>) -> Self {
         ClientBuilder {
             base_url: base_url.into(),
-            channels: Vec::new(),
+            options: ClientOptions::default(),
             callbacks: Callbacks::default(),
+            listeners: Vec::new(),
             routes: Routes::default(),
-            credentials: Credentials::default(),
             provider: None,
             resolve_stream_url: None,
-            reconnect: ReconnectPolicy::default(),
-            heartbeat_interval: None,
-            idle_timeout: None,
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_event_size: DEFAULT_MAX_EVENT_SIZE,
-            message_buffer: DEFAULT_MESSAGE_BUFFER,
-            allowed_origins: Vec::new(),
-            event_stream_path: "/event-stream".into(),
-            subscribers_path: "/event-subscribers".into(),
-            with_credentials: true,
         }
+    }
+
+    /// Replaces every data option at once (the channels included); the callbacks, handlers,
+    /// receivers, credentials provider and stream URL rewriter set so far stay.
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// The channels to subscribe to (none means the server's default channel `*`).
@@ -104,7 +90,7 @@ impl ClientBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.channels = channels.into_iter().map(Into::into).collect();
+        self.options.channels = channels.into_iter().map(Into::into).collect();
         self
     }
 
@@ -144,7 +130,7 @@ impl ClientBuilder {
         F: Fn(&ServerEventsClient, &ServerEventMessage) + MaybeSend + MaybeSync + 'static,
     {
         let handler: Arc<dyn Handler> = Arc::new(handler);
-        self.routes.handlers.insert(name.to_owned(), handler);
+        self.routes.set_handler(name, handler);
         self
     }
 
@@ -155,9 +141,7 @@ impl ClientBuilder {
 
     /// Registers a receiver for `{op}.*` messages.
     pub fn named_receiver(mut self, op: &str, receiver: impl MessageReceiver) -> Self {
-        self.routes
-            .receivers
-            .insert(op.to_owned(), Arc::new(receiver));
+        self.routes.set_receiver(op, Arc::new(receiver));
         self
     }
 
@@ -170,15 +154,23 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends `Authorization: Bearer <token>` on every request.
-    pub fn bearer_token(mut self, token: impl Into<Secret>) -> Self {
-        self.credentials.bearer_token = Some(token.into());
+    /// Adds a lifecycle listener (after the `on_*` callbacks, which run as the first listener).
+    /// Listeners can also be added and removed while the client runs
+    /// ([`ServerEventsClient::add_lifecycle_listener`]).
+    pub fn lifecycle_listener(mut self, listener: impl LifecycleListener) -> Self {
+        self.listeners.push(Arc::new(listener));
         self
     }
 
-    /// Sends a header on every request.
+    /// Sends `Authorization: Bearer <token>` on every request.
+    pub fn bearer_token(mut self, token: impl Into<Secret>) -> Self {
+        self.options.bearer_token = Some(token.into());
+        self
+    }
+
+    /// Sends a header on every request (a second value for the same name replaces the first).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<Secret>) -> Self {
-        self.credentials.headers.push((name.into(), value.into()));
+        self.options.headers.insert(name.into(), value.into());
         self
     }
 
@@ -209,51 +201,51 @@ impl ClientBuilder {
 
     /// How to wait between reconnect attempts.
     pub fn reconnect_policy(mut self, policy: ReconnectPolicy) -> Self {
-        self.reconnect = policy;
+        self.options.reconnect = policy;
         self
     }
 
     /// Overrides the heartbeat interval the server asks for.
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
-        self.heartbeat_interval = Some(interval);
+        self.options.heartbeat_interval = Some(interval);
         self
     }
 
     /// Overrides how long the stream may stay silent before it is presumed dead (default: the
     /// server's idle timeout from `cmd.onConnect`).
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
+        self.options.idle_timeout = Some(timeout);
         self
     }
 
     /// How long to wait for a TCP connection and for the stream to deliver `cmd.onConnect`
     /// (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.options.connect_timeout = timeout;
         self
     }
 
     /// The limit for heartbeats, unregisters and service calls (default 30 s).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+        self.options.request_timeout = timeout;
         self
     }
 
     /// The largest event accepted (default 8 MiB); bigger ones are skipped and reported.
     pub fn max_event_size(mut self, bytes: usize) -> Self {
-        self.max_event_size = bytes;
+        self.options.max_event_size = bytes;
         self
     }
 
     /// The stream path (default `/event-stream`).
     pub fn event_stream_path(mut self, path: impl Into<String>) -> Self {
-        self.event_stream_path = path.into();
+        self.options.event_stream_path = path.into();
         self
     }
 
     /// The subscribers path (default `/event-subscribers`).
     pub fn subscribers_path(mut self, path: impl Into<String>) -> Self {
-        self.subscribers_path = path.into();
+        self.options.subscribers_path = path.into();
         self
     }
 
@@ -262,14 +254,14 @@ impl ClientBuilder {
     /// same-origin ones (`"same-origin"`).
     #[cfg(target_arch = "wasm32")]
     pub fn with_credentials(mut self, include: bool) -> Self {
-        self.with_credentials = include;
+        self.options.with_credentials = include;
         self
     }
 
     /// The most unread messages one [`messages()`](ServerEventsClient::messages) stream holds
-    /// (default 1024, at least 1); past it the oldest are dropped and reported.
+    /// (default 1024; 0 counts as 1); past it the oldest are dropped and reported.
     pub fn message_buffer(mut self, messages: usize) -> Self {
-        self.message_buffer = messages.max(1);
+        self.options.message_buffer = messages;
         self
     }
 
@@ -285,7 +277,14 @@ impl ClientBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self.options.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Receivers match a message by its argument type name only when the member's name matches
+    /// too (ServiceStack's `StrictMode`), for every receiver of this client.
+    pub fn strict_receiver_matching(mut self, strict: bool) -> Self {
+        self.options.strict_receiver_matching = strict;
         self
     }
 
@@ -295,59 +294,140 @@ impl ClientBuilder {
     // threads to share it with either.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn build(self) -> Result<ServerEventsClient, Error> {
-        let origin_policy = self.origin_policy()?;
+        let checked = self.checked()?;
         let transport = Transport::new(
             TransportOptions {
-                origins: origin_policy,
-                connect_timeout: self.connect_timeout,
-                request_timeout: self.request_timeout,
-                with_credentials: self.with_credentials,
+                origins: checked.origin_policy.clone(),
+                connect_timeout: checked.options.connect_timeout,
+                request_timeout: checked.options.request_timeout,
+                with_credentials: checked.options.with_credentials,
             },
-            self.credentials.clone(),
-            self.provider.clone(),
+            checked.credentials(),
+            checked.provider.clone(),
         )?;
-        self.build_with(Arc::new(transport))
+        Ok(checked.into_client(Arc::new(transport)))
     }
 
     /// Builds the client on the given transport (the fake one in unit tests).
-    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    #[cfg(test)]
     pub(crate) fn build_with(
         self,
         transport: Arc<dyn HttpClient>,
     ) -> Result<ServerEventsClient, Error> {
-        let origin_policy = self.origin_policy()?;
-        let base_url = normalized_base_url(&self.base_url)?;
-        let channels = validated_channels(self.channels)?;
+        Ok(self.checked()?.into_client(transport))
+    }
+
+    /// Checks the base URL, the allowed origins and the channels, once.
+    fn checked(self) -> Result<Checked, Error> {
+        let (base_url, basic) = user_info::split(&normalized_base_url(&self.base_url)?)?;
+        if basic.is_some() && self.sets_authorization() {
+            return Err(Error::InvalidArgument {
+                reason: "the base URL's user-info is sent as Authorization: Basic; it cannot be \
+                         combined with a bearer token, an Authorization header or a credentials \
+                         provider"
+                    .into(),
+            });
+        }
+        let origin_policy = OriginPolicy::new(&base_url, &self.options.allowed_origins)?;
+        let channels = validated_channels(self.options.channels.clone())?;
+        Ok(Checked {
+            base_url,
+            basic,
+            origin_policy,
+            channels,
+            builder: self,
+        })
+    }
+
+    /// Whether another credential claims the `Authorization` header.
+    fn sets_authorization(&self) -> bool {
+        self.options.bearer_token.is_some()
+            || self.provider.is_some()
+            || self
+                .options
+                .headers
+                .keys()
+                .any(|name| name.eq_ignore_ascii_case("authorization"))
+    }
+}
+
+/// A builder whose base URL, origins and channels were checked.
+struct Checked {
+    base_url: String,
+    /// `Authorization: Basic …` from the base URL's user-info.
+    basic: Option<Secret>,
+    origin_policy: OriginPolicy,
+    channels: Vec<String>,
+    builder: ClientBuilder,
+}
+
+impl std::ops::Deref for Checked {
+    type Target = ClientBuilder;
+
+    fn deref(&self) -> &ClientBuilder {
+        &self.builder
+    }
+}
+
+impl Checked {
+    /// The static credentials: the bearer token and the headers.
+    fn credentials(&self) -> Credentials {
+        let basic = self
+            .basic
+            .iter()
+            .map(|value| ("Authorization".to_owned(), value.clone()));
+        Credentials {
+            bearer_token: self.options.bearer_token.clone(),
+            headers: self
+                .options
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .chain(basic)
+                .collect(),
+            query: Vec::new(),
+        }
+    }
+
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    fn into_client(self, transport: Arc<dyn HttpClient>) -> ServerEventsClient {
+        let Checked {
+            base_url,
+            basic: _,
+            origin_policy,
+            channels,
+            builder,
+        } = self;
+        let options = builder.options;
         let shared = Arc::new(Shared {
             config: Config {
                 base_url,
-                event_stream_path: with_leading_slash(self.event_stream_path),
-                subscribers_path: with_leading_slash(self.subscribers_path),
-                resolve_stream_url: self.resolve_stream_url,
-                reconnect: self.reconnect,
-                heartbeat_interval: self.heartbeat_interval,
-                idle_timeout: self.idle_timeout,
-                max_event_size: self.max_event_size,
-                message_buffer: self.message_buffer,
+                event_stream_path: with_leading_slash(options.event_stream_path.clone()),
+                subscribers_path: with_leading_slash(options.subscribers_path.clone()),
+                resolve_stream_url: builder.resolve_stream_url,
+                reconnect: options.reconnect.clone(),
+                heartbeat_interval: options.effective_heartbeat_interval(),
+                idle_timeout: options.effective_idle_timeout(),
+                max_event_size: options.max_event_size,
+                message_buffer: options.effective_message_buffer(),
                 origin_policy,
+                strict_receivers: options.strict_receiver_matching,
             },
             transport,
-            dispatcher: Dispatcher::new(self.callbacks, self.routes),
+            dispatcher: Dispatcher::new(
+                std::iter::once(Arc::new(builder.callbacks) as LifecycleRef)
+                    .chain(builder.listeners)
+                    .collect(),
+                builder.routes,
+            ),
             lifecycle: Lifecycle::new(channels),
         });
-        Ok(ServerEventsClient {
+        ServerEventsClient {
             guard: Arc::new(HandleGuard {
                 shared: shared.clone(),
             }),
             shared,
-        })
-    }
-}
-
-impl ClientBuilder {
-    /// Which origins may receive credentials: the base URL's and the allowed ones.
-    fn origin_policy(&self) -> Result<OriginPolicy, Error> {
-        OriginPolicy::new(&normalized_base_url(&self.base_url)?, &self.allowed_origins)
+        }
     }
 }
 

@@ -167,7 +167,7 @@ public extension ServerEventsClient {
         return false
     }
 
-    /// Adds a listener built from closures; returns its id for `removeEventListener(id:)`.
+    /// Adds a listener built from closures; returns its id for `remove(id:)`.
     @discardableResult
     func addEventListener(
         onConnect: @escaping (ServerEventConnect) throws -> Void = { _ in },
@@ -186,12 +186,14 @@ public extension ServerEventsClient {
         ))
     }
 
-    /// Handles `cmd.{name}` messages; replaces an earlier handler of that name.
-    func registerHandler(_ name: String, _ handler: @escaping (ServerEventMessage) throws -> Void) {
+    /// Handles `cmd.{name}` messages; replaces an earlier handler of that name. Returns its id
+    /// for `remove(id:)`.
+    @discardableResult
+    func registerHandler(_ name: String, _ handler: @escaping (ServerEventMessage) throws -> Void) -> UInt64 {
         registerHandler(name: name, handler: ClosureHandler(handler))
     }
 
-    /// Adds a listener for `trigger.{name}` messages; returns its id for `removeListener(name:id:)`.
+    /// Adds a listener for `trigger.{name}` messages; returns its id for `remove(id:)`.
     @discardableResult
     func addListener(_ name: String, _ listener: @escaping (ServerEventMessage) throws -> Void) -> UInt64 {
         addListener(name: name, listener: ClosureHandler(listener))
@@ -206,14 +208,19 @@ public extension ServerEventsClient {
     ///     r.noSuchMethod { _, target, _ in print("tv.\(target) is not supported") }
     /// }
     /// ```
-    func registerNamedReceiver<R>(_ op: String, resolve: @escaping () -> R, _ build: (ReceiverBuilder<R>) -> Void) {
+    ///
+    /// Returns its id for `remove(id:)`.
+    @discardableResult
+    func registerNamedReceiver<R>(_ op: String, resolve: @escaping () -> R, _ build: (ReceiverBuilder<R>) -> Void) -> UInt64 {
         let builder = ReceiverBuilder<R>()
         build(builder)
-        registerNamedReceiver(op: op, members: builder.members, receiver: BuiltReceiver(resolve: resolve, builder: builder))
+        return registerNamedReceiver(op: op, members: builder.members, receiver: BuiltReceiver(resolve: resolve, builder: builder))
     }
 
     /// Registers the global receiver, for `cmd.*` messages (see `registerNamedReceiver`).
-    func registerReceiver<R>(resolve: @escaping () -> R, _ build: (ReceiverBuilder<R>) -> Void) {
+    /// Returns its id for `remove(id:)`.
+    @discardableResult
+    func registerReceiver<R>(resolve: @escaping () -> R, _ build: (ReceiverBuilder<R>) -> Void) -> UInt64 {
         registerNamedReceiver("cmd", resolve: resolve, build)
     }
 

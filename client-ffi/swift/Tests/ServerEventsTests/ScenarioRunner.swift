@@ -403,7 +403,7 @@ final class ScenarioRunner {
             guard let id = test.listeners["\(listenerName)#\(index)"] else {
                 throw TestFailure("\(test.id) has no listener \(listenerName)[\(index)]")
             }
-            let removed = try test.handle().removeListener(name: listenerName, id: id)
+            let removed = try test.handle().remove(id: id)
             if !removed {
                 throw TestFailure("\(test.id): listener \(listenerName)[\(index)] was not registered")
             }
@@ -557,8 +557,8 @@ final class ScenarioRunner {
             channels: channels,
             heartbeatIntervalMs: step["heartbeatMs"]?.numberValue.map { UInt64($0) },
             idleTimeoutMs: step["idleTimeoutMs"]?.numberValue.map { UInt64($0) },
-            connectTimeoutMs: step["connectTimeoutMs"]?.numberValue.map { UInt64($0) } ?? 10_000,
-            maxEventSize: step["maxEventSizeBytes"]?.numberValue.map { UInt64($0) } ?? 8 * 1024 * 1024
+            connectTimeoutMs: step["connectTimeoutMs"]?.numberValue.map { UInt64($0) },
+            maxEventSize: step["maxEventSizeBytes"]?.numberValue.map { UInt64($0) }
         )
         let baseUrl = try step["baseUrl"]?.stringValue.map { try text($0) } ?? server.baseUrl
         let client = try ServerEventsClient(baseUrl: baseUrl, options: options)

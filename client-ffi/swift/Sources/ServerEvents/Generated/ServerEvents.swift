@@ -1492,13 +1492,13 @@ public func FfiConverterTypeServerEventReceiver_lower(_ value: ServerEventReceiv
 public protocol ServerEventsClientProtocol: AnyObject, Sendable {
     
     /**
-     * Adds a lifecycle listener; returns its id for `removeEventListener`.
+     * Adds a lifecycle listener; returns its id for `remove`.
      */
     func addEventListener(listener: ServerEventsListener)  -> UInt64
     
     /**
      * Adds a listener for `trigger.{name}` messages (several may share a name); returns its id
-     * for `removeListener`.
+     * for `remove`.
      */
     func addListener(name: String, listener: MessageHandler)  -> UInt64
     
@@ -1589,19 +1589,26 @@ public protocol ServerEventsClientProtocol: AnyObject, Sendable {
     
     /**
      * Handles `cmd.{name}` messages (the name is matched exactly); replaces an earlier handler
-     * of that name.
+     * of that name. Returns its id for `remove`.
      */
-    func registerHandler(name: String, handler: MessageHandler) 
+    func registerHandler(name: String, handler: MessageHandler)  -> UInt64
     
     /**
-     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`.
+     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. Returns its
+     * id for `remove`.
      */
-    func registerNamedReceiver(op: String, members: [ReceiverMember], receiver: ServerEventReceiver) 
+    func registerNamedReceiver(op: String, members: [ReceiverMember], receiver: ServerEventReceiver)  -> UInt64
     
     /**
-     * Registers the global receiver, for `cmd.*` messages.
+     * Registers the global receiver, for `cmd.*` messages. Returns its id for `remove`.
      */
-    func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver) 
+    func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver)  -> UInt64
+    
+    /**
+     * Removes the registration `id` (a lifecycle listener, handler, receiver or trigger
+     * listener: ids are unique across kinds and clients); whether it was registered.
+     */
+    func remove(id: UInt64)  -> Bool
     
     /**
      * Removes every `cmd.{name}` handler, receiver and trigger listener (lifecycle listeners
@@ -1610,19 +1617,9 @@ public protocol ServerEventsClientProtocol: AnyObject, Sendable {
     func removeAllRegistrations() 
     
     /**
-     * Removes a lifecycle listener; whether it was registered.
-     */
-    func removeEventListener(id: UInt64)  -> Bool
-    
-    /**
      * Removes the handler of `cmd.{name}`; whether there was one.
      */
     func removeHandler(name: String)  -> Bool
-    
-    /**
-     * Removes one trigger listener of `name`; whether it was registered.
-     */
-    func removeListener(name: String, id: UInt64)  -> Bool
     
     /**
      * Removes every trigger listener of `name`; how many there were.
@@ -1799,7 +1796,7 @@ public convenience init(baseUrl: String, options: ClientOptions = ClientOptions(
 
     
     /**
-     * Adds a lifecycle listener; returns its id for `removeEventListener`.
+     * Adds a lifecycle listener; returns its id for `remove`.
      */
 open func addEventListener(listener: ServerEventsListener) -> UInt64  {
     return try!  FfiConverterUInt64.lift(try! rustCall() {
@@ -1813,7 +1810,7 @@ open func addEventListener(listener: ServerEventsListener) -> UInt64  {
     
     /**
      * Adds a listener for `trigger.{name}` messages (several may share a name); returns its id
-     * for `removeListener`.
+     * for `remove`.
      */
 open func addListener(name: String, listener: MessageHandler) -> UInt64  {
     return try!  FfiConverterUInt64.lift(try! rustCall() {
@@ -2068,22 +2065,25 @@ open func postJson(path: String, requestJson: String)async throws  -> String  {
     
     /**
      * Handles `cmd.{name}` messages (the name is matched exactly); replaces an earlier handler
-     * of that name.
+     * of that name. Returns its id for `remove`.
      */
-open func registerHandler(name: String, handler: MessageHandler)  {try! rustCall() {
+open func registerHandler(name: String, handler: MessageHandler) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_client_ffi_fn_method_servereventsclient_register_handler(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),
         FfiConverterTypeMessageHandler_lower(handler),uniffiCallStatus
     )
-}
+})
 }
     
     /**
-     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`.
+     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. Returns its
+     * id for `remove`.
      */
-open func registerNamedReceiver(op: String, members: [ReceiverMember], receiver: ServerEventReceiver)  {try! rustCall() {
+open func registerNamedReceiver(op: String, members: [ReceiverMember], receiver: ServerEventReceiver) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_client_ffi_fn_method_servereventsclient_register_named_receiver(
             self.uniffiCloneHandle(),
@@ -2091,20 +2091,35 @@ open func registerNamedReceiver(op: String, members: [ReceiverMember], receiver:
         FfiConverterSequenceTypeReceiverMember.lower(members),
         FfiConverterTypeServerEventReceiver_lower(receiver),uniffiCallStatus
     )
-}
+})
 }
     
     /**
-     * Registers the global receiver, for `cmd.*` messages.
+     * Registers the global receiver, for `cmd.*` messages. Returns its id for `remove`.
      */
-open func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver)  {try! rustCall() {
+open func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_client_ffi_fn_method_servereventsclient_register_receiver(
             self.uniffiCloneHandle(),
         FfiConverterSequenceTypeReceiverMember.lower(members),
         FfiConverterTypeServerEventReceiver_lower(receiver),uniffiCallStatus
     )
+})
 }
+    
+    /**
+     * Removes the registration `id` (a lifecycle listener, handler, receiver or trigger
+     * listener: ids are unique across kinds and clients); whether it was registered.
+     */
+open func remove(id: UInt64) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_client_ffi_fn_method_servereventsclient_remove(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(id),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -2120,19 +2135,6 @@ open func removeAllRegistrations()  {try! rustCall() {
 }
     
     /**
-     * Removes a lifecycle listener; whether it was registered.
-     */
-open func removeEventListener(id: UInt64) -> Bool  {
-    return try!  FfiConverterBool.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_client_ffi_fn_method_servereventsclient_remove_event_listener(
-            self.uniffiCloneHandle(),
-        FfiConverterUInt64.lower(id),uniffiCallStatus
-    )
-})
-}
-    
-    /**
      * Removes the handler of `cmd.{name}`; whether there was one.
      */
 open func removeHandler(name: String) -> Bool  {
@@ -2141,20 +2143,6 @@ open func removeHandler(name: String) -> Bool  {
     uniffi_client_ffi_fn_method_servereventsclient_remove_handler(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Removes one trigger listener of `name`; whether it was registered.
-     */
-open func removeListener(name: String, id: UInt64) -> Bool  {
-    return try!  FfiConverterBool.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_client_ffi_fn_method_servereventsclient_remove_listener(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(name),
-        FfiConverterUInt64.lower(id),uniffiCallStatus
     )
 })
 }
@@ -3416,6 +3404,10 @@ public func FfiConverterTypeStreamUrlResolver_lower(_ value: StreamUrlResolver) 
 
 /**
  * Settings of a [`ServerEventsClient`](crate::ServerEventsClient), fixed when it is built.
+ *
+ * Every field may be left out: an absent (`null`) field keeps the core's default
+ * (`servicestack_events::ClientOptions::default()`, stated in each field's doc), so Kotlin can
+ * write `ClientOptions(channels = listOf("home"))` and Swift `ClientOptions(channels: ["home"])`.
  */
 public struct ClientOptions: Equatable, Hashable {
     /**
@@ -3432,17 +3424,20 @@ public struct ClientOptions: Equatable, Hashable {
      */
     public let idleTimeoutMs: UInt64?
     /**
-     * How long to wait for a TCP connection and for `cmd.onConnect`, in milliseconds.
+     * How long to wait for a TCP connection and for `cmd.onConnect`, in milliseconds
+     * (default 10000).
      */
-    public let connectTimeoutMs: UInt64
+    public let connectTimeoutMs: UInt64?
     /**
-     * The limit for heartbeats, unregisters and service calls, in milliseconds.
+     * The limit for heartbeats, unregisters and service calls, in milliseconds (default
+     * 30000).
      */
-    public let requestTimeoutMs: UInt64
+    public let requestTimeoutMs: UInt64?
     /**
-     * The largest event accepted, in bytes; bigger ones are skipped and reported.
+     * The largest event accepted, in bytes (default 8 MiB); bigger ones are skipped and
+     * reported.
      */
-    public let maxEventSize: UInt64
+    public let maxEventSize: UInt64?
     /**
      * Sent as `Authorization: Bearer …` on every request.
      */
@@ -3452,29 +3447,34 @@ public struct ClientOptions: Equatable, Hashable {
      */
     public let headers: [String: String]
     /**
-     * How to wait between reconnect attempts.
+     * How to wait between reconnect attempts (default `ServiceStack`).
      */
     public let reconnectPolicy: ReconnectPolicy?
     /**
-     * The stream path.
+     * The stream path (default `/event-stream`).
      */
-    public let eventStreamPath: String
+    public let eventStreamPath: String?
     /**
-     * The subscribers path.
+     * The subscribers path (default `/event-subscribers`).
      */
-    public let subscribersPath: String
+    public let subscribersPath: String?
     /**
      * The most unread messages one `messages()` stream (Kotlin `messageFlow()`, Swift
-     * `messageStream()`) holds; past it the oldest are dropped and a `MessagesDropped` error
-     * goes to `onException` once per overflow.
+     * `messageStream()`) holds (default 1024); past it the oldest are dropped and a
+     * `MessagesDropped` error goes to `onException` once per overflow.
      */
-    public let messageBuffer: UInt32
+    public let messageBuffer: UInt32?
     /**
      * Origins (`https://host:port`) besides the base URL's that may receive credentials. The
      * server's heartbeat, unregister and update URLs on any other origin are moved onto the
      * base URL's origin (same path and query), reported once as `ForeignUrl`.
      */
     public let allowedOrigins: [String]
+    /**
+     * Receivers match a message by its argument type name only when the member's name matches
+     * too (ServiceStack's `StrictMode`; default `false`).
+     */
+    public let strictReceiverMatching: Bool?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3490,14 +3490,17 @@ public struct ClientOptions: Equatable, Hashable {
          * milliseconds (default: the server's idle timeout).
          */idleTimeoutMs: UInt64? = nil, 
         /**
-         * How long to wait for a TCP connection and for `cmd.onConnect`, in milliseconds.
-         */connectTimeoutMs: UInt64 = UInt64(10000), 
+         * How long to wait for a TCP connection and for `cmd.onConnect`, in milliseconds
+         * (default 10000).
+         */connectTimeoutMs: UInt64? = nil, 
         /**
-         * The limit for heartbeats, unregisters and service calls, in milliseconds.
-         */requestTimeoutMs: UInt64 = UInt64(30000), 
+         * The limit for heartbeats, unregisters and service calls, in milliseconds (default
+         * 30000).
+         */requestTimeoutMs: UInt64? = nil, 
         /**
-         * The largest event accepted, in bytes; bigger ones are skipped and reported.
-         */maxEventSize: UInt64 = UInt64(8388608), 
+         * The largest event accepted, in bytes (default 8 MiB); bigger ones are skipped and
+         * reported.
+         */maxEventSize: UInt64? = nil, 
         /**
          * Sent as `Authorization: Bearer …` on every request.
          */bearerToken: String? = nil, 
@@ -3505,24 +3508,28 @@ public struct ClientOptions: Equatable, Hashable {
          * Extra headers sent on every request.
          */headers: [String: String] = [:], 
         /**
-         * How to wait between reconnect attempts.
+         * How to wait between reconnect attempts (default `ServiceStack`).
          */reconnectPolicy: ReconnectPolicy? = nil, 
         /**
-         * The stream path.
-         */eventStreamPath: String = "/event-stream", 
+         * The stream path (default `/event-stream`).
+         */eventStreamPath: String? = nil, 
         /**
-         * The subscribers path.
-         */subscribersPath: String = "/event-subscribers", 
+         * The subscribers path (default `/event-subscribers`).
+         */subscribersPath: String? = nil, 
         /**
          * The most unread messages one `messages()` stream (Kotlin `messageFlow()`, Swift
-         * `messageStream()`) holds; past it the oldest are dropped and a `MessagesDropped` error
-         * goes to `onException` once per overflow.
-         */messageBuffer: UInt32 = UInt32(1024), 
+         * `messageStream()`) holds (default 1024); past it the oldest are dropped and a
+         * `MessagesDropped` error goes to `onException` once per overflow.
+         */messageBuffer: UInt32? = nil, 
         /**
          * Origins (`https://host:port`) besides the base URL's that may receive credentials. The
          * server's heartbeat, unregister and update URLs on any other origin are moved onto the
          * base URL's origin (same path and query), reported once as `ForeignUrl`.
-         */allowedOrigins: [String] = []) {
+         */allowedOrigins: [String] = [], 
+        /**
+         * Receivers match a message by its argument type name only when the member's name matches
+         * too (ServiceStack's `StrictMode`; default `false`).
+         */strictReceiverMatching: Bool? = nil) {
         self.channels = channels
         self.heartbeatIntervalMs = heartbeatIntervalMs
         self.idleTimeoutMs = idleTimeoutMs
@@ -3536,6 +3543,7 @@ public struct ClientOptions: Equatable, Hashable {
         self.subscribersPath = subscribersPath
         self.messageBuffer = messageBuffer
         self.allowedOrigins = allowedOrigins
+        self.strictReceiverMatching = strictReceiverMatching
     }
 
     
@@ -3557,16 +3565,17 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
                 channels: FfiConverterSequenceString.read(from: &buf), 
                 heartbeatIntervalMs: FfiConverterOptionUInt64.read(from: &buf), 
                 idleTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
-                connectTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                requestTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                maxEventSize: FfiConverterUInt64.read(from: &buf), 
+                connectTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                requestTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                maxEventSize: FfiConverterOptionUInt64.read(from: &buf), 
                 bearerToken: FfiConverterOptionString.read(from: &buf), 
                 headers: FfiConverterDictionaryStringString.read(from: &buf), 
                 reconnectPolicy: FfiConverterOptionTypeReconnectPolicy.read(from: &buf), 
-                eventStreamPath: FfiConverterString.read(from: &buf), 
-                subscribersPath: FfiConverterString.read(from: &buf), 
-                messageBuffer: FfiConverterUInt32.read(from: &buf), 
-                allowedOrigins: FfiConverterSequenceString.read(from: &buf)
+                eventStreamPath: FfiConverterOptionString.read(from: &buf), 
+                subscribersPath: FfiConverterOptionString.read(from: &buf), 
+                messageBuffer: FfiConverterOptionUInt32.read(from: &buf), 
+                allowedOrigins: FfiConverterSequenceString.read(from: &buf), 
+                strictReceiverMatching: FfiConverterOptionBool.read(from: &buf)
         )
     }
 
@@ -3574,16 +3583,17 @@ public struct FfiConverterTypeClientOptions: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.channels, into: &buf)
         FfiConverterOptionUInt64.write(value.heartbeatIntervalMs, into: &buf)
         FfiConverterOptionUInt64.write(value.idleTimeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.connectTimeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.requestTimeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.maxEventSize, into: &buf)
+        FfiConverterOptionUInt64.write(value.connectTimeoutMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.maxEventSize, into: &buf)
         FfiConverterOptionString.write(value.bearerToken, into: &buf)
         FfiConverterDictionaryStringString.write(value.headers, into: &buf)
         FfiConverterOptionTypeReconnectPolicy.write(value.reconnectPolicy, into: &buf)
-        FfiConverterString.write(value.eventStreamPath, into: &buf)
-        FfiConverterString.write(value.subscribersPath, into: &buf)
-        FfiConverterUInt32.write(value.messageBuffer, into: &buf)
+        FfiConverterOptionString.write(value.eventStreamPath, into: &buf)
+        FfiConverterOptionString.write(value.subscribersPath, into: &buf)
+        FfiConverterOptionUInt32.write(value.messageBuffer, into: &buf)
         FfiConverterSequenceString.write(value.allowedOrigins, into: &buf)
+        FfiConverterOptionBool.write(value.strictReceiverMatching, into: &buf)
     }
 }
 
@@ -5015,6 +5025,16 @@ enum ServerEventsError: Swift.Error, Equatable, Hashable, Foundation.LocalizedEr
      */
     case StreamEnded
     /**
+     * The server closed the stream because this client read too slowly (it fell more than the
+     * server's buffer limit behind, typically behind a handler that blocks); the client
+     * reconnects.
+     */
+    case SlowConsumer(
+        /**
+         * How many bytes the server lets a reader fall behind, when it said.
+         */limitBytes: UInt64?
+    )
+    /**
      * A frame could not be understood (for example a selector without an op). (The core's
      * `Protocol`; renamed because `.Protocol` means a metatype in Swift.)
      */
@@ -5249,51 +5269,54 @@ public struct FfiConverterTypeServerEventsError: FfiConverterRustBuffer {
             afterMs: try FfiConverterUInt64.read(from: &buf)
             )
         case 9: return .StreamEnded
-        case 10: return .MalformedEvent(
+        case 10: return .SlowConsumer(
+            limitBytes: try FfiConverterOptionUInt64.read(from: &buf)
+            )
+        case 11: return .MalformedEvent(
             reason: try FfiConverterString.read(from: &buf), 
             data: try FfiConverterString.read(from: &buf)
             )
-        case 11: return .EventTooLarge(
+        case 12: return .EventTooLarge(
             limit: try FfiConverterUInt64.read(from: &buf)
             )
-        case 12: return .InvalidUtf8(
+        case 13: return .InvalidUtf8(
             eventId: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .Deserialize(
+        case 14: return .Deserialize(
             typeName: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 14: return .HandlerPanicked(
+        case 15: return .HandlerPanicked(
             selector: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 15: return .ListenerFailed(
+        case 16: return .ListenerFailed(
             callback: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 16: return .InvalidArgument(
+        case 17: return .InvalidArgument(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 17: return .NotConnected
-        case 18: return .Stopped
-        case 19: return .Disposed
-        case 20: return .CredentialsFailed(
+        case 18: return .NotConnected
+        case 19: return .Stopped
+        case 20: return .Disposed
+        case 21: return .CredentialsFailed(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 21: return .UnexpectedContentType(
+        case 22: return .UnexpectedContentType(
             url: try FfiConverterString.read(from: &buf), 
             contentType: try FfiConverterString.read(from: &buf)
             )
-        case 22: return .ForeignUrl(
+        case 23: return .ForeignUrl(
             field: try FfiConverterString.read(from: &buf), 
             url: try FfiConverterString.read(from: &buf), 
             origin: try FfiConverterString.read(from: &buf), 
             usedUrl: try FfiConverterString.read(from: &buf)
             )
-        case 23: return .MessagesDropped(
+        case 24: return .MessagesDropped(
             bound: try FfiConverterUInt64.read(from: &buf)
             )
-        case 24: return .Internal(
+        case 25: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -5358,70 +5381,75 @@ public struct FfiConverterTypeServerEventsError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(9))
         
         
-        case let .MalformedEvent(reason,data):
+        case let .SlowConsumer(limitBytes):
             writeInt(&buf, Int32(10))
+            FfiConverterOptionUInt64.write(limitBytes, into: &buf)
+            
+        
+        case let .MalformedEvent(reason,data):
+            writeInt(&buf, Int32(11))
             FfiConverterString.write(reason, into: &buf)
             FfiConverterString.write(data, into: &buf)
             
         
         case let .EventTooLarge(limit):
-            writeInt(&buf, Int32(11))
+            writeInt(&buf, Int32(12))
             FfiConverterUInt64.write(limit, into: &buf)
             
         
         case let .InvalidUtf8(eventId):
-            writeInt(&buf, Int32(12))
+            writeInt(&buf, Int32(13))
             FfiConverterString.write(eventId, into: &buf)
             
         
         case let .Deserialize(typeName,detail):
-            writeInt(&buf, Int32(13))
+            writeInt(&buf, Int32(14))
             FfiConverterString.write(typeName, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .HandlerPanicked(selector,detail):
-            writeInt(&buf, Int32(14))
+            writeInt(&buf, Int32(15))
             FfiConverterString.write(selector, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .ListenerFailed(callback,detail):
-            writeInt(&buf, Int32(15))
+            writeInt(&buf, Int32(16))
             FfiConverterString.write(callback, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .InvalidArgument(reason):
-            writeInt(&buf, Int32(16))
+            writeInt(&buf, Int32(17))
             FfiConverterString.write(reason, into: &buf)
             
         
         case .NotConnected:
-            writeInt(&buf, Int32(17))
-        
-        
-        case .Stopped:
             writeInt(&buf, Int32(18))
         
         
-        case .Disposed:
+        case .Stopped:
             writeInt(&buf, Int32(19))
         
         
-        case let .CredentialsFailed(detail):
+        case .Disposed:
             writeInt(&buf, Int32(20))
+        
+        
+        case let .CredentialsFailed(detail):
+            writeInt(&buf, Int32(21))
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .UnexpectedContentType(url,contentType):
-            writeInt(&buf, Int32(21))
+            writeInt(&buf, Int32(22))
             FfiConverterString.write(url, into: &buf)
             FfiConverterString.write(contentType, into: &buf)
             
         
         case let .ForeignUrl(field,url,origin,usedUrl):
-            writeInt(&buf, Int32(22))
+            writeInt(&buf, Int32(23))
             FfiConverterString.write(field, into: &buf)
             FfiConverterString.write(url, into: &buf)
             FfiConverterString.write(origin, into: &buf)
@@ -5429,12 +5457,12 @@ public struct FfiConverterTypeServerEventsError: FfiConverterRustBuffer {
             
         
         case let .MessagesDropped(bound):
-            writeInt(&buf, Int32(23))
+            writeInt(&buf, Int32(24))
             FfiConverterUInt64.write(bound, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(24))
+            writeInt(&buf, Int32(25))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -5483,6 +5511,30 @@ fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
     typealias SwiftType = UInt64?
 
@@ -5523,6 +5575,30 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5974,10 +6050,10 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_add_event_listener() != 50408) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_add_event_listener() != 51764) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_add_listener() != 53233) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_add_listener() != 23564) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_authenticate() != 312) {
@@ -6025,25 +6101,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_client_ffi_checksum_method_servereventsclient_post_json() != 9097) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_register_handler() != 54286) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_register_handler() != 46347) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_register_named_receiver() != 55484) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_register_named_receiver() != 15996) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_register_receiver() != 3906) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_register_receiver() != 23919) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_client_ffi_checksum_method_servereventsclient_remove() != 62264) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_remove_all_registrations() != 24127) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_remove_event_listener() != 9373) {
-        return InitializationResult.apiChecksumMismatch
-    }
     if (uniffi_client_ffi_checksum_method_servereventsclient_remove_handler() != 51986) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_remove_listener() != 7273) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_remove_listeners() != 21079) {

@@ -75,7 +75,7 @@ fun ServerEventsClient.stateFlow(): Flow<ConnectionState> = flow {
 val ServerEventsClient.isConnected: Boolean
     get() = state() is ConnectionState.Open
 
-/** Adds a listener built from lambdas; returns its id for [ServerEventsClient.removeEventListener]. */
+/** Adds a listener built from lambdas; returns its id for [ServerEventsClient.remove]. */
 fun ServerEventsClient.addEventListener(
     onConnect: (ServerEventConnect) -> Unit = {},
     onMessage: (ServerEventMessage) -> Unit = {},
@@ -102,11 +102,11 @@ private fun handlerOf(block: (ServerEventMessage) -> Unit) = object : MessageHan
     override fun handle(message: ServerEventMessage) = block(message)
 }
 
-/** Handles `cmd.{name}` messages; replaces an earlier handler of that name. */
-fun ServerEventsClient.registerHandler(name: String, handler: (ServerEventMessage) -> Unit) =
+/** Handles `cmd.{name}` messages; replaces an earlier handler of that name. Returns its id for [ServerEventsClient.remove]. */
+fun ServerEventsClient.registerHandler(name: String, handler: (ServerEventMessage) -> Unit): ULong =
     registerHandler(name, handlerOf(handler))
 
-/** Adds a listener for `trigger.{name}` messages; returns its id for [ServerEventsClient.removeListener]. */
+/** Adds a listener for `trigger.{name}` messages; returns its id for [ServerEventsClient.remove]. */
 fun ServerEventsClient.addListener(name: String, listener: (ServerEventMessage) -> Unit): ULong =
     addListener(name, handlerOf(listener))
 
@@ -162,10 +162,12 @@ class ReceiverBuilder<R> internal constructor() {
  *     noSuchMethod { target, _ -> log("tv.$target is not supported") }
  * }
  * ```
+ *
+ * Returns its id for [ServerEventsClient.remove].
  */
-fun <R> ServerEventsClient.registerNamedReceiver(op: String, resolve: () -> R, build: ReceiverBuilder<R>.() -> Unit) {
+fun <R> ServerEventsClient.registerNamedReceiver(op: String, resolve: () -> R, build: ReceiverBuilder<R>.() -> Unit): ULong {
     val spec = ReceiverBuilder<R>().apply(build)
-    registerNamedReceiver(op, spec.members.toList(), object : ServerEventReceiver {
+    return registerNamedReceiver(op, spec.members.toList(), object : ServerEventReceiver {
         override fun invoke(member: String, message: ServerEventMessage) {
             val action = spec.actions[member] ?: return
             resolve().action(message)
@@ -177,6 +179,6 @@ fun <R> ServerEventsClient.registerNamedReceiver(op: String, resolve: () -> R, b
     })
 }
 
-/** Registers the global receiver, for `cmd.*` messages (see [registerNamedReceiver]). */
-fun <R> ServerEventsClient.registerReceiver(resolve: () -> R, build: ReceiverBuilder<R>.() -> Unit) =
+/** Registers the global receiver, for `cmd.*` messages (see [registerNamedReceiver]); returns its id for [ServerEventsClient.remove]. */
+fun <R> ServerEventsClient.registerReceiver(resolve: () -> R, build: ReceiverBuilder<R>.() -> Unit): ULong =
     registerNamedReceiver("cmd", resolve, build)

@@ -353,7 +353,7 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
                 val listenerName = step.str("name") ?: fail("remove_listener needs a name")
                 val index = step["index"]?.jsonPrimitive?.intOrNull ?: fail("remove_listener needs an index")
                 val id = test.listeners[listenerName to index] ?: fail("${test.id} has no listener $listenerName[$index]")
-                if (!test.handle.removeListener(listenerName, id)) fail("${test.id}: listener $listenerName[$index] was not registered")
+                if (!test.handle.remove(id)) fail("${test.id}: listener $listenerName[$index] was not registered")
             }
             "expect" -> expect(step)
             "expect_count" -> expectCount(step, timeout(step))
@@ -483,8 +483,8 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
             channels = if (step["channels"] != null) strings(step, "channels") else emptyList(),
             heartbeatIntervalMs = step["heartbeatMs"]?.jsonPrimitive?.longOrNull?.toULong(),
             idleTimeoutMs = step["idleTimeoutMs"]?.jsonPrimitive?.longOrNull?.toULong(),
-            connectTimeoutMs = step["connectTimeoutMs"]?.jsonPrimitive?.longOrNull?.toULong() ?: 10_000uL,
-            maxEventSize = step["maxEventSizeBytes"]?.jsonPrimitive?.longOrNull?.toULong() ?: (8uL * 1024uL * 1024uL),
+            connectTimeoutMs = step["connectTimeoutMs"]?.jsonPrimitive?.longOrNull?.toULong(),
+            maxEventSize = step["maxEventSizeBytes"]?.jsonPrimitive?.longOrNull?.toULong(),
         )
         val baseUrl = step.str("baseUrl")?.let { text(it) } ?: server.baseUrl
         val client = ServerEventsClient(baseUrl, options)
