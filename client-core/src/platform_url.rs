@@ -21,6 +21,10 @@ pub(crate) struct PlatformUrl {
     path: String,
     #[cfg(target_arch = "wasm32")]
     query: Option<String>,
+    #[cfg(target_arch = "wasm32")]
+    username: String,
+    #[cfg(target_arch = "wasm32")]
+    password: String,
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -69,6 +73,24 @@ impl PlatformUrl {
     pub(crate) fn as_str(&self) -> &str {
         self.inner.as_str()
     }
+
+    /// The user name of the user-info, percent-encoded as written (empty when there is none).
+    pub(crate) fn username(&self) -> &str {
+        self.inner.username()
+    }
+
+    /// The password of the user-info, percent-encoded as written.
+    pub(crate) fn password(&self) -> Option<&str> {
+        self.inner.password()
+    }
+
+    /// The whole URL without its user-info.
+    pub(crate) fn without_user_info(&self) -> String {
+        let mut bare = self.inner.clone();
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        bare.into()
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -89,6 +111,8 @@ impl PlatformUrl {
             path: url.pathname(),
             query,
             href,
+            username: url.username(),
+            password: url.password(),
         }
     }
 
@@ -134,6 +158,28 @@ impl PlatformUrl {
     /// The whole URL.
     pub(crate) fn as_str(&self) -> &str {
         &self.href
+    }
+
+    /// The user name of the user-info, percent-encoded as written (empty when there is none).
+    pub(crate) fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The password of the user-info, percent-encoded as written.
+    pub(crate) fn password(&self) -> Option<&str> {
+        (!self.password.is_empty()).then_some(self.password.as_str())
+    }
+
+    /// The whole URL without its user-info.
+    pub(crate) fn without_user_info(&self) -> String {
+        match web_sys::Url::new(&self.href) {
+            Ok(bare) => {
+                bare.set_username("");
+                bare.set_password("");
+                bare.href()
+            }
+            Err(_) => self.href.clone(),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::redact::redact_url;
 
 /// The base URL without its user-info, and the `Authorization` value the user-info stands for.
 pub(crate) fn split(base_url: &str) -> Result<(String, Option<Secret>), Error> {
-    let Ok(mut parsed) = url::Url::parse(base_url) else {
+    let Ok(parsed) = crate::platform_url::PlatformUrl::parse(base_url) else {
         return Ok((base_url.to_owned(), None));
     };
     if parsed.username().is_empty() && parsed.password().is_none() {
@@ -29,9 +29,7 @@ pub(crate) fn split(base_url: &str) -> Result<(String, Option<Secret>), Error> {
     };
     let user = decode(parsed.username())?;
     let password = decode(parsed.password().unwrap_or_default())?;
-    let _ = parsed.set_username("");
-    let _ = parsed.set_password(None);
-    let text = String::from(parsed);
+    let text = parsed.without_user_info();
     let basic = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
     Ok((
         text.trim_end_matches('/').to_owned(),

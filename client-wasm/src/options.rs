@@ -1,7 +1,7 @@
 //! Reading the JavaScript options object (`ServerEventsClientOptions`).
 //!
 //! The data options (timeouts, paths, credentials, reconnect policy, ...) are the core's
-//! `ClientOptions`: the object's data properties go to it as JSON, so their names, defaults and
+//! `ClientOptions`: the object's data properties are deserialized into it, so their names, defaults and
 //! checks are the core's. What stays here is what only JavaScript has: functions, receivers and
 //! the resolver. A value of the wrong type is a `TypeError` thrown by the constructor, never a
 //! panic and never silently ignored.
@@ -67,8 +67,9 @@ fn core_options(options: &JsValue) -> Result<ClientOptions, JsValue> {
         }
         js::put(&data, &name, value);
     }
-    let json = js::stringify(&data.into())?;
-    serde_json::from_str(&json).map_err(|e| invalid_argument(&format!("options: {e}")))
+    // Read straight from the object (no JSON text, so no JSON parser in the module).
+    serde_wasm_bindgen::from_value(data.into())
+        .map_err(|e| invalid_argument(&format!("options: {e}")))
 }
 
 fn function(options: &JsValue, key: &str) -> Result<Option<Function>, JsValue> {
