@@ -12,7 +12,15 @@ export const PROFILES = {
   no_notify: ["--heartbeat-ms", "200", "--idle-timeout-ms", "400", "--housekeeping-ms", "5000", "--no-notify"],
   slow_heartbeat: ["--heartbeat-ms", "10000", "--idle-timeout-ms", "30000", "--housekeeping-ms", "5000"],
   custom_meta: ["--profile", "custom_meta"],
+  cluster: ["--profile", "cluster"],
 };
+
+/**
+ * Profiles that are several processes' worth (the `cluster` profile: two nodes on one Redis
+ * behind a round-robin front): the control server's in-process instances are single nodes, so
+ * these always run as a test-server process of their own.
+ */
+const PROCESS_ONLY = new Set(["cluster"]);
 
 /** Starts `binary args…`; resolves once it prints `listening on URL`. */
 export function startProcess(binary, args, { log } = {}) {
@@ -87,7 +95,9 @@ export class ServerPool {
 
   async provision(profile = "default") {
     if (!PROFILES[profile]) throw new Error(`unknown server profile ${profile}`);
-    if (!(await this.inProcessSupported())) return startProcess(this.binary, PROFILES[profile]);
+    if (PROCESS_ONLY.has(profile) || !(await this.inProcessSupported())) {
+      return startProcess(this.binary, PROFILES[profile]);
+    }
     const response = await fetch(`${this.controlUrl}/test/servers`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },

@@ -78,9 +78,17 @@ class TestServer private constructor(
         throw IllegalStateException("the server could not start again on port $port", failure)
     }
 
+    /**
+     * SIGTERM first: the server shuts down cleanly, and the `cluster` profile's server also
+     * stops the redis-server it started (a SIGKILL would leave that one running). Killed
+     * outright only if it has not exited within 10 s.
+     */
     override fun close() {
-        process.destroyForcibly()
-        process.waitFor(10, TimeUnit.SECONDS)
+        process.destroy()
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly()
+            process.waitFor(10, TimeUnit.SECONDS)
+        }
     }
 }
 
