@@ -87,7 +87,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             heartbeat_interval: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(2),
             housekeeping_interval: Duration::from_secs(5),
             notify_channel_of_subscriptions: true,
             limit_to_authenticated_users: false,
@@ -121,9 +121,9 @@ impl ServerConfig {
     /// (plus `limit_to_authenticated_users`), `no_notify` (no join/leave notifications, 400 ms
     /// idle timeout, like the Redis stateful fixture), `slow_heartbeat` (10 s heartbeats) and
     /// `custom_meta` (the docs' "Event Subscription Metadata": see [`custom_meta_hooks`](Self::custom_meta_hooks))
-    /// and `cluster` (each node's settings are `default`'s; the binary and the conformance
-    /// runner start two nodes on one Redis behind a round-robin front, see
-    /// [`TestCluster`](crate::TestCluster)).
+    /// and `cluster` (each node's settings are [`cluster_node`](Self::cluster_node)'s; the
+    /// binary and the conformance runner start two nodes on one Redis behind a round-robin
+    /// front, see [`TestCluster`](crate::TestCluster)).
     ///
     /// ```
     /// use servicestack_events_server::ServerConfig;
@@ -133,7 +133,8 @@ impl ServerConfig {
     pub fn for_profile(name: &str) -> Option<Self> {
         let tests = Self::for_tests();
         Some(match name {
-            "default" | "cluster" => tests,
+            "default" => tests,
+            "cluster" => Self::cluster_node(),
             "auth" => ServerConfig {
                 limit_to_authenticated_users: true,
                 ..tests
@@ -174,6 +175,19 @@ impl ServerConfig {
                 args.insert("motd", format!("welcome {}", sub.display_name));
             })),
             ..ServerHooks::default()
+        }
+    }
+
+    /// The settings of each node of the `cluster` profile: `default`'s, plus `custom_meta`'s
+    /// hooks (so custom Meta crosses nodes), with a 2 s idle timeout swept every 100 ms, so
+    /// the subscriptions of a crashed node are gone (with their leaves) soon enough for a test
+    /// to wait for it.
+    pub fn cluster_node() -> Self {
+        ServerConfig {
+            hooks: Self::custom_meta_hooks(),
+            idle_timeout: Duration::from_secs(2),
+            housekeeping_interval: Duration::from_millis(100),
+            ..Self::for_tests()
         }
     }
 

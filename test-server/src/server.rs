@@ -3,6 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
+use crate::cluster::ClusterNodes;
 use crate::config::ServerConfig;
 use crate::faults::Faults;
 use crate::provider::Provider;
@@ -34,6 +36,22 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// How long a slow consumer's connection may take to deliver the slow-consumer note before it
 /// is dropped outright (a reader that stopped reading never takes it).
 const SLOW_CONSUMER_GRACE: Duration = Duration::from_secs(2);
+
+/// Request extension: the connection of the request that crashes its own node
+/// (`/test/crash-node`) is spared, so the answer still arrives before it closes.
+#[derive(Clone, Default)]
+pub(crate) struct CrashSpare(Arc<AtomicBool>);
+
+impl CrashSpare {
+    /// Spares this connection from the coming crash.
+    pub(crate) fn spare(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn is_spared(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
 
 /// A running reference server.
 ///
@@ -66,9 +84,26 @@ impl TestServer {
     /// Starts a server on `addr` (port 0 = ephemeral), e.g. to restart on the port of a server
     /// that was shut down.
     pub async fn start_at(addr: SocketAddr, config: ServerConfig) -> io::Result<TestServer> {
+        Self::start_node(addr, config, None).await
+    }
+
+    /// [`start_at`](Self::start_at) as a node of an in-process cluster, when `cluster` is
+    /// given: it shares the cluster's session store and answers its test controls.
+    pub(crate) async fn start_node(
+        addr: SocketAddr,
+        config: ServerConfig,
+        cluster: Option<&Arc<ClusterNodes>>,
+    ) -> io::Result<TestServer> {
         let faults = Faults::default();
-        let shared = Shared::new(config, faults.clone());
+        let shared = match cluster {
+            Some(nodes) => Shared::with_auth(config, faults.clone(), nodes.auth()),
+            None => Shared::new(config, faults.clone()),
+        };
         let provider = crate::provider::for_config(&shared).await?;
+        if let Some(nodes) = cluster {
+            nodes.add(&shared, &provider);
+            shared.set_cluster_nodes(nodes.clone());
+        }
         let router = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             crate::routes::router(shared.clone(), provider.clone())
         }))
@@ -84,7 +119,7 @@ impl TestServer {
         let addr = listener.local_addr()?;
         let cancel = shared.cancel.clone();
         let housekeeping = tokio::spawn(housekeeping(shared.clone()));
-        let task = tokio::spawn(serve(listener, router, cancel.clone(), housekeeping));
+        let task = tokio::spawn(serve(listener, router, shared.clone(), housekeeping));
         Ok(TestServer {
             addr,
             base_url: format!("http://{addr}"),
@@ -178,9 +213,10 @@ async fn housekeeping(shared: Arc<Shared>) {
 async fn serve(
     listener: TcpListener,
     router: Router,
-    cancel: CancellationToken,
+    shared: Arc<Shared>,
     housekeeping: JoinHandle<()>,
 ) {
+    let cancel = shared.cancel.clone();
     let tracker = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -190,8 +226,8 @@ async fn serve(
         match accepted {
             Ok((stream, remote)) => {
                 let router = router.clone();
-                let cancel = cancel.clone();
-                tracker.spawn(connection(stream, remote, router, cancel));
+                let (cancel, crashed) = (cancel.clone(), shared.crashed.clone());
+                tracker.spawn(connection(stream, remote, router, cancel, crashed));
             }
             Err(e) => {
                 // EMFILE and friends: back off briefly instead of spinning.
@@ -201,6 +237,7 @@ async fn serve(
         }
     }
     drop(listener);
+    shared.listener_closed.cancel();
     tracker.close();
     tracker.wait().await;
     let _ = housekeeping.await;
@@ -211,13 +248,17 @@ async fn connection(
     remote: SocketAddr,
     router: Router,
     cancel: CancellationToken,
+    crashed: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     let abort = CancellationToken::new();
     let abort_handle = ConnectionAbort(abort.clone());
+    let spare = CrashSpare::default();
+    let spare_handle = spare.clone();
     let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
         req.extensions_mut().insert(RemoteAddr(remote));
         req.extensions_mut().insert(abort_handle.clone());
+        req.extensions_mut().insert(spare_handle.clone());
         router.clone().oneshot(req)
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -235,6 +276,10 @@ async fn connection(
             }
         }
         _ = cancel.cancelled() => {
+            if crashed.is_cancelled() && !spare.is_spared() {
+                // A crash on purpose: cut at once, nothing more is written.
+                return;
+            }
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await;
         }

@@ -3,12 +3,16 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::config::ServerConfig;
 use crate::server::TestServer;
 
 mod front;
+mod nodes;
 mod redis_process;
+
+pub(crate) use nodes::{ClusterNodes, crash};
 
 pub use front::RoundRobinFront;
 pub use redis_process::RedisProcess;
@@ -16,6 +20,11 @@ pub use redis_process::RedisProcess;
 /// Nodes on one Redis behind a [`RoundRobinFront`]. A client's stream, heartbeats,
 /// unregister and channel updates travel on different connections and so land on different
 /// nodes.
+///
+/// The nodes share one session store (a session signed in through one node is known to every
+/// node, as with the distributed session cache of a load-balanced deployment), and each
+/// answers `POST /test/crash-node?id=<subscription>`, which crashes the node holding that
+/// subscription (see the server's README).
 ///
 /// ```no_run
 /// use servicestack_events_server::{ServerConfig, TestCluster};
@@ -59,9 +68,11 @@ impl TestCluster {
                 Some(process)
             }
         };
+        let members = Arc::new(ClusterNodes::default());
         let mut started = Vec::new();
         for _ in 0..nodes.max(1) {
-            started.push(TestServer::start(config.clone()).await?);
+            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+            started.push(TestServer::start_node(loopback, config.clone(), Some(&members)).await?);
         }
         let front =
             RoundRobinFront::start_at(addr, started.iter().map(TestServer::addr).collect()).await?;

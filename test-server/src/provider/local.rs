@@ -102,4 +102,8 @@ impl Provider for LocalProvider {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+
+    fn halt(&self) {
+        // Nothing is shared with other processes: nothing to stop writing to.
+    }
 }

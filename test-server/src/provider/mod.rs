@@ -103,6 +103,9 @@ pub(crate) trait Provider: Send + Sync {
     fn ready(&self) -> Result<(), ProviderError>;
     /// Removes this node's subscriptions from the shared store before shutdown.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+    /// Stops writing to the shared store at once, like a process that died: nothing queued
+    /// or asked for afterwards (records, removals, notifications) reaches it.
+    fn halt(&self);
 }
 
 /// The provider for `shared`: Redis when the configuration names a URL.

@@ -51,7 +51,9 @@ use subscription::{PROFILE_URL_KEY, SubState};
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
     pub(crate) faults: Faults,
-    pub(crate) auth: AuthStore,
+    /// The sessions: this node's own, or the one store every node of an in-process cluster
+    /// shares (standing in for the distributed session cache of a load-balanced deployment).
+    pub(crate) auth: Arc<AuthStore>,
     indexes: RwLock<Indexes>,
     cleanup: CleanupQueue<(Arc<Subscription>, Reason)>,
     streams: Mutex<HashMap<u64, Weak<StreamCtl>>>,
@@ -67,17 +69,33 @@ pub(crate) struct Shared {
     counters: Counters,
     /// Cancelled when the server shuts down.
     pub(crate) cancel: tokio_util::sync::CancellationToken,
+    /// Cancelled (before `cancel`) when the node crashes on purpose (`/test/crash-node`):
+    /// connections are cut at once instead of being closed gracefully.
+    pub(crate) crashed: tokio_util::sync::CancellationToken,
+    /// Cancelled once the accept loop has closed its listening socket.
+    pub(crate) listener_closed: tokio_util::sync::CancellationToken,
+    /// The other nodes of the in-process cluster this node belongs to, if any.
+    cluster_nodes: OnceLock<Arc<crate::cluster::ClusterNodes>>,
     /// The cluster provider's link, when the node shares its subscriptions (Redis).
     cluster: OnceLock<Arc<dyn ClusterLink>>,
 }
 
 impl Shared {
     pub(crate) fn new(config: ServerConfig, faults: Faults) -> Arc<Self> {
+        Self::with_auth(config, faults, Arc::default())
+    }
+
+    /// [`new`](Self::new) with a session store shared with other nodes.
+    pub(crate) fn with_auth(
+        config: ServerConfig,
+        faults: Faults,
+        auth: Arc<AuthStore>,
+    ) -> Arc<Self> {
         let chat_history = ChatHistory::new(config.chat_history_size);
         Arc::new(Shared {
             config,
             faults,
-            auth: AuthStore::default(),
+            auth,
             indexes: RwLock::new(Indexes::default()),
             cleanup: CleanupQueue::default(),
             streams: Mutex::new(HashMap::new()),
@@ -91,8 +109,23 @@ impl Shared {
             shutting_down: AtomicBool::new(false),
             counters: Counters::default(),
             cancel: tokio_util::sync::CancellationToken::new(),
+            crashed: tokio_util::sync::CancellationToken::new(),
+            listener_closed: tokio_util::sync::CancellationToken::new(),
+            cluster_nodes: OnceLock::new(),
             cluster: OnceLock::new(),
         })
+    }
+
+    /// Joins this node to an in-process cluster (once, before the server accepts requests).
+    pub(crate) fn set_cluster_nodes(&self, nodes: Arc<crate::cluster::ClusterNodes>) {
+        if self.cluster_nodes.set(nodes).is_err() {
+            tracing::warn!("this node already belongs to a cluster; the second is ignored");
+        }
+    }
+
+    /// The nodes of the in-process cluster this node belongs to.
+    pub(crate) fn cluster_nodes(&self) -> Option<&Arc<crate::cluster::ClusterNodes>> {
+        self.cluster_nodes.get()
     }
 
     /// Installs the cluster link (once, before the server accepts requests).

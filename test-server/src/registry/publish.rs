@@ -112,6 +112,11 @@ impl Shared {
         subs.into_iter().filter(|s| s.has_channel(filter)).collect()
     }
 
+    /// Whether this node holds a subscription that `target` (within `filter`) names.
+    pub(crate) fn holds_recipients(&self, target: Target<'_>, filter: Option<&str>) -> bool {
+        !self.recipients(target, filter).is_empty()
+    }
+
     /// The one notify entry point: writes the frame to every subscription `target` names
     /// (only those in `filter`, when given), then ends the subscriptions that turned out to be
     /// gone. `Target::Channel` writes the selector as `channel@selector`.

@@ -13,6 +13,7 @@ use crate::binding::{RawReq, Req, query_value};
 use crate::faults::FaultsSnapshot;
 use crate::registry::{ServerStats, Target};
 use crate::respond::{ApiError, empty, json};
+use crate::server::CrashSpare;
 
 fn bad(message: String) -> ApiError {
     ApiError::bad_request("ArgumentException", message)
@@ -173,9 +174,11 @@ pub(crate) async fn raw(State(state): State<AppState>, req: RawReq) -> Result<Re
 
 /// `POST /test/notify`: the server-side notify APIs over HTTP, for legs that cannot call the
 /// library: `{"target": "all"|"channel"|"subscription"|"userId"|"userName"|"session", "to":
-/// "...", "selector": "cmd.x", "message": <any JSON, written as JSON>, "channel": <filter>}`.
+/// "...", "selector": "cmd.x", "message": <any JSON, written as JSON>, "channel": <filter>,
+/// "elsewhere": <bool>}`. With `"elsewhere": true` (cluster nodes only) the notification is
+/// published by a node that holds none of its recipients (409 when there is none), so it
+/// reaches them through Redis.
 pub(crate) async fn notify(State(state): State<AppState>, req: Req) -> Result<Response, ApiError> {
-    let shared = &state.shared;
     let target = req.params.str("target").unwrap_or_default();
     let to = req.params.str("to").unwrap_or_default();
     let selector = req
@@ -192,23 +195,87 @@ pub(crate) async fn notify(State(state): State<AppState>, req: Req) -> Result<Re
         Some(v) => bytes::Bytes::from(v.to_string()),
     };
     let filter = filter.as_deref();
-    match target.to_ascii_lowercase().as_str() {
-        "all" => shared.notify(Target::All, &selector, &body, filter),
+    let (target, filter) = match target.to_ascii_lowercase().as_str() {
+        "all" => (Target::All, filter),
         "channel" => {
             ApiError::check_name("Channel", &to)?;
-            shared.notify(Target::Channel(&to), &selector, &body, None);
+            (Target::Channel(&to), None)
         }
-        "subscription" => shared.notify(Target::Subscription(&to), &selector, &body, filter),
-        "userid" => shared.notify(Target::UserId(&to), &selector, &body, filter),
-        "username" => shared.notify(Target::UserName(&to), &selector, &body, filter),
-        "session" => shared.notify(Target::Session(&to), &selector, &body, filter),
+        "subscription" => (Target::Subscription(&to), filter),
+        "userid" => (Target::UserId(&to), filter),
+        "username" => (Target::UserName(&to), filter),
+        "session" => (Target::Session(&to), filter),
         other => {
             return Err(bad(format!(
                 "unknown target {other:?}: all, channel, subscription, userId, userName or session"
             )));
         }
+    };
+    let elsewhere = match req.params.value("elsewhere") {
+        None | Some(Value::Null | Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => return Err(bad("'elsewhere' must be true or false".into())),
+    };
+    if !elsewhere {
+        state.shared.notify(target, &selector, &body, filter);
+        return Ok(empty(StatusCode::NO_CONTENT));
     }
+    // Published by a node that holds none of the recipients, so it has to cross Redis.
+    let nodes = state
+        .shared
+        .cluster_nodes()
+        .ok_or_else(|| bad("'elsewhere' needs a node of a cluster (the cluster profile)".into()))?;
+    let node = nodes.not_holding(target, filter).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "every running node of this cluster holds a recipient of that notification",
+        )
+    })?;
+    node.shared.notify(target, &selector, &body, filter);
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /test/crash-node?id=<subId>` (nodes of the cluster profile only, else 404): crashes
+/// the node that holds that subscription, like a killed process (see
+/// [`crash`](crate::cluster::crash)). Only the subscription's own caller may ask, by the rules
+/// of `/event-unregister`: its address (`ValidateUserAddress`) and, for a signed-in stream,
+/// its session (401 bad token, 404 unknown subscription, 403 anyone else). Answers
+/// `{"node": <index>}` once the crashed node has stopped listening, with `Connection: close`.
+pub(crate) async fn crash_node(
+    State(state): State<AppState>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    let nodes = state.shared.cluster_nodes().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "/test/crash-node exists on the nodes of the cluster profile only",
+        )
+    })?;
+    let sub = super::requested_subscription(&state, &req).await?;
+    let holder = nodes.holder_of(&sub.id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "no running node of this cluster holds subscription {}",
+                sub.id
+            ),
+        )
+    })?;
+    if std::sync::Arc::ptr_eq(&holder.shared, &state.shared)
+        && let Some(spare) = req.parts.extensions.get::<CrashSpare>()
+    {
+        spare.spare();
+    }
+    crate::cluster::crash(&holder).await;
+    let mut response = json(StatusCode::OK, &serde_json::json!({ "node": holder.index }));
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    Ok(response)
 }
 
 /// `POST /test/disconnect-all`.

@@ -53,6 +53,7 @@ const FIXED_ROUTES: &[&str] = &[
     "/test/raw",
     "/test/disconnect-all",
     "/test/notify",
+    "/test/crash-node",
     "/test/stats",
     "/test/expire-tokens",
     "/test/reset",
@@ -232,6 +233,7 @@ pub(crate) fn router(shared: Arc<Shared>, provider: Arc<dyn Provider>) -> Result
         .route("/test/raw", post(control::raw))
         .route("/test/disconnect-all", post(control::disconnect_all))
         .route("/test/notify", post(control::notify))
+        .route("/test/crash-node", post(control::crash_node))
         .route("/test/stats", get(control::stats))
         .route("/test/expire-tokens", post(control::expire_tokens))
         .route("/test/reset", post(test_services::reset))

@@ -108,6 +108,8 @@ pub(crate) struct RedisProvider {
     clock: Mutex<Clock>,
     /// True while the listener is subscribed to the topic.
     subscribed: AtomicBool,
+    /// Set by `halt` (a crash on purpose): nothing more is queued for Redis.
+    halted: AtomicBool,
     pulse: redis::Script,
 }
 
@@ -138,6 +140,7 @@ impl RedisProvider {
                 at: Instant::now(),
             }),
             subscribed: AtomicBool::new(false),
+            halted: AtomicBool::new(false),
             pulse: redis::Script::new(PULSE_SCRIPT),
         });
         provider.sync_clock().await?;
@@ -178,6 +181,13 @@ impl RedisProvider {
     }
 
     fn queue(&self, op: Op) {
+        if self.halted.load(Ordering::Acquire) {
+            // A crashed node (`halt`) writes nothing more: what it leaves behind is the sweep's.
+            if let Op::Flush(done) = op {
+                let _ = done.send(());
+            }
+            return;
+        }
         // The worker lives as long as any provider handle; a send fails only after shutdown.
         let _ = self.ops.send(op);
     }
@@ -518,6 +528,10 @@ impl Provider for RedisProvider {
                 "Redis is unreachable; this node is reconnecting".into(),
             ))
         }
+    }
+
+    fn halt(&self) {
+        self.halted.store(true, Ordering::Release);
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
