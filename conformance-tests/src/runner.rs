@@ -426,6 +426,19 @@ impl Runner {
                     ))
                 }
             }
+            Step::CrashNode { client } => {
+                let id = self.subscription_id(client)?;
+                let url = format!("{}/test/crash-node?id={id}", self.base_url);
+                let reply = self.http.post_bytes(&url, Vec::new()).await?;
+                if reply.ok() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "POST {url} answered {}: {}",
+                        reply.status, reply.body
+                    ))
+                }
+            }
             Step::RemoveListener {
                 client,
                 name,

@@ -63,7 +63,8 @@ pub enum Profile {
     /// `default` + the hooks of `ServerConfig::custom_meta_hooks` (custom Meta and connect
     /// arguments).
     CustomMeta,
-    /// Two `default` nodes sharing one Redis behind a round-robin TCP front.
+    /// Two nodes sharing one Redis behind a round-robin TCP front (`ServerConfig::cluster_node`:
+    /// `default` + the `custom_meta` hooks, idle timeout 2 s, housekeeping 100 ms).
     Cluster,
 }
 
@@ -198,6 +199,9 @@ pub enum Step {
         #[serde(default)]
         parts: Option<Vec<FramePart>>,
     },
+    /// Crashes the cluster node holding the client's subscription (`POST
+    /// /test/crash-node?id=$<client>.id`; the `cluster` profile only).
+    CrashNode { client: String },
     /// Removes a trigger listener added by the `client` step.
     RemoveListener {
         client: String,
@@ -427,6 +431,7 @@ impl Step {
             Step::Http { .. } => "http",
             Step::Fault { .. } => "fault",
             Step::RawFrame { .. } => "raw_frame",
+            Step::CrashNode { .. } => "crash_node",
             Step::RemoveListener { .. } => "remove_listener",
             Step::Expect { .. } => "expect",
             Step::ExpectCount { .. } => "expect_count",
@@ -463,6 +468,7 @@ impl Step {
             | Step::Unsubscribe { client, .. }
             | Step::Authenticate { client, .. }
             | Step::RawFrame { client, .. }
+            | Step::CrashNode { client }
             | Step::RemoveListener { client, .. }
             | Step::Expect { client, .. }
             | Step::ExpectCount { client, .. }
@@ -615,6 +621,9 @@ pub fn validate(file: &ScenarioFile) -> Result<(), String> {
                             "only start, stop, restart, pause and resume run concurrently".into(),
                         );
                     }
+                }
+                Step::CrashNode { .. } if scenario.server != Profile::Cluster => {
+                    return fail("crash_node needs the cluster profile".into());
                 }
                 Step::RawFrame {
                     text,

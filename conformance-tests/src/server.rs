@@ -16,7 +16,8 @@ pub fn config(profile: Profile) -> ServerConfig {
         ..ServerConfig::for_tests()
     };
     match profile {
-        Profile::Default | Profile::Cluster => base,
+        Profile::Default => base,
+        Profile::Cluster => ServerConfig::cluster_node(),
         Profile::Auth => ServerConfig {
             limit_to_authenticated_users: true,
             ..base

@@ -85,6 +85,8 @@ scenarios! {
     core_cluster_channel_changes_through_another_node,
     core_cluster_chat_reaches_clients_on_every_node,
     core_cluster_unregister_through_another_node_then_reconnect,
+    core_cluster_killed_node_client_reconnects_to_a_survivor,
+    core_cluster_custom_meta_and_user_name_across_nodes,
 }
 
 #[test]

@@ -570,6 +570,11 @@ class ScenarioRun {
         await this.httpOk("POST", `${this.baseUrl}/test/raw?id=${encodeURIComponent(id)}`, this.frameBytes(step));
         return;
       }
+      case "crash_node": {
+        const id = this.subscriptionId(step.client);
+        await this.httpOk("POST", `${this.baseUrl}/test/crash-node?id=${encodeURIComponent(id)}`);
+        return;
+      }
       case "remove_listener": {
         const listener = this.testClient(step.client).listeners.get(step.name)?.[step.index];
         if (!listener) fail(`${step.client} has no listener ${step.name}[${step.index}]`);

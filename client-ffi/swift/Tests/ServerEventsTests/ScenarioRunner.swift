@@ -395,6 +395,12 @@ final class ScenarioRunner {
             let url = "\(server.baseUrl)/test/raw?id=\(subscriptionId)"
             let reply = try await Http.send("POST", url, body: try frameBytes(step), contentType: "text/plain")
             if !(200..<300).contains(reply.status) { throw TestFailure("POST \(url) answered \(reply.status): \(reply.body)") }
+        case "crash_node":
+            let test = try client(step["client"]?.stringValue)
+            let subscriptionId = try text("$\(test.id).id")
+            let url = "\(server.baseUrl)/test/crash-node?id=\(subscriptionId)"
+            let reply = try await Http.send("POST", url)
+            if !(200..<300).contains(reply.status) { throw TestFailure("POST \(url) answered \(reply.status): \(reply.body)") }
         case "remove_listener":
             let test = try client(step["client"]?.stringValue)
             guard let listenerName = step["name"]?.stringValue, let index = step["index"]?.intValue else {

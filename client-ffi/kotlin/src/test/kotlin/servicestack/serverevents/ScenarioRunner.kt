@@ -348,6 +348,12 @@ class ScenarioRunner(private val scenario: JsonObject, private val server: TestS
                 val reply = Http.send("POST", url, bytes, "text/plain")
                 if (reply.status !in 200..299) fail("POST $url answered ${reply.status}: ${reply.body}")
             }
+            "crash_node" -> {
+                val test = client(step.str("client"))
+                val url = "${server.baseUrl}/test/crash-node?id=${text("\$${test.id}.id")}"
+                val reply = Http.send("POST", url)
+                if (reply.status !in 200..299) fail("POST $url answered ${reply.status}: ${reply.body}")
+            }
             "remove_listener" -> {
                 val test = client(step.str("client"))
                 val listenerName = step.str("name") ?: fail("remove_listener needs a name")
