@@ -562,3 +562,117 @@ async fn a_killed_node_leaves_no_zombie_and_its_channel_hears_the_leave() {
     let _ = survivor.kill();
     let _ = survivor.wait();
 }
+
+#[tokio::test]
+async fn crash_node_cuts_the_holder_without_a_goodbye_and_only_for_the_subscriptions_caller() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    // A single server has no nodes to crash.
+    let single = server().await;
+    let resp = client()
+        .post(format!("{}/test/crash-node?id=x", single.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = client()
+        .post(format!("{}/test/notify", single.base_url()))
+        .json(&serde_json::json!({"target": "all", "selector": "cmd.x", "elsewhere": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "'elsewhere' needs a cluster");
+
+    let mut config = ServerConfig::cluster_node();
+    config.redis_url = Some(redis.url());
+    let cluster = servicestack_events_server::TestCluster::start(config, 2)
+        .await
+        .expect("cluster starts");
+    let (doomed, survivor) = (cluster.node(0), cluster.node(1));
+    let (mut member, member_args) = Sse::connect(survivor, "channels=home").await;
+    // The victim never heartbeats: its last pulse is its registration, after this instant.
+    let victim_opened = tokio::time::Instant::now();
+    let (mut victim, victim_args) = Sse::connect(doomed, "channels=home").await;
+    let victim_id = s(&victim_args["id"]).to_string();
+    let victim_user = s(&victim_args["userId"]).to_string();
+    member.until("home@cmd.onJoin").await;
+    let (join, _) = member.until("home@cmd.onJoin").await;
+    assert_eq!(join.get("userId"), victim_user);
+
+    // The nodes share one session store: signed in through one, streaming on the other.
+    let token = login_token(survivor.base_url()).await;
+    let (_signed_in, signed_in_args) = bearer_stream(doomed, "channels=other", &token).await;
+    assert_eq!(signed_in_args["isAuthenticated"], "true");
+    let crash = |base: &str, id: &str| client().post(format!("{base}/test/crash-node?id={id}"));
+    // Only the subscription's own caller may crash its node: not an anonymous one...
+    let resp = crash(survivor.base_url(), s(&signed_in_args["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // ... not for an unknown subscription ...
+    let resp = crash(survivor.base_url(), "unknown").send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    // ... and not with an invalid token.
+    let resp = crash(survivor.base_url(), &victim_id)
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        doomed.events().subscription_count(),
+        2,
+        "nothing crashed yet"
+    );
+
+    // Asked through the node that does not hold it.
+    let resp = crash(survivor.base_url(), &victim_id).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["node"], 0);
+    assert!(
+        tokio::net::TcpStream::connect(doomed.addr()).await.is_err(),
+        "the crashed node no longer listens"
+    );
+    assert!(victim.end().await.is_err(), "the stream is cut, not ended");
+    // Nothing was unregistered: the record stays until the survivor's sweep.
+    let mut conn = redis.conn().await;
+    let key = format!("sse:id:{victim_id}");
+    let exists: bool = conn.exists(&key).await.unwrap();
+    assert!(exists, "a crash unregisters nothing");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let leave = loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no leave for the crashed node's stream"
+        );
+        assert_eq!(heartbeat(s(&member_args["heartbeatUrl"])).await, 200);
+        if let Some(f) = member.try_frame(Duration::from_millis(200)).await
+            && f.selector() == "home@cmd.onLeave"
+        {
+            break f;
+        }
+    };
+    assert_eq!(leave.get("userId"), victim_user);
+    // The leave is the sweep's (after the idle timeout), not a goodbye from the dying node.
+    let idle = ServerConfig::cluster_node().idle_timeout;
+    assert!(
+        victim_opened.elapsed() >= idle - Duration::from_millis(100),
+        "the leave came {:?} after the victim's last pulse, before the idle timeout {idle:?}",
+        victim_opened.elapsed()
+    );
+    let exists: bool = conn.exists(&key).await.unwrap();
+    assert!(!exists, "the sweep removed the record");
+
+    // The front moves on: streams through it land on the survivor.
+    for _ in 0..2 {
+        let (_sse, args) = Sse::send(client().get(format!("{}/event-stream", cluster.base_url())))
+            .await
+            .connect_frame()
+            .await;
+        assert!(s(&args["id"]).len() > 1);
+    }
+    cluster.shutdown().await;
+}
