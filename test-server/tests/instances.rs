@@ -89,6 +89,10 @@ async fn unknown_profiles_are_rejected() {
     let response = start_instance(control.base_url(), "turbo").await;
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("unknown profile"));
+    // One instance is one node: the cluster profile is the binary's (`--profile cluster`).
+    let response = start_instance(control.base_url(), "cluster").await;
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("--profile cluster"));
 }
 
 #[tokio::test]

@@ -28,6 +28,13 @@ pub(crate) async fn start_instance(
         .params
         .str("profile")
         .unwrap_or_else(|| "default".into());
+    if profile == "cluster" {
+        // An instance here is one node; a cluster is several nodes, Redis and a front.
+        return Err(ApiError::bad_request(
+            "ArgumentException",
+            "the cluster profile runs several nodes: start the binary with --profile cluster",
+        ));
+    }
     let mut config = ServerConfig::for_profile(&profile).ok_or_else(|| {
         ApiError::bad_request(
             "ArgumentException",
