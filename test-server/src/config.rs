@@ -87,7 +87,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             heartbeat_interval: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(2),
+            idle_timeout: Duration::from_secs(30),
             housekeeping_interval: Duration::from_secs(5),
             notify_channel_of_subscriptions: true,
             limit_to_authenticated_users: false,
@@ -245,6 +245,19 @@ pub(crate) fn update_path_for(template: &str, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_keep_servicestack_defaults_except_where_documented() {
+        let default = ServerConfig::for_profile("default").unwrap();
+        assert_eq!(default.idle_timeout, Duration::from_secs(30));
+        assert_eq!(default.housekeeping_interval, Duration::from_secs(5));
+        assert!(default.hooks.on_created.is_none());
+        let node = ServerConfig::for_profile("cluster").unwrap();
+        assert_eq!(node.idle_timeout, Duration::from_secs(2));
+        assert_eq!(node.housekeeping_interval, Duration::from_millis(100));
+        assert_eq!(node.heartbeat_interval, Duration::from_millis(200));
+        assert!(node.hooks.on_created.is_some() && node.hooks.on_connect.is_some());
+    }
 
     #[test]
     fn update_route_normalises_placeholder() {
