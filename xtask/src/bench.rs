@@ -3,7 +3,7 @@
 //!
 //! `cargo xtask bench` (full, rewrites BENCHMARKS.md) or `cargo xtask bench --quick` (CI: every
 //! section with small counts, one run each, written to `target/bench/BENCHMARKS.quick.md`).
-//! Other options are passed to `sdk-bench run`, e.g. `--only b2,b3` or `--out FILE`.
+//! Other options are passed to `sdk-bench run`, e.g. `--only b2,b3,b5` or `--out FILE`.
 //!
 //! Steps: build the harness (full: the `bench` profile in `target/bench`; quick: the `dev` profile
 //! in `target`, reusing the test build, because CI only checks that the harness works); time B1

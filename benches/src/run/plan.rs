@@ -75,7 +75,7 @@ impl Plan {
             heartbeat_ms: 10_000,
             server_subscribers: 10_000,
             b5_subscribers: 8,
-            b5_count: 50_000,
+            b5_count: 30_000,
             b5_rate: 1_000.0,
             b5_latency_secs: 5.0,
             b5_memory_subscribers: 2_000,

@@ -452,8 +452,9 @@ pub fn render(r: &Results) -> String {
         "- Build: {}.\n\
          - B1: criterion, {} samples per case; the figure is criterion's median time per pass over the corpus; the ratios against peers come \
          from rounds of back-to-back timing (see B1). Allocations: a counting global allocator over one pass from a fresh decoder.\n\
-         - B2 and B3: the reference server (`test-server` library) in its own process with a publisher thread; \
-         every client in its own process, so CPU time (getrusage / `process.cpuUsage()`) and memory are its own. \
+         - B2, B3 and B5: the reference server (`test-server` library) in its own process with a publisher thread \
+         (B5: one process per node); every client in its own process, so CPU time (getrusage / `process.cpuUsage()`) \
+         and memory are its own. \
          {} run(s) per measurement; contenders alternate within each round; tables show the median \
          (and the range of the runs where there are several).",
         if r.plan.quick {
@@ -468,8 +469,8 @@ pub fn render(r: &Results) -> String {
     render_b1(w, r);
     render_b2(w, r);
     render_b3(w, r);
-    render_b5(w, r);
     render_wasm(w, r);
+    render_b5(w, r);
     let _ = writeln!(w, "\n## Notes\n\n{}", NOTES.trim());
     s
 }
@@ -835,7 +836,7 @@ fn render_b5(w: &mut String, r: &Results) {
     );
     let _ = writeln!(
         w,
-        "| Setting | Delivered messages/s (all subscribers) | runs | p50 | p99 | max | publisher lag | steal |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        "| Setting | Delivered messages/s (all subscribers) | range of runs | p50 | p99 | max | publisher lag | steal |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for (setting, runs) in &b5.throughput {
         let latency = b5
