@@ -155,3 +155,60 @@ pub async fn run(args: &LoadArgs) -> Result<(), String> {
     emit(&result);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::UdpSocket;
+
+    use super::*;
+    use sdk_benches::chat::chat_json;
+
+    fn chat(id: u64) -> ServerEventMessage {
+        let data = format!("{CHANNEL}@cmd.chat {}", chat_json(id, 1, 120));
+        ServerEventMessage::parse(id, data).unwrap()
+    }
+
+    /// The acknowledged count (little-endian u64 after the run id) of the next datagram.
+    fn next_ack(socket: &UdpSocket) -> u64 {
+        let mut datagram = [0u8; 12];
+        let len = socket.recv(&mut datagram).expect("an acknowledgement");
+        assert_eq!(len, 12);
+        assert_eq!(u32::from_le_bytes(datagram[..4].try_into().unwrap()), 7);
+        u64::from_le_bytes(datagram[4..].try_into().unwrap())
+    }
+
+    #[test]
+    fn acknowledges_the_slowest_client_and_finishes_when_every_client_has_all() {
+        let publisher = UdpSocket::bind("127.0.0.1:0").unwrap();
+        publisher
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let port = publisher.local_addr().unwrap().port();
+        let mut fanout = Fanout {
+            total_per_client: 3,
+            warmup: 1,
+            counts: vec![0; 2],
+            finished: 0,
+            errors: 0,
+            first: None,
+            last: None,
+            latencies_ns: Vec::new(),
+            ack: AckSender::new(port, 7).unwrap(),
+        };
+        for id in 1..=3 {
+            fanout.on_message(0, 10, &chat(id));
+        }
+        // Client 0 is done, client 1 has nothing: the window must not move.
+        assert_eq!(next_ack(&publisher), 0);
+        assert!(fanout.last.is_none(), "one client is still waiting");
+        for id in 1..=3 {
+            fanout.on_message(1, 10, &chat(id));
+        }
+        assert_eq!(next_ack(&publisher), 3);
+        assert!(fanout.last.is_some());
+        assert_eq!(fanout.counts, vec![3, 3]);
+        // Two timed deliveries per client after the one warm-up message, 10 - 1 ns each.
+        assert_eq!(fanout.latencies_ns, vec![9; 4]);
+        assert_eq!(fanout.errors, 0);
+    }
+}
