@@ -17,7 +17,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// B1 allocation counts, B2 and B3 against the reference server, then the report.
+    /// B1 allocation counts, B2, B3 and B5 against the reference server, then the report.
     Run(RunArgs),
     /// The reference server role (driven over stdin by `run`).
     Server(ServerArgs),
@@ -50,7 +50,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The sections to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "b1,b2,b3")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "b1,b2,b3,b5")]
     pub only: Vec<Section>,
 }
 
@@ -63,6 +63,8 @@ pub enum Section {
     B2,
     /// Footprint.
     B3,
+    /// Scale-out: fan-out through one node and through two nodes on one Redis.
+    B5,
 }
 
 /// `sdk-bench server`.
@@ -77,6 +79,10 @@ pub struct ServerArgs {
     /// How far a reader may fall behind before it is dropped.
     #[arg(long, default_value_t = 64 << 20)]
     pub buffer_bytes: usize,
+    /// Be one node of a cluster on this Redis (`redis://127.0.0.1:PORT`); default: the local
+    /// (in-memory) provider.
+    #[arg(long)]
+    pub redis: Option<String>,
 }
 
 /// The SDK client's modes.
@@ -90,6 +96,9 @@ pub enum ClientMode {
     Connect,
     /// B3: hold `--n` idle clients for `--secs`.
     Idle,
+    /// B5: `--n` clients in this process, client i on the i-th of the comma-separated `--url`s
+    /// (round robin), each receiving `--count` messages and timing each after `--warmup`.
+    Fanout,
 }
 
 /// The floor's modes.
@@ -130,7 +139,7 @@ pub struct FloorArgs {
 /// The options of the client and floor roles; each mode names the ones it needs.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// The reference server's base URL.
+    /// The reference server's base URL (fanout: several, comma-separated, one per node).
     #[arg(long)]
     pub url: String,
     /// Messages to receive (throughput, latency).
@@ -152,7 +161,7 @@ pub struct LoadArgs {
     /// The run id the acknowledgements carry (throughput, latency).
     #[arg(long)]
     pub run: Option<u32>,
-    /// Clients or streams (connect, idle, hold).
+    /// Clients or streams (connect, idle, hold, fanout).
     #[arg(long)]
     pub n: Option<usize>,
     /// How long to stay idle (idle).

@@ -1,4 +1,4 @@
-//! Benchmarks B1–B3 of the Server Events SDK, side by side with what users would pick instead
+//! Benchmarks B1–B3 and B5 of the Server Events SDK, side by side with what users would pick instead
 //! (see `design.md`, section Benchmarks). `cargo xtask bench` drives them and rewrites
 //! `BENCHMARKS.md`; nothing here asserts on time.
 //!

@@ -1,7 +1,7 @@
 //! `sdk-bench`: runs the benchmarks and writes the report, and plays the processes they need.
 //!
 //! - `sdk-bench run [--quick] [--out FILE] [--criterion DIR] [--node DIR]`: B1 allocation
-//!   counts, B2 and B3 against the reference server, then the report (see `run`).
+//!   counts, B2, B3 and B5 against the reference server, then the report (see `run`).
 //! - `sdk-bench server …`, `sdk-bench client …`, `sdk-bench floor …`: the roles `run` starts as
 //!   separate processes, so each one's CPU time and memory are its own.
 //! - `sdk-bench b1-probe`: timed, counted passes over every B1 case (a quick look);

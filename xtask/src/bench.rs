@@ -1,15 +1,17 @@
-//! The benchmarks: B1 decode, B2 delivery, B3 footprint (definitions: `design.md`, section
+//! The benchmarks: B1 decode, B2 delivery, B3 footprint, B5 scale-out on Redis (definitions: `design.md`, section
 //! Benchmarks); the harness is the `sdk-benches` crate in `benches/`.
 //!
 //! `cargo xtask bench` (full, rewrites BENCHMARKS.md) or `cargo xtask bench --quick` (CI: every
 //! section with small counts, one run each, written to `target/bench/BENCHMARKS.quick.md`).
-//! Other options are passed to `sdk-bench run`, e.g. `--only b2,b3` or `--out FILE`.
+//! Other options are passed to `sdk-bench run`, e.g. `--only b2,b3,b5` or `--out FILE`.
 //!
 //! Steps: build the harness (full: the `bench` profile in `target/bench`; quick: the `dev` profile
 //! in `target`, reusing the test build, because CI only checks that the harness works); time B1
 //! with criterion;
 //! install the official `@servicestack/client` (npm, pinned) into `target/bench/node-official`;
-//! run `sdk-bench run`, which measures B1 allocations, B2 and B3 and writes the report.
+//! run `sdk-bench run`, which measures B1 allocations, B2, B3 and B5 (on a redis-server it starts:
+//! B5 needs Debian's `redis-server`, installed here when missing, passed as `REDIS_SERVER`) and
+//! writes the report.
 
 use std::path::Path;
 
@@ -68,7 +70,18 @@ pub fn run(args: &[&str]) -> Result {
         .position(|a| *a == "--only")
         .and_then(|i| passthrough.get(i + 1).copied())
         .or_else(|| passthrough.iter().find_map(|a| a.strip_prefix("--only=")));
-    let wants_b1 = only.is_none_or(|o| o.split(',').any(|s| s == "b1"));
+    let wants = |section: &str| only.is_none_or(|o| o.split(',').any(|s| s == section));
+    let wants_b1 = wants("b1");
+    // B5 runs nodes on a redis-server, found the way the cluster tests find it.
+    let redis_server = if wants("b5") {
+        crate::redis::setup()?;
+        let path = crate::redis::server_path().ok_or(
+            "B5 needs redis-server (Debian's redis-server package; `cargo xtask setup` installs it)",
+        )?;
+        Some(path.display().to_string())
+    } else {
+        None
+    };
     let (target_rel, profile, profile_dir) = if quick {
         (QUICK_TARGET, "dev", "debug")
     } else {
@@ -149,9 +162,9 @@ pub fn run(args: &[&str]) -> Result {
     ));
 
     step(if quick {
-        "B1-B3 quick run"
+        "B1-B5 quick run"
     } else {
-        "B1-B3 (this takes about half an hour)"
+        "B1-B5 (this takes about half an hour)"
     });
     let exe = target.join(profile_dir).join("sdk-bench");
     let node_str = node_dir.display().to_string();
@@ -176,12 +189,12 @@ pub fn run(args: &[&str]) -> Result {
         .to_owned(),
     );
     let joined = commands.join("\n");
-    run_env(
-        &exe.display().to_string(),
-        &run_args,
-        &[
-            ("CARGO_TARGET_DIR", target_str.as_str()),
-            ("SDK_BENCH_COMMANDS", joined.as_str()),
-        ],
-    )
+    let mut run_env_vars = vec![
+        ("CARGO_TARGET_DIR", target_str.as_str()),
+        ("SDK_BENCH_COMMANDS", joined.as_str()),
+    ];
+    if let Some(path) = &redis_server {
+        run_env_vars.push(("REDIS_SERVER", path.as_str()));
+    }
+    run_env(&exe.display().to_string(), &run_args, &run_env_vars)
 }

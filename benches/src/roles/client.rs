@@ -10,6 +10,7 @@
 //! - `connect --n N`: N times, a new client: `connect()` until `onConnect`, then `stop()`.
 //! - `idle --n N --secs S`: N connected clients idle for S seconds with heartbeats on; memory
 //!   and CPU per client.
+//! - `fanout --n N --count C --warmup W`: B5's subscribers (see `fanout`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,7 @@ pub fn main(args: &ClientArgs) -> Result<(), String> {
             ClientMode::Throughput | ClientMode::Latency => delivery(url, mode, &args.load).await,
             ClientMode::Connect => connect(url, &args.load).await,
             ClientMode::Idle => idle(url, &args.load).await,
+            ClientMode::Fanout => super::fanout::run(&args.load).await,
         }
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod ack;
 pub mod client;
+pub mod fanout;
 pub mod floor;
 pub mod server;
 

@@ -1,4 +1,5 @@
-//! `sdk-bench server`: the reference server (the `test-server` library) plus a publisher.
+//! `sdk-bench server`: the reference server (the `test-server` library) plus a publisher; with
+//! `--redis URL`, one node of a cluster on that Redis (B5).
 //!
 //! Prints `{"url":…,"ack_port":…,"pid":…}`, then answers one JSON command per stdin line:
 //! - `{"cmd":"wait_subs","channel":C,"count":N}`: waits until C has N subscribers.
@@ -61,6 +62,7 @@ pub fn main(args: &ServerArgs) -> Result<(), String> {
         // Raw floor streams never heartbeat; they must not expire during a run.
         idle_timeout: Duration::from_millis(args.idle_timeout_ms),
         subscriber_buffer_bytes: args.buffer_bytes,
+        redis_url: args.redis.clone(),
         ..ServerConfig::default()
     };
     let rt = runtime()?;

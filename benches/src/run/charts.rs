@@ -73,6 +73,18 @@ pub fn draw(r: &Results, dir: &Path) -> Result<Vec<Chart>, String> {
         latency_groups(r),
         "µs",
     )?;
+    add(
+        "b5-throughput.svg",
+        "B5 fan-out: messages/s delivered to all subscribers, by setting".into(),
+        b5_throughput_groups(r),
+        "messages/s",
+    )?;
+    add(
+        "b5-latency.svg",
+        "B5 fan-out publish→handler latency: p50 and p99 by setting".into(),
+        b5_latency_groups(r),
+        "µs",
+    )?;
     if let Some(size) = &r.wasm {
         let mut bars = vec![(
             "servicestack-server-events".to_owned(),
@@ -169,6 +181,38 @@ fn latency_groups(r: &Results) -> Vec<Group> {
         }
     }
     groups
+}
+
+fn b5_throughput_groups(r: &Results) -> Vec<Group> {
+    let bars = r
+        .b5
+        .throughput
+        .iter()
+        .filter_map(|(setting, runs)| median(runs.clone()).map(|v| (setting.name().to_owned(), v)))
+        .collect();
+    vec![("delivered".into(), bars)]
+}
+
+fn b5_latency_groups(r: &Results) -> Vec<Group> {
+    [
+        (
+            "p50",
+            (|l: &super::b5::Latency| l.p50_us) as fn(&super::b5::Latency) -> f64,
+        ),
+        ("p99", |l| l.p99_us),
+    ]
+    .into_iter()
+    .map(|(label, pick)| {
+        let bars =
+            r.b5.latency
+                .iter()
+                .filter_map(|(setting, runs)| {
+                    median(runs.iter().map(pick).collect()).map(|v| (setting.name().to_owned(), v))
+                })
+                .collect();
+        (format!("{label} @ {:.0}/s", r.plan.b5_rate), bars)
+    })
+    .collect()
 }
 
 /// Grouped bars on a log scale: one group per category, one colour per series.

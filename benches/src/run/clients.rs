@@ -110,16 +110,21 @@ impl Programs {
 
     /// Starts a reference server process and reads its address.
     pub fn server(&self, heartbeat_ms: u64) -> Result<Server, String> {
-        let mut proc = Proc::spawn(
-            "server",
-            &self.exe,
-            &[
-                "server".to_owned(),
-                "--heartbeat-ms".to_owned(),
-                heartbeat_ms.to_string(),
-            ],
-            &[],
-        )?;
+        self.node(heartbeat_ms, None)
+    }
+
+    /// Starts a reference server process, on the local provider or (with `redis`) as one node
+    /// of the cluster on that Redis URL, and reads its address.
+    pub fn node(&self, heartbeat_ms: u64, redis: Option<&str>) -> Result<Server, String> {
+        let mut args = vec![
+            "server".to_owned(),
+            "--heartbeat-ms".to_owned(),
+            heartbeat_ms.to_string(),
+        ];
+        if let Some(url) = redis {
+            args.extend(["--redis".to_owned(), url.to_owned()]);
+        }
+        let mut proc = Proc::spawn("server", &self.exe, &args, &[])?;
         let hello = proc.next(Duration::from_secs(30))?;
         let url = hello["url"]
             .as_str()

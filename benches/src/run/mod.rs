@@ -1,7 +1,8 @@
-//! `sdk-bench run [--quick] [--out FILE] [--criterion DIR] --node DIR [--only b1,b2,b3]
+//! `sdk-bench run [--quick] [--out FILE] [--criterion DIR] --node DIR [--only b1,b2,b3,b5]
 //! [--latency-secs S]`:
 //! B1 allocation counts (criterion has already timed B1; its results are read from `--criterion`),
-//! then B2 and B3 against reference-server processes, then the report.
+//! then B2, B3 and B5 against reference-server processes (B5 also on a redis-server it starts:
+//! `$REDIS_SERVER`, else `redis-server` on `PATH`), then the report.
 //!
 //! The commands that produced the run (listed in the report) come from the environment variable
 //! `SDK_BENCH_COMMANDS`, one per line, set by `cargo xtask bench`.
@@ -9,6 +10,7 @@
 pub mod b1;
 pub mod b2;
 pub mod b3;
+pub mod b5;
 pub mod charts;
 pub mod clients;
 pub mod machine;
@@ -86,6 +88,25 @@ fn wasm_size(root: &Path) -> Option<report::WasmSize> {
         profile: value.get("profile")?.as_str()?.to_owned(),
         written: machine::utc(written),
     })
+}
+
+/// B5 on a redis-server of its own, found the way the cluster tests find it; a missing one is
+/// an error, never a skipped section.
+fn measure_b5(programs: &Programs, plan: &Plan, run_id: &mut u32) -> Result<b5::B5, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start tokio: {e}"))?;
+    let process = rt
+        .block_on(servicestack_events_server::RedisProcess::start())
+        .map_err(|e| format!("B5 needs a redis-server: {e}"))?;
+    let redis = b5::Redis {
+        url: process.url(),
+        port: process.port(),
+    };
+    eprintln!("==> redis-server at {}", redis.url);
+    // `process` kills the redis-server when it goes out of scope, whatever B5 returned.
+    b5::measure(programs, plan, &redis, run_id)
 }
 
 /// Runs the benchmarks and writes the report.
@@ -169,6 +190,14 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         eprintln!("\n==> B3 server memory per subscriber");
         b3.server_bytes_per_subscriber = b3::measure_server(&programs, &plan)?;
     }
+    let b5 = if wants(Section::B5) {
+        eprintln!("\n==> B5 scale-out");
+        let b5 = measure_b5(&programs, &plan, &mut run_id)?;
+        load(&mut loads, "after B5");
+        b5
+    } else {
+        b5::B5::default()
+    };
     load(&mut loads, "at the end");
 
     let commands = std::env::var("SDK_BENCH_COMMANDS")
@@ -183,6 +212,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         b1,
         b2,
         b3,
+        b5,
         wasm: wasm_size(&root),
         elapsed_secs: started.elapsed().as_secs_f64(),
         charts: Vec::new(),

@@ -40,6 +40,16 @@ pub struct Plan {
     pub heartbeat_ms: u64,
     /// B3: subscribers for the server's memory per subscriber.
     pub server_subscribers: usize,
+    /// B5: SDK clients subscribed to the channel (split evenly across the nodes).
+    pub b5_subscribers: usize,
+    /// B5: messages per fan-out throughput run (each subscriber receives every one).
+    pub b5_count: u64,
+    /// B5: publish rate of the latency runs (messages/s; each is delivered to every subscriber).
+    pub b5_rate: f64,
+    /// B5: measured seconds per latency run, after `latency_warmup_secs`.
+    pub b5_latency_secs: f64,
+    /// B5: idle subscribers for a node's memory per subscriber.
+    pub b5_memory_subscribers: usize,
 }
 
 impl Plan {
@@ -64,6 +74,11 @@ impl Plan {
             idle_secs: 20.0,
             heartbeat_ms: 10_000,
             server_subscribers: 10_000,
+            b5_subscribers: 8,
+            b5_count: 30_000,
+            b5_rate: 1_000.0,
+            b5_latency_secs: 5.0,
+            b5_memory_subscribers: 2_000,
         }
     }
 
@@ -86,6 +101,10 @@ impl Plan {
             idle_secs: 1.5,
             heartbeat_ms: 500,
             server_subscribers: 300,
+            b5_subscribers: 4,
+            b5_count: 2_000,
+            b5_latency_secs: 1.0,
+            b5_memory_subscribers: 200,
             ..Plan::full()
         }
     }

@@ -26,6 +26,7 @@ pub struct Results {
     pub b1: Vec<Case>,
     pub b2: B2,
     pub b3: B3,
+    pub b5: super::b5::B5,
     /// The npm package's module size, from `client-wasm/pkg-dist/size.json`.
     pub wasm: Option<WasmSize>,
     pub elapsed_secs: f64,
@@ -451,8 +452,9 @@ pub fn render(r: &Results) -> String {
         "- Build: {}.\n\
          - B1: criterion, {} samples per case; the figure is criterion's median time per pass over the corpus; the ratios against peers come \
          from rounds of back-to-back timing (see B1). Allocations: a counting global allocator over one pass from a fresh decoder.\n\
-         - B2 and B3: the reference server (`test-server` library) in its own process with a publisher thread; \
-         every client in its own process, so CPU time (getrusage / `process.cpuUsage()`) and memory are its own. \
+         - B2, B3 and B5: the reference server (`test-server` library) in its own process with a publisher thread \
+         (B5: one process per node); every client in its own process, so CPU time (getrusage / `process.cpuUsage()`) \
+         and memory are its own. \
          {} run(s) per measurement; contenders alternate within each round; tables show the median \
          (and the range of the runs where there are several).",
         if r.plan.quick {
@@ -468,6 +470,7 @@ pub fn render(r: &Results) -> String {
     render_b2(w, r);
     render_b3(w, r);
     render_wasm(w, r);
+    render_b5(w, r);
     let _ = writeln!(w, "\n## Notes\n\n{}", NOTES.trim());
     s
 }
@@ -785,6 +788,134 @@ fn render_b3(w: &mut String, r: &Results) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+}
+
+fn render_b5(w: &mut String, r: &Results) {
+    let b5 = &r.b5;
+    if b5.throughput.iter().all(|(_, runs)| runs.is_empty()) && b5.memory.is_empty() {
+        return;
+    }
+    let p = &r.plan;
+    let _ = writeln!(w, "\n## B5 scale-out through Redis\n");
+    let _ = writeln!(
+        w,
+        "Fan-out: {} client-core subscribers (`ServerEventsClient`, one process holding all of them, \
+         each decoding every message into a typed struct in its handler) on one channel, split round \
+         robin across the nodes of the setting (two nodes: {} and {}). The publisher is a thread in the \
+         first node's process calling `notify_channel_json` with {}-byte chat bodies. On Redis every \
+         notification goes out on the `sse:topic` pub/sub topic and comes back to every node, the \
+         publishing node included, which then writes its own subscribers' streams; on the local \
+         provider the node writes the streams directly. Each round starts the setting's node processes \
+         fresh on one redis-server (started for this run, no persistence) and stops them afterwards; \
+         the three settings alternate within each round. All processes (nodes, Redis, subscribers) \
+         share this one machine, so a second node adds no CPU: the figures show what the Redis hop \
+         and the split cost, not what a second machine would add.\n",
+        p.b5_subscribers,
+        p.b5_subscribers.div_ceil(2),
+        p.b5_subscribers / 2,
+        p.body_len
+    );
+    let _ = writeln!(
+        w,
+        "- Delivered messages/s: {} messages per run published back to back, never more than {} ahead \
+         of the slowest subscriber's acknowledgement; the figure is the deliveries summed over all \
+         subscribers ({} × {}) ÷ the time from the first delivery to the last, over all subscribers.\n\
+         - Publish→handler latency: {} messages/s for {} s after {} s of warm-up; per delivery, from \
+         `CLOCK_MONOTONIC` read just before the publisher hands the message to the node to the same \
+         clock read on entry to the handler; p50, p99 and max over every subscriber's deliveries \
+         ({} per run). Publisher lag is its worst lateness against its schedule; steal is the CPU \
+         time the hypervisor took from the machine during the run. The medians are over the runs; \
+         a host stall in one run sets that run's p99 (see the notes on B2), so each run's p99 is listed.\n",
+        p.b5_count,
+        p.window,
+        p.b5_count,
+        p.b5_subscribers,
+        p.b5_rate,
+        p.b5_latency_secs,
+        p.latency_warmup_secs,
+        (p.b5_rate * p.b5_latency_secs).round() as u64 * p.b5_subscribers as u64
+    );
+    let _ = writeln!(
+        w,
+        "| Setting | Delivered messages/s (all subscribers) | range of runs | p50 | p99 | max | publisher lag | steal | p99 (steal) of each run |\n|---|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
+    for (setting, runs) in &b5.throughput {
+        let latency = b5
+            .latency
+            .iter()
+            .find(|(s, _)| s == setting)
+            .map(|(_, l)| l.as_slice())
+            .unwrap_or_default();
+        if runs.is_empty() && latency.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.0} ms | {} |",
+            setting.name(),
+            median(runs).map_or("–".into(), rate),
+            spread(runs, |v| *v),
+            med(latency, |l| l.p50_us).map_or("–".into(), us),
+            med(latency, |l| l.p99_us).map_or("–".into(), us),
+            med(latency, |l| l.max_us).map_or("–".into(), us),
+            med(latency, |l| l.publisher_lag_us).map_or("–".into(), us),
+            med(latency, |l| l.steal_ms).unwrap_or(0.0),
+            latency
+                .iter()
+                .map(|l| format!("{} ({:.0} ms)", us(l.p99_us), l.steal_ms))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    let throughput_of = |setting: super::b5::Setting| {
+        b5.throughput
+            .iter()
+            .find(|(s, _)| *s == setting)
+            .and_then(|(_, runs)| median(runs))
+    };
+    if let (Some(two), Some(one), Some(local)) = (
+        throughput_of(super::b5::Setting::RedisTwo),
+        throughput_of(super::b5::Setting::RedisOne),
+        throughput_of(super::b5::Setting::LocalOne),
+    ) {
+        let _ = writeln!(
+            w,
+            "\nTwo nodes on Redis delivered {} the messages/s of one node on Redis and {} those of one \
+             node on the local provider (medians).",
+            ratio(two / one),
+            ratio(two / local)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\nServer memory per subscriber: a fresh node per run (no other node running), 16 warm-up \
+         streams first, then {} raw event streams (the floor's, no heartbeats, each on its own \
+         channel) held open by one process. Node: the node process's RSS growth ÷ subscribers. \
+         Redis: redis-server's `used_memory` (`INFO memory`) growth ÷ subscribers, the records and \
+         index sets the node stores there. The two providers alternate within each round.\n",
+        p.b5_memory_subscribers
+    );
+    let _ = writeln!(
+        w,
+        "| Provider | Node RSS per subscriber | Redis used_memory per subscriber | Node + Redis | runs (node) |\n|---|---:|---:|---:|---|"
+    );
+    for (provider, runs) in &b5.memory {
+        let node = med(runs, |m| m.node_bytes);
+        let redis_runs: Vec<f64> = runs.iter().filter_map(|m| m.redis_bytes).collect();
+        let redis = median(&redis_runs);
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} |",
+            provider.name(),
+            node.map_or("–".into(), bytes),
+            redis.map_or("–".into(), bytes),
+            node.map_or("–".into(), |n| bytes(n + redis.unwrap_or(0.0))),
+            runs.iter()
+                .map(|m| bytes(m.node_bytes))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }
 
 /// What the figures mean and what profiling found; prose only (the numbers are in the tables).
