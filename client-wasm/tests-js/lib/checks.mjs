@@ -88,6 +88,12 @@ export const CHECKS = {
         [{ reconnect: "sometimes" }, "reconnect: 'sometimes'"],
         [{ heartbeatIntervalMs: -1 }, "a negative interval"],
         [{ headers: { "X-A": 1 } }, "a header that is not a string"],
+        [{ connectTimeoutMs: 1.5 }, "a fractional timeout"],
+        [{ reconnect: { delay: 5 } }, "a reconnect object without delayMs or initialMs"],
+        [{ reconnect: { delayMs: 5, initialMs: 5 } }, "a reconnect object that is both fixed and exponential"],
+        [{ eventStreamPath: 5 }, "a path that is a number"],
+        [{ channels: "a" }, "options.channels that is not an array"],
+        [{ messageBuffer: 2 ** 53 }, "a buffer size past the safe integers"],
         ["options", "options that are a string"],
       ]) {
         throws(
