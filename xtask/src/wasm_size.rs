@@ -11,8 +11,9 @@ use crate::util::Result;
 /// package shrinks; the goal is 40 KB (40 960 B). Raised once, from 132 000 B, by issue 12's
 /// surface in the core (the options object deserialized into `ClientOptions` through
 /// serde-wasm-bindgen, registrations with ids, lifecycle listeners): 155 297 B measured. Then
-/// lowered step by step: the options object read property by property (140 754 B).
-pub const LIMIT_GZIP_BYTES: u64 = 141_800;
+/// lowered step by step: the options object read property by property (140 754 B), no tokio in
+/// the module (136 269 B).
+pub const LIMIT_GZIP_BYTES: u64 = 137_300;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).
