@@ -95,7 +95,7 @@ fn core_options(options: &JsValue) -> Result<ClientOptions, JsValue> {
             "bearerToken" => core.bearer_token = Some(text()?.into()),
             "headers" => {
                 core.headers = string_map(&value)
-                    .ok_or_else(|| field("an object of strings"))?
+                    .ok_or_else(|| field("a plain object of strings"))?
                     .into_iter()
                     .map(|(key, text)| (key, text.into()))
                     .collect()
@@ -133,9 +133,13 @@ fn strings(value: &JsValue) -> Option<Vec<String>> {
         .collect()
 }
 
-/// The own properties of an object whose values are all strings.
+/// The own properties of a plain object (`{…}` or `Object.create(null)`) whose values are all
+/// strings. Anything else (a `Map`, an array, a class instance) is refused rather than read as
+/// an object without properties, which would drop its entries without a word.
 fn string_map(value: &JsValue) -> Option<Vec<(String, String)>> {
-    if !value.is_object() {
+    let plain = value.is_object()
+        && js::prototype(value).is_none_or(|proto| js::prototype(&proto).is_none());
+    if !plain {
         return None;
     }
     js::own_names(value)
