@@ -2,11 +2,14 @@
 //! timers (their rules are `supervisor::timers`) and the reconnect loop, and reports every
 //! transition to the lifecycle.
 
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::auth::BoxFuture;
@@ -20,6 +23,7 @@ use crate::state::{CloseReason, ConnectionState, ReconnectInfo};
 use crate::supervisor::timers::{Arm, FOREVER, HeartbeatDue, Limits, Silence, Watch};
 use crate::supervisor::{Control, Decision, Desired};
 use crate::transport::{Body, Method};
+use crate::watch;
 
 pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
     let span =
@@ -62,6 +66,15 @@ struct Live {
     subscription_id: String,
     heartbeat_url: Option<String>,
     limits: Limits,
+}
+
+/// What woke the reading loop (see `Task::read`).
+enum Woke {
+    Control,
+    HeartbeatAnswered(Result<(), Error>),
+    HeartbeatTimer,
+    SilenceTimer,
+    Chunk(Option<Result<Bytes, Error>>),
 }
 
 struct Task {
@@ -132,17 +145,21 @@ impl Task {
         tracing::debug!(url = %redact_url(&url), attempt, "opening event stream");
         let mut control = self.control.clone();
         let stream = loop {
-            tokio::select! {
-                biased;
-                _ = control.changed() => {
-                    if self.control_requires_action() {
-                        return Ended::Control;
-                    }
+            // The control first: a stop or restart wins over a stream that opens at once. A
+            // change that needs no action opens the stream afresh, as before.
+            let mut opening = pin!(self.shared.transport.open_stream(&url));
+            let opened = poll_fn(|cx| {
+                if control.poll_changed(cx).is_ready() {
+                    return Poll::Ready(None);
                 }
-                opened = self.shared.transport.open_stream(&url) => match opened {
-                    Ok(stream) => break stream,
-                    Err(error) => return Ended::Failed(error),
-                },
+                opening.as_mut().poll(cx).map(Some)
+            })
+            .await;
+            match opened {
+                None if self.control_requires_action() => return Ended::Control,
+                None => {}
+                Some(Ok(stream)) => break stream,
+                Some(Err(error)) => return Ended::Failed(error),
             }
         };
         self.decoder.reset();
@@ -156,10 +173,8 @@ impl Task {
             Watch::opened(self.shared.transport.connect_timeout(), Instant::now());
         // Timers are armed when their deadline changes, not once per chunk: at high message
         // rates re-arming two timers for every chunk costs more than decoding it.
-        let silence_timer = rt::sleep(FOREVER);
-        tokio::pin!(silence_timer);
-        let heartbeat_timer = rt::sleep(FOREVER);
-        tokio::pin!(heartbeat_timer);
+        let mut silence_timer = pin!(rt::sleep(FOREVER));
+        let mut heartbeat_timer = pin!(rt::sleep(FOREVER));
         macro_rules! arm {
             ($arm:expr) => {{
                 let arm: Arm = $arm;
@@ -174,14 +189,34 @@ impl Task {
         arm!(first);
         let mut heartbeat: Option<BoxFuture<'static, Result<(), Error>>> = None;
         loop {
-            tokio::select! {
-                biased;
-                _ = control.changed() => {
+            // In this order: the control, the heartbeat request, the heartbeat timer (while
+            // armed), the silence timer, and last the stream, so a stream that always has data
+            // cannot starve the timers.
+            let woke = poll_fn(|cx| {
+                if control.poll_changed(cx).is_ready() {
+                    return Poll::Ready(Woke::Control);
+                }
+                if let Some(request) = &mut heartbeat
+                    && let Poll::Ready(result) = request.as_mut().poll(cx)
+                {
+                    return Poll::Ready(Woke::HeartbeatAnswered(result));
+                }
+                if watch.heartbeat_armed() && heartbeat_timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Woke::HeartbeatTimer);
+                }
+                if silence_timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Woke::SilenceTimer);
+                }
+                stream.poll_next_unpin(cx).map(Woke::Chunk)
+            })
+            .await;
+            match woke {
+                Woke::Control => {
                     if self.control_requires_action() {
                         return Ended::Control;
                     }
                 }
-                result = poll_optional(&mut heartbeat), if heartbeat.is_some() => {
+                Woke::HeartbeatAnswered(result) => {
                     heartbeat = None;
                     match result {
                         Ok(()) => arm!(watch.heartbeat_answered()),
@@ -194,7 +229,7 @@ impl Task {
                         Err(error) => return Ended::Failed(error),
                     }
                 }
-                () = &mut heartbeat_timer, if watch.heartbeat_armed() => match watch.heartbeat_timer() {
+                Woke::HeartbeatTimer => match watch.heartbeat_timer() {
                     HeartbeatDue::DrainOver(error) => {
                         return self.stream_ended(Some(error), Error::StreamEnded);
                     }
@@ -210,15 +245,14 @@ impl Task {
                         }
                     }
                 },
-                () = &mut silence_timer => match watch.silence_timer(Instant::now()) {
+                Woke::SilenceTimer => match watch.silence_timer(Instant::now()) {
                     Silence::Rearm(after) => silence_timer.set(rt::sleep(after)),
                     Silence::DrainOver(error) => {
                         return self.stream_ended(Some(error), Error::StreamEnded);
                     }
                     Silence::Dead(error) => return Ended::Failed(error),
                 },
-                // Last: a stream that always has data must not starve the timers above.
-                chunk = stream.next() => match chunk {
+                Woke::Chunk(chunk) => match chunk {
                     Some(Ok(bytes)) => {
                         watch.data(Instant::now());
                         if let Some(connected) = self.dispatch_chunk(&bytes) {
@@ -322,11 +356,16 @@ impl Task {
             .lifecycle
             .reconnecting(failures, delay, error, &self.shared.dispatcher);
         let mut control = self.control.clone();
-        tokio::select! {
-            biased;
-            _ = control.changed() => {}
-            () = rt::sleep(delay) => {}
-        }
+        let mut wait = pin!(rt::sleep(delay));
+        // A control change (stop, restart, pause) ends the wait early.
+        poll_fn(|cx| {
+            if control.poll_changed(cx).is_ready() || wait.as_mut().poll(cx).is_ready() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     /// Forgets the current subscription and unregisters it in the background, so a dead
@@ -416,13 +455,6 @@ fn on_connected(shared: &Shared, lost: Option<Lost>, info: &ServerEventConnect) 
             idle_timeout: shared.config.idle_timeout.unwrap_or(info.idle_timeout),
             heartbeats: info.heartbeat_url.is_some(),
         },
-    }
-}
-
-async fn poll_optional<T>(future: &mut Option<BoxFuture<'static, T>>) -> T {
-    match future {
-        Some(future) => future.await,
-        None => std::future::pending().await,
     }
 }
 

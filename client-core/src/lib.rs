@@ -120,6 +120,7 @@ mod supervisor;
 mod user_info;
 #[cfg(test)]
 mod waiter_tests;
+mod watch;
 
 /// The workspace README's Rust quick start, compiled as a doctest so it stays true.
 #[cfg(doctest)]

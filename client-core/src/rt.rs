@@ -1,7 +1,9 @@
 //! Platform shims: spawning, sleeping and clocks. Nothing else in the crate names tokio or gloo,
 //! so the core compiles unchanged for native targets and for `wasm32-unknown-unknown`.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -89,11 +91,15 @@ pub(crate) async fn sleep(duration: Duration) {
     gloo_timers::future::sleep(duration).await;
 }
 
-/// Runs `future` for at most `limit`; `None` when the time ran out first.
+/// Runs `future` for at most `limit`; `None` when the time ran out first (`future` wins a tie).
 pub(crate) async fn timeout<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
-    tokio::select! {
-        biased;
-        output = future => Some(output),
-        () = sleep(limit) => None,
-    }
+    let mut future = pin!(future);
+    let mut timer = pin!(sleep(limit));
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }

@@ -2,7 +2,6 @@
 //! Rust client.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
@@ -29,8 +28,9 @@ struct Listener {
 /// What every handle of one client shares on the JavaScript side.
 pub(crate) struct Shared {
     pub(crate) hooks: Rc<Hooks>,
-    /// The core's id of each lifecycle handler (`onJoin`, ...), to replace or remove it by name.
-    lifecycle_ids: RefCell<HashMap<String, RegistrationId>>,
+    /// The core's id of each lifecycle handler (`onJoin`, ...), to replace or remove it by name
+    /// (a list: there are at most seven, and a map would link another hash table).
+    lifecycle_ids: RefCell<Vec<(String, RegistrationId)>>,
     listeners: RefCell<Vec<Listener>>,
     resolver: RefCell<JsValue>,
     unload: RefCell<Option<UnloadGuard>>,
@@ -220,11 +220,16 @@ impl ServerEventsClient {
     fn set_handler(&self, name: &str, handler: Function) {
         if let Some(listener) = JsLifecycle::new(name, handler.clone(), self.shared.hooks.clone()) {
             let id = self.core.add_lifecycle_listener(listener);
-            let replaced = self
-                .shared
-                .lifecycle_ids
-                .borrow_mut()
-                .insert(name.to_owned(), id);
+            let replaced = {
+                let mut ids = self.shared.lifecycle_ids.borrow_mut();
+                match ids.iter_mut().find(|(known, _)| known == name) {
+                    Some((_, slot)) => Some(std::mem::replace(slot, id)),
+                    None => {
+                        ids.push((name.to_owned(), id));
+                        None
+                    }
+                }
+            };
             if let Some(old) = replaced {
                 self.core.remove(old);
             }
@@ -366,7 +371,11 @@ impl ServerEventsClient {
     #[wasm_bindgen(js_name = unregisterHandler, skip_typescript)]
     pub fn unregister_handler(&self, name: &str) {
         if JsLifecycle::is_core_event(name) {
-            let removed = self.shared.lifecycle_ids.borrow_mut().remove(name);
+            let removed = {
+                let mut ids = self.shared.lifecycle_ids.borrow_mut();
+                let found = ids.iter().position(|(known, _)| known == name);
+                found.map(|index| ids.swap_remove(index).1)
+            };
             if let Some(id) = removed {
                 self.core.remove(id);
             }
@@ -674,10 +683,12 @@ impl ServerEventsClient {
     }
 }
 
-/// A JavaScript millisecond count as a duration (negative and NaN as zero).
+/// A JavaScript millisecond count as a duration, to the microsecond (negative and NaN as
+/// zero). The float-to-integer cast saturates, so a huge count cannot panic the way
+/// `Duration::from_secs_f64` does (which also links its float checks and messages).
 fn millis(ms: f64) -> std::time::Duration {
     if ms.is_finite() && ms > 0.0 {
-        std::time::Duration::from_secs_f64(ms / 1000.0)
+        std::time::Duration::from_micros((ms * 1000.0) as u64)
     } else {
         std::time::Duration::ZERO
     }

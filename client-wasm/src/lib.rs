@@ -20,6 +20,12 @@
 
 #![warn(missing_docs)]
 
+/// The allocator: talc instead of Rust's default dlmalloc, measured smaller in this module
+/// (the package is downloaded by every page that uses it). Single-threaded wasm only.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[cfg(target_arch = "wasm32")]
 mod client;
 #[cfg(target_arch = "wasm32")]

@@ -1,15 +1,17 @@
 //! Reading the JavaScript options object (`ServerEventsClientOptions`).
 //!
 //! The data options (timeouts, paths, credentials, reconnect policy, ...) are the core's
-//! `ClientOptions`: the object's data properties are deserialized into it, so their names, defaults and
-//! checks are the core's. What stays here is what only JavaScript has: functions, receivers and
+//! `ClientOptions`: the object's data properties are read into it one by one (no serde in the
+//! module: serde-wasm-bindgen and the derived deserializer cost more than this reader), with
+//! the same names, the core's defaults and the checks serde makes on the native side. What stays here is what only JavaScript has: functions, receivers and
 //! the resolver. A value of the wrong type is a `TypeError` thrown by the constructor, never a
 //! panic and never silently ignored.
 
 use std::rc::Rc;
+use std::time::Duration;
 
-use js_sys::{Function, Object};
-use servicestack_events::{ClientBuilder, ClientOptions, Credentials};
+use js_sys::{Array, Function, Number};
+use servicestack_events::{ClientBuilder, ClientOptions, Credentials, ReconnectPolicy};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -48,13 +50,15 @@ pub(crate) struct JsOptions {
 }
 
 /// The core's options from the data properties of `options` (`undefined`, `null` and the
-/// JavaScript-only options left out). A function anywhere else is refused: `JSON.stringify`
-/// would drop it without a word.
+/// JavaScript-only options left out), read property by property: every field starts at the
+/// core's default (`ClientOptions::default()`, the one place defaults are written) and a
+/// present property replaces it. Unknown properties are ignored, as serde ignores them on the
+/// native side. A function anywhere else is refused: it cannot be data.
 fn core_options(options: &JsValue) -> Result<ClientOptions, JsValue> {
+    let mut core = ClientOptions::default();
     if options.is_undefined() || options.is_null() {
-        return Ok(ClientOptions::default());
+        return Ok(core);
     }
-    let data = Object::new();
     for name in js::own_names(options) {
         let value = js::get(options, &name);
         if JS_ONLY.contains(&name.as_str()) || value.is_undefined() || value.is_null() {
@@ -65,11 +69,116 @@ fn core_options(options: &JsValue) -> Result<ClientOptions, JsValue> {
                 "options.{name} must not be a function"
             )));
         }
-        js::put(&data, &name, value);
+        let field = |kind: &str| invalid_argument(&format!("options.{name} must be {kind}"));
+        let count = || whole_number(&value).ok_or_else(|| field("a whole number of at least 0"));
+        let millis = || count().map(Duration::from_millis);
+        let text = || value.as_string().ok_or_else(|| field("a string"));
+        let flag = || value.as_bool().ok_or_else(|| field("a boolean"));
+        let size =
+            || count().and_then(|n| usize::try_from(n).map_err(|_| field("a smaller number")));
+        match name.as_str() {
+            "channels" => {
+                core.channels = strings(&value).ok_or_else(|| field("an array of strings"))?
+            }
+            "heartbeatIntervalMs" => core.heartbeat_interval = Some(millis()?),
+            "idleTimeoutMs" => core.idle_timeout = Some(millis()?),
+            "connectTimeoutMs" => core.connect_timeout = millis()?,
+            "requestTimeoutMs" => core.request_timeout = millis()?,
+            "maxEventSize" => core.max_event_size = size()?,
+            "messageBuffer" => core.message_buffer = size()?,
+            "allowedOrigins" => {
+                core.allowed_origins =
+                    strings(&value).ok_or_else(|| field("an array of strings"))?
+            }
+            "eventStreamPath" => core.event_stream_path = text()?,
+            "subscribersPath" => core.subscribers_path = text()?,
+            "bearerToken" => core.bearer_token = Some(text()?.into()),
+            "headers" => {
+                core.headers = string_map(&value)
+                    .ok_or_else(|| field("a plain object of strings"))?
+                    .into_iter()
+                    .map(|(key, text)| (key, text.into()))
+                    .collect()
+            }
+            "reconnect" => {
+                core.reconnect = reconnect_policy(&value).ok_or_else(|| field(RECONNECT_FORMS))?
+            }
+            "withCredentials" => core.with_credentials = flag()?,
+            "unregisterOnUnload" => core.unregister_on_unload = flag()?,
+            "strictReceiverMatching" => core.strict_receiver_matching = flag()?,
+            _ => {}
+        }
     }
-    // Read straight from the object (no JSON text, so no JSON parser in the module).
-    serde_wasm_bindgen::from_value(data.into())
-        .map_err(|e| invalid_argument(&format!("options: {e}")))
+    Ok(core)
+}
+
+/// What `reconnect` may be (the core's serialized forms of a `ReconnectPolicy`).
+const RECONNECT_FORMS: &str =
+    "\"servicestack\", \"never\", {delayMs: n} or {initialMs: n, maxMs: m}";
+
+/// A safe non-negative integer (what serde reads as a `u64` from a JavaScript number).
+fn whole_number(value: &JsValue) -> Option<u64> {
+    let number = value.as_f64()?;
+    (Number::is_safe_integer(value) && number >= 0.0).then_some(number as u64)
+}
+
+/// An array of strings.
+fn strings(value: &JsValue) -> Option<Vec<String>> {
+    if !Array::is_array(value) {
+        return None;
+    }
+    Array::from(value)
+        .iter()
+        .map(|item| item.as_string())
+        .collect()
+}
+
+/// The own properties of a plain object (`{…}` or `Object.create(null)`) whose values are all
+/// strings. Anything else (a `Map`, an array, a class instance) is refused rather than read as
+/// an object without properties, which would drop its entries without a word.
+fn string_map(value: &JsValue) -> Option<Vec<(String, String)>> {
+    let plain = value.is_object()
+        && js::prototype(value).is_none_or(|proto| js::prototype(&proto).is_none());
+    if !plain {
+        return None;
+    }
+    js::own_names(value)
+        .into_iter()
+        .map(|name| js::get(value, &name).as_string().map(|text| (name, text)))
+        .collect()
+}
+
+/// `"servicestack"`, `"never"`, `{delayMs}` (fixed) or `{initialMs, maxMs?}` (exponential; the
+/// core's default longest wait when `maxMs` is left out). Other properties are ignored.
+fn reconnect_policy(value: &JsValue) -> Option<ReconnectPolicy> {
+    if let Some(name) = value.as_string() {
+        return match name.as_str() {
+            "servicestack" => Some(ReconnectPolicy::servicestack()),
+            "never" => Some(ReconnectPolicy::never()),
+            _ => None,
+        };
+    }
+    if !value.is_object() {
+        return None;
+    }
+    let (mut delay, mut initial, mut max) = (None, None, None);
+    for name in js::own_names(value) {
+        let slot = match name.as_str() {
+            "delayMs" => &mut delay,
+            "initialMs" => &mut initial,
+            "maxMs" => &mut max,
+            _ => continue,
+        };
+        *slot = Some(Duration::from_millis(whole_number(&js::get(value, &name))?));
+    }
+    match (delay, initial) {
+        (Some(delay), None) => Some(ReconnectPolicy::fixed(delay)),
+        (None, Some(initial)) => Some(ReconnectPolicy::exponential(
+            initial,
+            max.unwrap_or(ReconnectPolicy::default().max_delay),
+        )),
+        _ => None,
+    }
 }
 
 fn function(options: &JsValue, key: &str) -> Result<Option<Function>, JsValue> {

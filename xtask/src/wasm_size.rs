@@ -10,8 +10,12 @@ use crate::util::Result;
 /// The most the package's wasm and JavaScript may weigh, gzipped and summed. Lowered as the
 /// package shrinks; the goal is 40 KB (40 960 B). Raised once, from 132 000 B, by issue 12's
 /// surface in the core (the options object deserialized into `ClientOptions` through
-/// serde-wasm-bindgen, registrations with ids, lifecycle listeners): 155 297 B measured.
-pub const LIMIT_GZIP_BYTES: u64 = 156_000;
+/// serde-wasm-bindgen, registrations with ids, lifecycle listeners): 155 297 B measured. Then
+/// lowered step by step: the options object read property by property (140 754 B), no tokio in
+/// the module (136 269 B), talc as the allocator (133 945 B), no hash map and no float-seconds
+/// conversion in the API layer (131 943 B), the glue's JSDoc left out of the shipped
+/// JavaScript (129 074 B; 129 126 B with headers checked to be a plain object).
+pub const LIMIT_GZIP_BYTES: u64 = 130_100;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).

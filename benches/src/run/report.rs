@@ -487,8 +487,8 @@ fn render_wasm(w: &mut String, r: &Results) {
     let _ = writeln!(
         w,
         "What a browser loads from the npm package as `cargo xtask wasm` packed it ({} build, \
-         written {}), each file raw and after `gzip -9` (the JavaScript is wasm-bindgen's output, \
-         not minified). Goal: at most {} B gzipped in all; `cargo xtask test` fails above its \
+         written {}), each file raw and after `gzip -9` (the JavaScript is wasm-bindgen's output \
+         without its JSDoc comments, not minified). Goal: at most {} B gzipped in all; `cargo xtask test` fails above its \
          current limit.\n",
         size.profile, size.written, PACKAGE_GZIP_GOAL
     );

@@ -7,8 +7,6 @@ use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use super::reconnect::{Decision, Failure, decide};
 use crate::backoff::ReconnectPolicy;
 use crate::dispatch::Dispatcher;
@@ -16,6 +14,7 @@ use crate::error::Error;
 use crate::message::ServerEventConnect;
 use crate::rt::Spawner;
 use crate::state::{CloseReason, ConnectionState};
+use crate::watch;
 
 /// What the client wants the connection task to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

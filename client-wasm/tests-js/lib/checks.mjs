@@ -88,6 +88,17 @@ export const CHECKS = {
         [{ reconnect: "sometimes" }, "reconnect: 'sometimes'"],
         [{ heartbeatIntervalMs: -1 }, "a negative interval"],
         [{ headers: { "X-A": 1 } }, "a header that is not a string"],
+        [{ connectTimeoutMs: 1.5 }, "a fractional timeout"],
+        [{ reconnect: { delay: 5 } }, "a reconnect object without delayMs or initialMs"],
+        [{ reconnect: { delayMs: 5, initialMs: 5 } }, "a reconnect object that is both fixed and exponential"],
+        [{ eventStreamPath: 5 }, "a path that is a number"],
+        [{ channels: "a" }, "options.channels that is not an array"],
+        [{ messageBuffer: 2 ** 53 }, "a buffer size past the safe integers"],
+        // Outside the declared types: refused, never read as empty.
+        [{ headers: new Map([["X-A", "1"]]) }, "headers as a Map"],
+        [{ headers: [["X-A", "1"]] }, "headers as an array of pairs"],
+        [{ allowedOrigins: new Set(["http://127.0.0.2"]) }, "allowedOrigins as a Set"],
+        [{ connectTimeoutMs: 5000n }, "a BigInt timeout"],
         ["options", "options that are a string"],
       ]) {
         throws(
@@ -96,6 +107,10 @@ export const CHECKS = {
           what,
         );
       }
+      // A null-prototype object is a plain object too.
+      const headers = Object.create(null);
+      headers["X-A"] = "1";
+      new ServerEventsClient(baseUrl, ["A"], { headers });
       // The platform's URL parser turns international names into punycode before the core sees
       // them (the module carries no Unicode IDNA tables).
       const idn = new ServerEventsClient("http://BÜCHER.example:8080/api/", ["A"]);
