@@ -105,7 +105,10 @@ pub fn collect(criterion_dir: &Path, plan: &Plan) -> Vec<Case> {
                     (pass.finished && pass.decoded.events > 0)
                         .then(|| v as f64 / pass.decoded.events as f64)
                 };
-                if pass.finished && pass.decoded.events != corpus.events {
+                if Contender::DECODERS.contains(&contender)
+                    && pass.finished
+                    && pass.decoded.events != corpus.events
+                {
                     eprintln!(
                         "B1: {} decoded {} of {} events",
                         contender.name(),
