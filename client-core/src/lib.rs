@@ -116,6 +116,7 @@ mod receiver;
 mod redact;
 #[cfg(test)]
 mod registration_tests;
+mod resolver;
 pub mod rt;
 mod service;
 pub mod sse;
@@ -143,5 +144,6 @@ pub use message::{
 };
 pub use options::ClientOptions;
 pub use receiver::{MessageReceiver, Receiver, ReceiverContext};
+pub use resolver::Resolver;
 pub use service::ServiceClient;
 pub use state::{CloseReason, ConnectionState, ReconnectInfo};
