@@ -122,7 +122,9 @@ impl<R: Send + 'static> Receiver<R> {
     /// A receiver that reuses one instance for every message. Keep a clone of the `Arc` to look
     /// at the instance's state.
     pub fn shared(instance: Arc<Mutex<R>>) -> Self {
-        Self::with_create(Box::new(move || instance.clone()))
+        let create = instance.clone();
+        Self::with_create(Box::new(move || create.clone()))
+            .resolver(Resolver::factory(move || instance.clone()))
     }
 
     /// Resolves the instance of every message with `resolver`: for example a

@@ -6,7 +6,10 @@
 //! - [`Resolver::singleton`]: one instance, created at the first message and shared by every
 //!   message and by every receiver registered with a clone of the same resolver.
 //! - [`Resolver::factory`]: the application's own function (an IoC container, a pool), asked
-//!   for every message and given the create callback to use or not.
+//!   for every message instead of the create callback.
+//!
+//! A create callback may fail (a constructor that throws): [`Resolver::try_resolve`] passes the
+//! error on, and a singleton stays unset until a creation succeeds.
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
@@ -26,9 +29,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::rt::{MaybeSend, MaybeSync};
 
-/// The application's factory: given the create callback, returns the instance.
-trait FactoryFn<I>: Fn(&dyn Fn() -> I) -> I + MaybeSend + MaybeSync {}
-impl<I, F: Fn(&dyn Fn() -> I) -> I + MaybeSend + MaybeSync> FactoryFn<I> for F {}
+/// The application's factory.
+trait FactoryFn<I>: Fn() -> I + MaybeSend + MaybeSync {}
+impl<I, F: Fn() -> I + MaybeSend + MaybeSync> FactoryFn<I> for F {}
 
 enum Policy<I> {
     NewInstance,
@@ -60,11 +63,11 @@ impl<I: Clone> Resolver<I> {
         }
     }
 
-    /// Asks `factory` for the instance of every message; it is given the receiver's create
+    /// Asks `factory` for the instance of every message, instead of the receiver's create
     /// callback.
     pub fn factory<F>(factory: F) -> Self
     where
-        F: Fn(&dyn Fn() -> I) -> I + MaybeSend + MaybeSync + 'static,
+        F: Fn() -> I + MaybeSend + MaybeSync + 'static,
     {
         Resolver {
             policy: Policy::Factory(Arc::new(factory)),
@@ -73,15 +76,29 @@ impl<I: Clone> Resolver<I> {
 
     /// The instance for one message; `create` makes a new one.
     pub fn resolve(&self, create: &dyn Fn() -> I) -> I {
+        match self.try_resolve::<std::convert::Infallible>(&|| Ok(create())) {
+            Ok(instance) => instance,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`resolve`](Self::resolve) with a create callback that may fail; its error is returned
+    /// and nothing is kept.
+    pub fn try_resolve<E>(&self, create: &dyn Fn() -> Result<I, E>) -> Result<I, E> {
         match &self.policy {
             Policy::NewInstance => create(),
             Policy::Singleton(cell) => {
                 // Held while creating, so two receivers sharing the singleton cannot both
                 // create it. `create` never reaches back into this resolver.
                 let mut instance = cell.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                instance.get_or_insert_with(create).clone()
+                if let Some(instance) = instance.as_ref() {
+                    return Ok(instance.clone());
+                }
+                let created = create()?;
+                *instance = Some(created.clone());
+                Ok(created)
             }
-            Policy::Factory(factory) => factory(create),
+            Policy::Factory(factory) => Ok(factory()),
         }
     }
 }
@@ -167,19 +184,29 @@ mod tests {
     }
 
     #[test]
-    fn a_factory_is_asked_for_every_message_and_given_the_create_callback() {
+    fn a_factory_is_asked_for_every_message_instead_of_the_create_callback() {
         let (created, create) = numbering();
-        let asked = Arc::new(AtomicUsize::new(0));
-        let counter = asked.clone();
-        // An IoC container that wraps what it creates: every instance plus 100.
-        let resolver = Resolver::factory(move |create: &dyn Fn() -> Arc<usize>| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            Arc::new(*create() + 100)
-        });
+        // An IoC container numbering its own instances from 101.
+        let (asked, container) = numbering();
+        let resolver = Resolver::factory(move || Arc::new(*container() + 100));
         let instances: Vec<usize> = (0..3).map(|_| *resolver.resolve(&create)).collect();
         assert_eq!(instances, [101, 102, 103]);
         assert_eq!(asked.load(Ordering::SeqCst), 3);
-        assert_eq!(created.load(Ordering::SeqCst), 3);
+        assert_eq!(created.load(Ordering::SeqCst), 0);
         assert_eq!(format!("{resolver:?}"), "Resolver::Factory");
+    }
+
+    #[test]
+    fn a_failed_creation_is_returned_and_a_singleton_tries_again_next_time() {
+        let attempts = AtomicUsize::new(0);
+        let flaky = || match attempts.fetch_add(1, Ordering::SeqCst) {
+            0 => Err("the constructor threw"),
+            n => Ok(Arc::new(n)),
+        };
+        let singleton = Resolver::singleton();
+        assert_eq!(singleton.try_resolve(&flaky), Err("the constructor threw"));
+        assert_eq!(singleton.try_resolve(&flaky).map(|i| *i), Ok(1));
+        assert_eq!(singleton.try_resolve(&flaky).map(|i| *i), Ok(1), "kept");
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
     }
 }
