@@ -41,9 +41,8 @@ impl AuthorizedHttp {
 
     /// Opens the event stream at `url`; resolves once the response headers arrived.
     pub(crate) async fn open_stream(&self, url: &str) -> Result<EventBytes, Error> {
-        let transport = &self.transport;
-        self.with_one_refresh(url, move |credentials| {
-            Box::pin(async move { transport.open_stream(url, &credentials).await })
+        self.with_one_refresh(url, |credentials| {
+            self.transport.open_stream(url, credentials)
         })
         .await
     }
@@ -55,10 +54,8 @@ impl AuthorizedHttp {
         url: &str,
         body: Body,
     ) -> Result<String, Error> {
-        let transport = &self.transport;
-        self.with_one_refresh(url, move |credentials| {
-            let body = body.clone();
-            Box::pin(async move { transport.call(method, url, body, &credentials).await })
+        self.with_one_refresh(url, |credentials| {
+            self.transport.call(method, url, body.clone(), credentials)
         })
         .await
     }

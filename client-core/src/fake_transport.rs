@@ -127,9 +127,9 @@ impl HttpClient for FakeTransport {
     fn open_stream<'a>(
         &'a self,
         url: &'a str,
-        credentials: &'a Credentials,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<EventBytes, Error>> {
-        let request = Request::new(Method::Get, url, credentials);
+        let request = Request::new(Method::Get, url, &credentials);
         self.log.send_modify(|log| log.push(request));
         let next = self.openings.lock().unwrap().pop_front();
         Box::pin(async move {
@@ -146,9 +146,9 @@ impl HttpClient for FakeTransport {
         method: Method,
         url: &'a str,
         _body: Body,
-        credentials: &'a Credentials,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<String, Error>> {
-        let request = Request::new(method, url, credentials);
+        let request = Request::new(method, url, &credentials);
         // Answered before it is logged, so a test woken by the log sees what the responder did.
         let answer = (self.responder.lock().unwrap())(&request);
         self.log.send_modify(|log| log.push(request));

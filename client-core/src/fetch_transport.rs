@@ -150,11 +150,11 @@ impl HttpClient for Transport {
     fn open_stream<'a>(
         &'a self,
         url: &'a str,
-        credentials: &'a Credentials,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<EventBytes, Error>> {
         Box::pin(async move {
             let fetched = self
-                .send_one(Method::Get, url, &Body::Empty, true, credentials)
+                .send_one(Method::Get, url, &Body::Empty, true, &credentials)
                 .await?;
             let content_type = header(&fetched.response, "content-type").unwrap_or_default();
             if !crate::sse::is_event_stream(&content_type) {
@@ -180,11 +180,11 @@ impl HttpClient for Transport {
         method: Method,
         url: &'a str,
         body: Body,
-        credentials: &'a Credentials,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<String, Error>> {
         Box::pin(async move {
             let fetched = self
-                .send_one(method, url, &body, false, credentials)
+                .send_one(method, url, &body, false, &credentials)
                 .await?;
             let redacted = redact_url(url);
             let limit = self.options.request_timeout;

@@ -36,7 +36,7 @@ pub(crate) trait HttpClient: MaybeSend + MaybeSync + 'static {
     fn open_stream<'a>(
         &'a self,
         url: &'a str,
-        credentials: &'a Credentials,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<EventBytes, Error>>;
 
     /// Sends a request and reads the whole response body as text.
@@ -45,7 +45,7 @@ pub(crate) trait HttpClient: MaybeSend + MaybeSync + 'static {
         method: Method,
         url: &'a str,
         body: Body,
-        credentials: &'a Credentials,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<String, Error>>;
 
     /// How long the stream may take to deliver `cmd.onConnect` once opened.
@@ -57,11 +57,11 @@ impl HttpClient for Transport {
     fn open_stream<'a>(
         &'a self,
         url: &'a str,
-        credentials: &'a Credentials,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<EventBytes, Error>> {
         Box::pin(async move {
             let redacted = redact_url(url);
-            let stream = Transport::open_stream(self, url, credentials).await?;
+            let stream = Transport::open_stream(self, url, &credentials).await?;
             let stream: EventBytes = Box::pin(stream.map(move |chunk| {
                 chunk.map_err(|error| Error::Network {
                     url: redacted.clone(),
@@ -77,9 +77,9 @@ impl HttpClient for Transport {
         method: Method,
         url: &'a str,
         body: Body,
-        credentials: &'a Credentials,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<String, Error>> {
-        Box::pin(Transport::call(self, method, url, body, credentials))
+        Box::pin(async move { Transport::call(self, method, url, body, &credentials).await })
     }
 
     fn connect_timeout(&self) -> Duration {

@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 
-use js_sys::{Function, Object};
+use js_sys::Function;
 use servicestack_events::Resolver;
 use wasm_bindgen::prelude::*;
 
@@ -41,7 +41,7 @@ impl NewInstanceResolver {
 #[wasm_bindgen]
 #[derive(Default)]
 pub struct SingletonInstanceResolver {
-    /// `(class, its singleton)`; classes are compared with `Object.is`.
+    /// `(class, its singleton)`; classes are compared with `===`.
     per_class: RefCell<Vec<(Function, Resolver<JsValue>)>>,
 }
 
@@ -66,7 +66,7 @@ impl SingletonInstanceResolver {
 
     fn singleton_of(&self, class: &Function) -> Resolver<JsValue> {
         let mut per_class = self.per_class.borrow_mut();
-        if let Some((_, singleton)) = per_class.iter().find(|(known, _)| Object::is(known, class)) {
+        if let Some((_, singleton)) = per_class.iter().find(|(known, _)| known == class) {
             return singleton.clone();
         }
         let singleton = Resolver::singleton();

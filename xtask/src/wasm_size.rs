@@ -10,8 +10,10 @@ use crate::util::Result;
 /// The most the package's wasm and JavaScript may weigh, gzipped and summed. Lowered as the
 /// package shrinks; the goal is 40 KB (40 960 B). Raised once, from 132 000 B, by issue 12's
 /// surface in the core (the options object deserialized into `ClientOptions` through
-/// serde-wasm-bindgen, registrations with ids, lifecycle listeners): 155 297 B measured.
-pub const LIMIT_GZIP_BYTES: u64 = 156_000;
+/// serde-wasm-bindgen, registrations with ids, lifecycle listeners): 155 297 B measured; and
+/// by its last two items (the 401/403 refresh as one wrapper above the transport seam, receiver
+/// resolvers in the core): 156 640 B measured.
+pub const LIMIT_GZIP_BYTES: u64 = 157_000;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).
