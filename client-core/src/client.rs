@@ -10,11 +10,11 @@ use futures_util::Stream;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::auth::Secret;
+use crate::authorized_http::AuthorizedHttp;
 use crate::backoff::ReconnectPolicy;
 use crate::connection;
 use crate::dispatch::Dispatcher;
 use crate::error::{Error, redact_url};
-use crate::http_client::HttpClient;
 use crate::message::{ServerEventCommand, ServerEventConnect, ServerEventMessage};
 use crate::origin::OriginPolicy;
 use crate::rt::{self, MaybeSend, MaybeSync, Spawner};
@@ -57,7 +57,8 @@ pub(crate) struct Config {
 
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) transport: Arc<dyn HttpClient>,
+    /// Every request goes through here (credentials and their one refresh).
+    pub(crate) transport: Arc<AuthorizedHttp>,
     pub(crate) dispatcher: Dispatcher,
     pub(crate) lifecycle: Lifecycle,
 }

@@ -13,9 +13,10 @@ use futures_util::StreamExt;
 use tracing::Instrument;
 
 use crate::auth::BoxFuture;
+use crate::authorized_http::AuthorizedHttp;
 use crate::client::{Shared, WeakClient};
 use crate::error::{Error, redact_url};
-use crate::http_client::{EventBytes, HttpClient};
+use crate::http_client::EventBytes;
 use crate::message::{Incoming, ServerEventConnect, ServerEventMessage};
 use crate::rt::{self, Clock as Instant};
 use crate::sse::{SseDecoder, SseError};
@@ -377,7 +378,7 @@ impl Task {
             let spawner = self.shared.lifecycle.spawner();
             if let (Some(url), Some(spawner)) = (info.unregister_url, spawner) {
                 let transport = self.shared.transport.clone();
-                spawner.spawn(async move { unregister(&*transport, &url).await });
+                spawner.spawn(async move { unregister(&transport, &url).await });
             }
         }
     }
@@ -399,7 +400,7 @@ impl Task {
         if let Some(info) = &previous {
             self.remember_lost(info, cause);
             if let Some(url) = &info.unregister_url {
-                unregister(&*self.shared.transport, url).await;
+                unregister(&self.shared.transport, url).await;
             }
         }
     }
@@ -459,7 +460,7 @@ fn on_connected(shared: &Shared, lost: Option<Lost>, info: &ServerEventConnect) 
 }
 
 fn send_heartbeat(
-    transport: Arc<dyn HttpClient>,
+    transport: Arc<AuthorizedHttp>,
     url: String,
     subscription_id: String,
 ) -> BoxFuture<'static, Result<(), Error>> {
@@ -474,7 +475,7 @@ fn send_heartbeat(
     })
 }
 
-async fn unregister(transport: &dyn HttpClient, url: &str) {
+async fn unregister(transport: &AuthorizedHttp, url: &str) {
     match transport.call(Method::Post, url, Body::Empty).await {
         Ok(_) | Err(Error::Http { status: 404, .. }) => {}
         Err(error) => tracing::debug!(%error, "unregister failed"),

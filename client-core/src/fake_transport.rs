@@ -1,6 +1,7 @@
 //! A scripted transport for unit tests of the connection lifecycle, used with tokio's paused
 //! clock: each stream open takes the next scripted [`Opening`], every request is logged with the
-//! clock time it was sent, and a responder decides each request's answer.
+//! clock time it was sent and the bearer token it carried, and a responder decides each
+//! request's answer.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,7 @@ use futures_channel::mpsc;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 
-use crate::auth::BoxFuture;
+use crate::auth::{BoxFuture, Credentials};
 use crate::error::Error;
 use crate::http_client::{EventBytes, HttpClient};
 use crate::rt::Clock;
@@ -34,6 +35,22 @@ pub(crate) struct Request {
     pub(crate) method: Method,
     pub(crate) url: String,
     pub(crate) at: Clock,
+    /// The bearer token the request carried.
+    pub(crate) bearer: Option<String>,
+}
+
+impl Request {
+    fn new(method: Method, url: &str, credentials: &Credentials) -> Self {
+        Request {
+            method,
+            url: url.to_owned(),
+            at: Clock::now(),
+            bearer: credentials
+                .bearer_token
+                .as_ref()
+                .map(|token| token.expose().to_owned()),
+        }
+    }
 }
 
 type Responder = Box<dyn FnMut(&Request) -> Result<String, Error> + Send>;
@@ -104,20 +121,16 @@ impl FakeTransport {
         );
         matching(&self.requests())
     }
-
-    fn record(&self, method: Method, url: &str) {
-        let request = Request {
-            method,
-            url: url.to_owned(),
-            at: Clock::now(),
-        };
-        self.log.send_modify(|log| log.push(request));
-    }
 }
 
 impl HttpClient for FakeTransport {
-    fn open_stream<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<EventBytes, Error>> {
-        self.record(Method::Get, url);
+    fn open_stream<'a>(
+        &'a self,
+        url: &'a str,
+        credentials: Credentials,
+    ) -> BoxFuture<'a, Result<EventBytes, Error>> {
+        let request = Request::new(Method::Get, url, &credentials);
+        self.log.send_modify(|log| log.push(request));
         let next = self.openings.lock().unwrap().pop_front();
         Box::pin(async move {
             match next {
@@ -133,12 +146,9 @@ impl HttpClient for FakeTransport {
         method: Method,
         url: &'a str,
         _body: Body,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<String, Error>> {
-        let request = Request {
-            method,
-            url: url.to_owned(),
-            at: Clock::now(),
-        };
+        let request = Request::new(method, url, &credentials);
         // Answered before it is logged, so a test woken by the log sees what the responder did.
         let answer = (self.responder.lock().unwrap())(&request);
         self.log.send_modify(|log| log.push(request));

@@ -20,7 +20,7 @@ use web_sys::{
     RequestInit, Response,
 };
 
-use crate::auth::{BoxFuture, Credentials, SharedProvider};
+use crate::auth::{BoxFuture, Credentials};
 use crate::error::{Error, redact_url, truncate};
 use crate::http_client::{EventBytes, HttpClient};
 use crate::rt;
@@ -37,8 +37,6 @@ extern "C" {
 /// The HTTP client shared by the stream, heartbeats and service calls.
 pub(crate) struct Transport {
     options: TransportOptions,
-    static_credentials: Credentials,
-    provider: Option<SharedProvider>,
     cookies: CookieJar,
 }
 
@@ -59,66 +57,16 @@ struct Fetched {
 }
 
 impl Transport {
-    pub(crate) fn new(
-        options: TransportOptions,
-        static_credentials: Credentials,
-        provider: Option<SharedProvider>,
-    ) -> Result<Self, Error> {
+    pub(crate) fn new(options: TransportOptions) -> Result<Self, Error> {
         Ok(Transport {
             options,
-            static_credentials,
-            provider,
             cookies: CookieJar::default(),
         })
     }
 
-    async fn credentials(&self, refresh: bool) -> Result<Credentials, Error> {
-        match &self.provider {
-            None => Ok(self.static_credentials.clone()),
-            Some(provider) => {
-                let provided = provider
-                    .credentials(refresh)
-                    .await
-                    .map_err(Error::Credentials)?;
-                Ok(self.static_credentials.merged(&provided))
-            }
-        }
-    }
-
-    /// Sends the request with the current credentials; on 401/403 asks the provider (if any) to
-    /// refresh them and tries once more.
-    async fn execute(
-        &self,
-        method: Method,
-        url: &str,
-        body: &Body,
-        streaming: bool,
-    ) -> Result<Fetched, Error> {
-        let credentials = self.credentials(false).await?;
-        let fetched = self
-            .send_one(method, url, body, streaming, &credentials)
-            .await?;
-        let status = fetched.response.status();
-        if !is_auth_failure(status) {
-            return check_status(url, fetched).await;
-        }
-        if self.provider.is_none() {
-            return Err(unauthorized(url, status));
-        }
-        let credentials = self.credentials(true).await?;
-        let retried = self
-            .send_one(method, url, body, streaming, &credentials)
-            .await?;
-        let status = retried.response.status();
-        if is_auth_failure(status) {
-            return Err(unauthorized(url, status));
-        }
-        check_status(url, retried).await
-    }
-
-    /// One fetch, with `credentials` only when `url` is on an allowed origin; resolves when the
-    /// response headers arrived (within the connect timeout for the stream, the request timeout
-    /// otherwise).
+    /// One fetch with `credentials`; resolves when the response headers arrived (within the
+    /// connect timeout for the stream, the request timeout otherwise), and passes only a 2xx
+    /// response (see [`check_status`]).
     async fn send_one(
         &self,
         method: Method,
@@ -128,12 +76,6 @@ impl Transport {
         credentials: &Credentials,
     ) -> Result<Fetched, Error> {
         let redacted = redact_url(url);
-        let none = Credentials::default();
-        let credentials = if self.options.origins.allows(url) {
-            credentials
-        } else {
-            &none
-        };
         let full_url = with_query(url, &credentials.query)?;
         let headers = Headers::new().map_err(|e| network_error(&redacted, &e))?;
         let header_error = |_| Error::Network {
@@ -198,16 +140,22 @@ impl Transport {
             Some(Ok(value)) => {
                 let response: Response = value.unchecked_into();
                 self.cookies.store(&response.url(), &response.headers());
-                Ok(Fetched { response, abort })
+                check_status(url, Fetched { response, abort }).await
             }
         }
     }
 }
 
 impl HttpClient for Transport {
-    fn open_stream<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<EventBytes, Error>> {
+    fn open_stream<'a>(
+        &'a self,
+        url: &'a str,
+        credentials: Credentials,
+    ) -> BoxFuture<'a, Result<EventBytes, Error>> {
         Box::pin(async move {
-            let fetched = self.execute(Method::Get, url, &Body::Empty, true).await?;
+            let fetched = self
+                .send_one(Method::Get, url, &Body::Empty, true, &credentials)
+                .await?;
             let content_type = header(&fetched.response, "content-type").unwrap_or_default();
             if !crate::sse::is_event_stream(&content_type) {
                 return Err(Error::UnexpectedContentType {
@@ -232,9 +180,12 @@ impl HttpClient for Transport {
         method: Method,
         url: &'a str,
         body: Body,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<String, Error>> {
         Box::pin(async move {
-            let fetched = self.execute(method, url, &body, false).await?;
+            let fetched = self
+                .send_one(method, url, &body, false, &credentials)
+                .await?;
             let redacted = redact_url(url);
             let limit = self.options.request_timeout;
             let text = fetched
@@ -292,12 +243,18 @@ fn body_chunks(reader: ReadableStreamDefaultReader, abort: AbortOnDrop, url: Str
     }))
 }
 
-/// Passes a 2xx response; anything else becomes [`Error::Http`] with the start of its body
-/// and its `Retry-After`.
+/// Passes a 2xx response; 401/403 become [`Error::Unauthorized`] (refreshing is decided above
+/// the seam), anything else [`Error::Http`] with the start of its body and its `Retry-After`.
 async fn check_status(url: &str, fetched: Fetched) -> Result<Fetched, Error> {
     let status = fetched.response.status();
     if (200..300).contains(&status) {
         return Ok(fetched);
+    }
+    if is_auth_failure(status) {
+        return Err(Error::Unauthorized {
+            status,
+            url: redact_url(url),
+        });
     }
     let retry_after = header(&fetched.response, "retry-after")
         .and_then(|value| parse_retry_after(&value, js_sys::Date::now()));
@@ -337,13 +294,6 @@ fn parse_retry_after(value: &str, now_ms: f64) -> Option<Duration> {
         return None;
     }
     Some(Duration::from_millis((at_ms - now_ms).max(0.0) as u64))
-}
-
-fn unauthorized(url: &str, status: u16) -> Error {
-    Error::Unauthorized {
-        status,
-        url: redact_url(url),
-    }
 }
 
 /// A rejected fetch: the platform's message (a `TypeError` such as "Failed to fetch" in

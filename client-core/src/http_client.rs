@@ -1,7 +1,9 @@
 //! The transport seam: the two things the client asks of HTTP (open the event stream; send a
-//! request and read the answer). Native builds use reqwest ([`Transport`]), wasm32 builds the
-//! platform's fetch (`fetch_transport.rs`); unit tests use a scripted fake with tokio's paused
-//! clock, so the lifecycle is testable without a server.
+//! request and read the answer), each with the credentials to attach. Native builds use reqwest
+//! ([`Transport`]), wasm32 builds the platform's fetch (`fetch_transport.rs`); unit tests use a
+//! scripted fake with tokio's paused clock, so the lifecycle is testable without a server. Which
+//! credentials go where, and their refresh on 401/403, are decided above the seam
+//! (`authorized_http.rs`).
 
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use futures_util::Stream;
 #[cfg(not(target_arch = "wasm32"))]
 use futures_util::StreamExt;
 
-use crate::auth::BoxFuture;
+use crate::auth::{BoxFuture, Credentials};
 use crate::error::Error;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::error::redact_url;
@@ -26,11 +28,16 @@ pub(crate) type EventBytes = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, E
 #[cfg(target_arch = "wasm32")]
 pub(crate) type EventBytes = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, Error>>>>;
 
-/// What the client needs from HTTP. Credentials, their refresh on 401/403 and status checks
-/// belong to the implementation.
+/// What the client needs from HTTP: I/O only. An implementation attaches exactly the
+/// `credentials` it is given (none on a redirect to another origin), reports 401 and 403 as
+/// [`Error::Unauthorized`] and any other non-2xx status as [`Error::Http`]; it never retries.
 pub(crate) trait HttpClient: MaybeSend + MaybeSync + 'static {
     /// Opens the event stream at `url`; resolves once the response headers arrived.
-    fn open_stream<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<EventBytes, Error>>;
+    fn open_stream<'a>(
+        &'a self,
+        url: &'a str,
+        credentials: Credentials,
+    ) -> BoxFuture<'a, Result<EventBytes, Error>>;
 
     /// Sends a request and reads the whole response body as text.
     fn call<'a>(
@@ -38,6 +45,7 @@ pub(crate) trait HttpClient: MaybeSend + MaybeSync + 'static {
         method: Method,
         url: &'a str,
         body: Body,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<String, Error>>;
 
     /// How long the stream may take to deliver `cmd.onConnect` once opened.
@@ -46,10 +54,14 @@ pub(crate) trait HttpClient: MaybeSend + MaybeSync + 'static {
 
 #[cfg(not(target_arch = "wasm32"))]
 impl HttpClient for Transport {
-    fn open_stream<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<EventBytes, Error>> {
+    fn open_stream<'a>(
+        &'a self,
+        url: &'a str,
+        credentials: Credentials,
+    ) -> BoxFuture<'a, Result<EventBytes, Error>> {
         Box::pin(async move {
             let redacted = redact_url(url);
-            let stream = Transport::open_stream(self, url).await?;
+            let stream = Transport::open_stream(self, url, &credentials).await?;
             let stream: EventBytes = Box::pin(stream.map(move |chunk| {
                 chunk.map_err(|error| Error::Network {
                     url: redacted.clone(),
@@ -65,8 +77,9 @@ impl HttpClient for Transport {
         method: Method,
         url: &'a str,
         body: Body,
+        credentials: Credentials,
     ) -> BoxFuture<'a, Result<String, Error>> {
-        Box::pin(Transport::call(self, method, url, body))
+        Box::pin(async move { Transport::call(self, method, url, body, &credentials).await })
     }
 
     fn connect_timeout(&self) -> Duration {

@@ -59,8 +59,9 @@
 //! background task and in arrival order:
 //!
 //! 1. **Transport.** The HTTP layer (reqwest; `fetch` in browsers) yields the response body of
-//!    `GET /event-stream` as byte chunks. It sits behind a crate-private seam, so the lifecycle
-//!    is unit-tested on a scripted fake.
+//!    `GET /event-stream` as byte chunks. It sits behind a crate-private seam that only does
+//!    I/O, so the lifecycle is unit-tested on a scripted fake; the credentials and their one
+//!    refresh on 401/403 are decided above it, the same on every target.
 //! 2. **Connection task.** Each turn it first checks the handle's intents (stop, pause,
 //!    restart), then the heartbeat and idle timers, and only then reads the next chunk, so a busy
 //!    stream cannot starve the heartbeats.
@@ -86,12 +87,15 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod authorized_http;
 mod backoff;
 mod bounded_queue;
 mod client;
 mod connection;
 #[cfg(not(target_arch = "wasm32"))]
 mod cookies;
+#[cfg(test)]
+mod credential_refresh_tests;
 mod dispatch;
 mod error;
 #[cfg(test)]
@@ -112,6 +116,7 @@ mod receiver;
 mod redact;
 #[cfg(test)]
 mod registration_tests;
+mod resolver;
 pub mod rt;
 mod service;
 pub mod sse;
@@ -140,5 +145,6 @@ pub use message::{
 };
 pub use options::ClientOptions;
 pub use receiver::{MessageReceiver, Receiver, ReceiverContext};
+pub use resolver::Resolver;
 pub use service::ServiceClient;
 pub use state::{CloseReason, ConnectionState, ReconnectInfo};

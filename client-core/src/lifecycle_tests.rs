@@ -402,7 +402,7 @@ async fn pause_unregisters_and_resume_reconnects_with_a_reconnect_notice() {
     drop((first_feed, second_feed));
 }
 
-/// The transport refreshes credentials once on 401/403 (tested end to end); what reaches the
+/// The core refreshes credentials once on 401/403 (`credential_refresh_tests.rs`); what reaches the
 /// lifecycle is then final: the client closes instead of looping, also on a later reconnect.
 #[tokio::test(start_paused = true)]
 async fn refused_credentials_close_the_client_without_a_retry_loop() {

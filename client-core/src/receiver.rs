@@ -2,7 +2,8 @@
 //! `ServerEventReceiver`, built from a registration table instead of runtime reflection.
 //!
 //! A message `{op}.{target}` goes to the receiver registered under `op` (`cmd` is the global
-//! receiver). The target is matched case-insensitively with every `-` removed, first against the
+//! receiver). Its instance comes from the receiver's [`Resolver`]: a new one per message by
+//! default, or a singleton shared with other receivers, or the application's own factory. The target is matched case-insensitively with every `-` removed, first against the
 //! type names of the members' argument types (so `cmd.CustomType` reaches whichever member takes a
 //! `CustomType`), then against member names; with no match, `no_such_method` runs.
 //!
@@ -33,6 +34,7 @@ use serde::de::DeserializeOwned;
 use crate::client::ServerEventsClient;
 use crate::error::Error;
 use crate::message::ServerEventMessage;
+use crate::resolver::Resolver;
 use crate::rt::{MaybeSend, MaybeSync};
 
 /// What a receiver member is given besides its argument.
@@ -62,10 +64,8 @@ pub trait MessageReceiver: MaybeSend + MaybeSync + 'static {
 type Member<R> = Arc<dyn Fn(&mut R, &ReceiverContext<'_>) -> Result<(), Error> + Send + Sync>;
 type Fallback<R> = Arc<dyn Fn(&mut R, &str, &ReceiverContext<'_>) + Send + Sync>;
 
-enum Instances<R> {
-    PerMessage(Box<dyn Fn() -> R + Send + Sync>),
-    Shared(Arc<Mutex<R>>),
-}
+/// An instance as the resolver hands it out.
+type Instance<R> = Arc<Mutex<R>>;
 
 struct Entry<R> {
     name: String,
@@ -74,7 +74,9 @@ struct Entry<R> {
 
 /// A receiver of type `R` described by a table of members.
 pub struct Receiver<R> {
-    instances: Instances<R>,
+    /// The "create an instance" callback; the resolver decides when it runs.
+    create: Box<dyn Fn() -> Instance<R> + Send + Sync>,
+    resolver: Resolver<Instance<R>>,
     by_type: HashMap<String, Entry<R>>,
     by_name: HashMap<String, Member<R>>,
     no_such_method: Option<Fallback<R>>,
@@ -110,21 +112,33 @@ impl<R: Default + Send + 'static> Default for Receiver<R> {
 }
 
 impl<R: Send + 'static> Receiver<R> {
-    /// A receiver whose instance is made by `factory` for every message (the place to inject
-    /// dependencies, as an IoC container would).
-    pub fn per_message(factory: impl Fn() -> R + Send + Sync + 'static) -> Self {
-        Self::with_instances(Instances::PerMessage(Box::new(factory)))
+    /// A receiver whose instances `create` makes (the place to inject dependencies, as an IoC
+    /// container would): one for every message, unless [`resolver`](Self::resolver) says
+    /// otherwise.
+    pub fn per_message(create: impl Fn() -> R + Send + Sync + 'static) -> Self {
+        Self::with_create(Box::new(move || Arc::new(Mutex::new(create()))))
     }
 
     /// A receiver that reuses one instance for every message. Keep a clone of the `Arc` to look
     /// at the instance's state.
     pub fn shared(instance: Arc<Mutex<R>>) -> Self {
-        Self::with_instances(Instances::Shared(instance))
+        let create = instance.clone();
+        Self::with_create(Box::new(move || create.clone()))
+            .resolver(Resolver::factory(move || instance.clone()))
     }
 
-    fn with_instances(instances: Instances<R>) -> Self {
+    /// Resolves the instance of every message with `resolver`: for example a
+    /// [`Resolver::singleton`] whose clones are given to several receivers, so they share one
+    /// instance.
+    pub fn resolver(mut self, resolver: Resolver<Arc<Mutex<R>>>) -> Self {
+        self.resolver = resolver;
+        self
+    }
+
+    fn with_create(create: Box<dyn Fn() -> Instance<R> + Send + Sync>) -> Self {
         Receiver {
-            instances,
+            create,
+            resolver: Resolver::new_instance(),
             by_type: HashMap::new(),
             by_name: HashMap::new(),
             no_such_method: None,
@@ -213,15 +227,11 @@ impl<R: Send + 'static> Receiver<R> {
     }
 
     fn with_instance(&self, action: impl FnOnce(&mut R)) {
-        match &self.instances {
-            Instances::PerMessage(factory) => action(&mut factory()),
-            Instances::Shared(instance) => {
-                let mut guard = instance
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                action(&mut guard);
-            }
-        }
+        let instance = self.resolver.resolve(&self.create);
+        let mut guard = instance
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        action(&mut guard);
     }
 }
 
@@ -278,5 +288,60 @@ mod tests {
             .strict(true);
         assert!(strict.find("CustomType", false).is_none());
         assert!(strict.find("Custom", false).is_some());
+    }
+
+    /// Counts the instances it makes and, in each instance, the messages that reached it.
+    fn counting(
+        created: &Arc<Mutex<usize>>,
+        resolver: Resolver<Arc<Mutex<Vec<String>>>>,
+    ) -> Receiver<Vec<String>> {
+        let created = created.clone();
+        Receiver::per_message(move || {
+            *created.lock().unwrap() += 1;
+            Vec::new()
+        })
+        .resolver(resolver)
+        .action("Toggle", |seen, context| {
+            seen.push(context.message.selector().unwrap_or_default().to_owned())
+        })
+    }
+
+    fn deliver(receiver: &Receiver<Vec<String>>, client: &ServerEventsClient, data: &str) {
+        let message = ServerEventMessage::parse(1, data.into()).unwrap();
+        receiver
+            .receive(&ReceiverContext {
+                client,
+                message: &message,
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn receivers_registered_with_one_singleton_share_its_instance() {
+        let client = ServerEventsClient::new("http://h", ["A"]).unwrap();
+        let created = Arc::new(Mutex::new(0));
+        let singleton = Resolver::singleton();
+        let global = counting(&created, singleton.clone());
+        let css = counting(&created, singleton.clone());
+        deliver(&global, &client, "cmd.Toggle ");
+        deliver(&global, &client, "cmd.Toggle ");
+        deliver(&css, &client, "css.Toggle ");
+        assert_eq!(*created.lock().unwrap(), 1);
+        let instance = singleton.resolve(&|| unreachable!("created already"));
+        assert_eq!(
+            *instance.lock().unwrap(),
+            ["cmd.Toggle", "cmd.Toggle", "css.Toggle"]
+        );
+    }
+
+    #[test]
+    fn by_default_every_message_gets_a_new_instance() {
+        let client = ServerEventsClient::new("http://h", ["A"]).unwrap();
+        let created = Arc::new(Mutex::new(0));
+        let receiver = counting(&created, Resolver::default());
+        for _ in 0..3 {
+            deliver(&receiver, &client, "cmd.Toggle ");
+        }
+        assert_eq!(*created.lock().unwrap(), 3);
     }
 }

@@ -1,7 +1,7 @@
 //! HTTP: reqwest on native targets (rustls, cookie jar); wasm32 builds use the platform's fetch
-//! instead (`fetch_transport.rs`). Every request goes through [`Transport::execute`], which
-//! attaches credentials, asks the provider to refresh once on 401/403, and turns failures into
-//! [`Error`]s.
+//! instead (`fetch_transport.rs`). The transport attaches the credentials it is handed and turns
+//! failures into [`Error`]s; which credentials, and their refresh on 401/403, are decided above
+//! the seam (`authorized_http.rs`).
 
 use std::time::Duration;
 
@@ -11,12 +11,11 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 #[cfg(not(target_arch = "wasm32"))]
-use crate::auth::{Credentials, SharedProvider};
+use crate::auth::Credentials;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::error::{Error, redact_url, truncate};
 #[cfg(target_arch = "wasm32")]
 pub(crate) use crate::fetch_transport::Transport;
-use crate::origin::OriginPolicy;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::rt;
 
@@ -48,8 +47,6 @@ pub(crate) struct TransportOptions {
     /// same-origin only. Native clients always use their own cookie jar.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) with_credentials: bool,
-    /// The origins that may receive credentials.
-    pub(crate) origins: OriginPolicy,
 }
 
 /// The HTTP client shared by the stream, heartbeats and service calls (one cookie jar).
@@ -58,22 +55,14 @@ pub(crate) struct TransportOptions {
 pub(crate) struct Transport {
     http: reqwest::Client,
     options: TransportOptions,
-    static_credentials: Credentials,
-    provider: Option<SharedProvider>,
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Transport {
-    pub(crate) fn new(
-        options: TransportOptions,
-        static_credentials: Credentials,
-        provider: Option<SharedProvider>,
-    ) -> Result<Self, Error> {
+    pub(crate) fn new(options: TransportOptions) -> Result<Self, Error> {
         Ok(Transport {
             http: build_http_client(&options)?,
             options,
-            static_credentials,
-            provider,
         })
     }
 
@@ -81,23 +70,17 @@ impl Transport {
         &self.options
     }
 
-    async fn credentials(&self, refresh: bool) -> Result<Credentials, Error> {
-        match &self.provider {
-            None => Ok(self.static_credentials.clone()),
-            Some(provider) => {
-                let provided = provider
-                    .credentials(refresh)
-                    .await
-                    .map_err(Error::Credentials)?;
-                Ok(self.static_credentials.merged(&provided))
-            }
-        }
-    }
-
     /// Opens the event stream at `url`: the headers must arrive within the connect timeout;
     /// the body then streams with no total timeout.
-    pub(crate) async fn open_stream(&self, url: &str) -> Result<ByteStream, Error> {
-        let response = self.execute(Method::Get, url, Body::Empty, true).await?;
+    pub(crate) async fn open_stream(
+        &self,
+        url: &str,
+        credentials: &Credentials,
+    ) -> Result<ByteStream, Error> {
+        let response = self
+            .send_once(Method::Get, url, &Body::Empty, true, credentials)
+            .await?;
+        let response = self.check_status(url, response).await?;
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -118,8 +101,12 @@ impl Transport {
         method: Method,
         url: &str,
         body: Body,
+        credentials: &Credentials,
     ) -> Result<String, Error> {
-        let response = self.execute(method, url, body, false).await?;
+        let response = self
+            .send_once(method, url, &body, false, credentials)
+            .await?;
+        let response = self.check_status(url, response).await?;
         let redacted = redact_url(url);
         rt::timeout(self.options.request_timeout, response.text())
             .await
@@ -130,37 +117,8 @@ impl Transport {
             .map_err(|e| network_error(&redacted, &e))
     }
 
-    async fn execute(
-        &self,
-        method: Method,
-        url: &str,
-        body: Body,
-        streaming: bool,
-    ) -> Result<reqwest::Response, Error> {
-        let credentials = self.credentials(false).await?;
-        let response = self
-            .send_once(method, url, &body, streaming, &credentials)
-            .await?;
-        if !is_auth_failure(response.status().as_u16()) {
-            return self.check_status(url, response).await;
-        }
-        if self.provider.is_none() {
-            return Err(unauthorized(url, &response));
-        }
-        tracing::debug!(url = %redact_url(url), status = response.status().as_u16(), "refreshing credentials");
-        let credentials = self.credentials(true).await?;
-        let retried = self
-            .send_once(method, url, &body, streaming, &credentials)
-            .await?;
-        if is_auth_failure(retried.status().as_u16()) {
-            return Err(unauthorized(url, &retried));
-        }
-        self.check_status(url, retried).await
-    }
-
-    /// Sends one request, with `credentials` only when `url` is on an allowed origin, and
-    /// follows redirects to another origin without any credentials (same-origin ones are
-    /// followed by reqwest's policy).
+    /// Sends one request with `credentials`, and follows redirects to another origin without
+    /// any credentials (same-origin ones are followed by reqwest's policy).
     async fn send_once(
         &self,
         method: Method,
@@ -169,16 +127,8 @@ impl Transport {
         streaming: bool,
         credentials: &Credentials,
     ) -> Result<reqwest::Response, Error> {
-        let none = Credentials::default();
-        let allowed = self.options.origins.allows(url);
         let response = self
-            .send_one(
-                method,
-                url,
-                body,
-                streaming,
-                if allowed { credentials } else { &none },
-            )
+            .send_one(method, url, body, streaming, credentials)
             .await?;
         self.follow_foreign_redirects(response, method, body, streaming, credentials)
             .await
@@ -280,6 +230,9 @@ impl Transport {
         }
     }
 
+    /// Passes a 2xx response; 401/403 become [`Error::Unauthorized`] (refreshing is decided
+    /// above the seam), anything else [`Error::Http`] with the start of its body and its
+    /// `Retry-After`.
     async fn check_status(
         &self,
         url: &str,
@@ -288,6 +241,12 @@ impl Transport {
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(response);
+        }
+        if is_auth_failure(status) {
+            return Err(Error::Unauthorized {
+                status,
+                url: redact_url(url),
+            });
         }
         let retry_after = response
             .headers()
@@ -322,17 +281,9 @@ fn parse_retry_after(value: &str, now: rt::SystemTime) -> Option<Duration> {
     Some(at.saturating_sub(now))
 }
 
-/// 401 and 403: the credentials were refused (the provider may refresh them once).
+/// 401 and 403: the credentials were refused (the core may refresh them once).
 pub(crate) fn is_auth_failure(status: u16) -> bool {
     status == 401 || status == 403
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn unauthorized(url: &str, response: &reqwest::Response) -> Error {
-    Error::Unauthorized {
-        status: response.status().as_u16(),
-        url: redact_url(url),
-    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

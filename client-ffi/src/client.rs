@@ -15,7 +15,9 @@ use crate::credentials::{CredentialsProvider, ForeignCredentials};
 use crate::error::ServerEventsError;
 use crate::listener::{ForeignListener, MessageHandler, ServerEventsListener, run_handler};
 use crate::options::ClientOptions;
-use crate::receiver::{ForeignReceiver, ReceiverMember, ServerEventReceiver};
+use crate::receiver::{
+    ForeignReceiver, ReceiverMember, ReceiverResolver, ServerEventReceiverFactory,
+};
 use crate::runtime::{on_runtime, runtime};
 use crate::stream_url::StreamUrlResolver;
 use crate::streams::{MessageStream, StateStream};
@@ -359,23 +361,28 @@ impl ServerEventsClient {
     }
 
     /// Registers the global receiver, for `cmd.*` messages. Returns its id for `remove`.
+    #[uniffi::method(default(resolver = None))]
     pub fn register_receiver(
         &self,
         members: Vec<ReceiverMember>,
-        receiver: Arc<dyn ServerEventReceiver>,
+        factory: Arc<dyn ServerEventReceiverFactory>,
+        resolver: Option<Arc<ReceiverResolver>>,
     ) -> u64 {
-        self.register_named_receiver("cmd".into(), members, receiver)
+        self.register_named_receiver("cmd".into(), members, factory, resolver)
     }
 
-    /// Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. Returns its
-    /// id for `remove`.
+    /// Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. `factory`
+    /// creates its instances and `resolver` (default: a new instance per message) decides when.
+    /// Returns its id for `remove`.
+    #[uniffi::method(default(resolver = None))]
     pub fn register_named_receiver(
         &self,
         op: String,
         members: Vec<ReceiverMember>,
-        receiver: Arc<dyn ServerEventReceiver>,
+        factory: Arc<dyn ServerEventReceiverFactory>,
+        resolver: Option<Arc<ReceiverResolver>>,
     ) -> u64 {
-        let receiver = ForeignReceiver::new(members, receiver);
+        let receiver = ForeignReceiver::new(members, factory, resolver);
         self.inner.register_named_receiver(&op, receiver).get()
     }
 

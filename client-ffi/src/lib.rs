@@ -8,7 +8,8 @@
 //!   (`postJson`/`getJson`), `waitForNext…`, and pull streams of messages and states.
 //! - Callbacks implemented in Kotlin or Swift: [`ServerEventsListener`] (connect, message,
 //!   command, join, leave, update, heartbeat, reconnect, exception), [`MessageHandler`] (`cmd`
-//!   handlers by target and `trigger` listeners) and [`ServerEventReceiver`] (named receivers).
+//!   handlers by target and `trigger` listeners) and [`ServerEventReceiver`] (named receivers,
+//!   created by a [`ServerEventReceiverFactory`] when the core's [`ReceiverResolver`] asks).
 //! - One error enum, [`ServerEventsError`]: `ServerEventsException` in Kotlin, `ServerEventsError`
 //!   in Swift.
 //!
@@ -38,7 +39,9 @@ pub use credentials::{Credentials, CredentialsProvider};
 pub use error::ServerEventsError;
 pub use listener::{MessageHandler, ServerEventsListener};
 pub use options::{ClientOptions, ReconnectPolicy};
-pub use receiver::{ReceiverMember, ServerEventReceiver};
+pub use receiver::{
+    ReceiverMember, ReceiverResolver, ServerEventReceiver, ServerEventReceiverFactory,
+};
 pub use stream_url::StreamUrlResolver;
 pub use streams::{MessageStream, StateStream};
 pub use types::{

@@ -6,11 +6,16 @@
 //! same rule as `servicestack_events::Receiver` (case-insensitive, `-` and `_` ignored; argument type
 //! names first, then member names) and calls `invoke` with the member's declared name, or
 //! `noSuchMethod` with the original target.
+//!
+//! The instance that handles a message comes from the core's resolver: the foreign side supplies
+//! only a [`ServerEventReceiverFactory`] ("create an instance"), and the [`ReceiverResolver`]
+//! given at registration decides when the core calls it (a new instance per message, or one
+//! singleton shared by every receiver registered with the same resolver).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use servicestack_events::{MessageReceiver, ReceiverContext};
+use servicestack_events::{MessageReceiver, ReceiverContext, Resolver};
 
 use crate::error::ServerEventsError;
 use crate::types::ServerEventMessage;
@@ -41,6 +46,41 @@ pub trait ServerEventReceiver: Send + Sync {
     ) -> Result<(), ServerEventsError>;
 }
 
+/// Creates receiver instances; the [`ReceiverResolver`] decides when. An application with an
+/// IoC container resolves the instance here.
+#[uniffi::export(foreign)]
+pub trait ServerEventReceiverFactory: Send + Sync {
+    /// A new receiver instance.
+    fn create(&self) -> Arc<dyn ServerEventReceiver>;
+}
+
+/// How a receiver gets its instance for each message (ServiceStack's resolvers), decided by the
+/// core: pass the same resolver to several registrations to share a singleton between them.
+#[derive(uniffi::Object)]
+pub struct ReceiverResolver {
+    inner: Resolver<Arc<dyn ServerEventReceiver>>,
+}
+
+#[uniffi::export]
+impl ReceiverResolver {
+    /// A new instance for every message (the default).
+    #[uniffi::constructor]
+    pub fn new_instance() -> Arc<Self> {
+        Arc::new(ReceiverResolver {
+            inner: Resolver::new_instance(),
+        })
+    }
+
+    /// One instance, created at the first message, shared by every message of every receiver
+    /// registered with this resolver.
+    #[uniffi::constructor]
+    pub fn singleton() -> Arc<Self> {
+        Arc::new(ReceiverResolver {
+            inner: Resolver::singleton(),
+        })
+    }
+}
+
 /// The lookup key of a target or member name: lower case, without `-` and `_` (the rule of
 /// `servicestack_events::Receiver`).
 fn key(name: &str) -> String {
@@ -54,13 +94,15 @@ fn key(name: &str) -> String {
 pub(crate) struct ForeignReceiver {
     by_type: HashMap<String, String>,
     by_name: HashMap<String, String>,
-    receiver: Arc<dyn ServerEventReceiver>,
+    factory: Arc<dyn ServerEventReceiverFactory>,
+    resolver: Resolver<Arc<dyn ServerEventReceiver>>,
 }
 
 impl ForeignReceiver {
     pub(crate) fn new(
         members: Vec<ReceiverMember>,
-        receiver: Arc<dyn ServerEventReceiver>,
+        factory: Arc<dyn ServerEventReceiverFactory>,
+        resolver: Option<Arc<ReceiverResolver>>,
     ) -> Self {
         let mut by_type = HashMap::new();
         let mut by_name = HashMap::new();
@@ -73,7 +115,8 @@ impl ForeignReceiver {
         ForeignReceiver {
             by_type,
             by_name,
-            receiver,
+            factory,
+            resolver: resolver.map_or_else(Resolver::new_instance, |r| r.inner.clone()),
         }
     }
 
@@ -93,9 +136,10 @@ impl MessageReceiver for ForeignReceiver {
         let target = context.message.target().unwrap_or_default();
         let message = ServerEventMessage::from(context.message);
         let selector = context.message.selector().unwrap_or_default();
+        let instance = self.resolver.resolve(&|| self.factory.create());
         let outcome = match self.find(target, context.strict_matching()) {
-            Some(member) => self.receiver.invoke(member.clone(), message),
-            None => self.receiver.no_such_method(target.to_owned(), message),
+            Some(member) => instance.invoke(member.clone(), message),
+            None => instance.no_such_method(target.to_owned(), message),
         };
         // The core reports it to every `onException` listener.
         outcome.map_err(|error| error.into_core(selector))
@@ -136,6 +180,65 @@ mod tests {
         }
     }
 
+    /// Hands out the same recorder, counting how often it is asked.
+    struct Always(Arc<Recorder>, Mutex<usize>);
+
+    impl ServerEventReceiverFactory for Always {
+        fn create(&self) -> Arc<dyn ServerEventReceiver> {
+            *self.1.lock().unwrap() += 1;
+            self.0.clone()
+        }
+    }
+
+    fn always(recorder: &Arc<Recorder>) -> Arc<Always> {
+        Arc::new(Always(recorder.clone(), Mutex::new(0)))
+    }
+
+    fn deliver(receiver: &ForeignReceiver, data: &str) {
+        let client = servicestack_events::ServerEventsClient::new("http://h", ["A"]).unwrap();
+        let message = servicestack_events::ServerEventMessage::parse(1, data.into()).unwrap();
+        receiver
+            .receive(&ReceiverContext {
+                client: &client,
+                message: &message,
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn the_resolver_decides_when_the_factory_creates_an_instance() {
+        let recorder = Arc::new(Recorder::default());
+        let members = || {
+            vec![ReceiverMember {
+                name: "Announce".into(),
+                argument_type: None,
+            }]
+        };
+        let per_message = always(&recorder);
+        let receiver = ForeignReceiver::new(members(), per_message.clone(), None);
+        deliver(&receiver, "cmd.announce 1");
+        deliver(&receiver, "cmd.announce 2");
+        assert_eq!(
+            *per_message.1.lock().unwrap(),
+            2,
+            "a new instance per message"
+        );
+
+        let shared = always(&recorder);
+        let singleton = ReceiverResolver::singleton();
+        let global = ForeignReceiver::new(members(), shared.clone(), Some(singleton.clone()));
+        let css = ForeignReceiver::new(members(), shared.clone(), Some(singleton));
+        deliver(&global, "cmd.announce 3");
+        deliver(&css, "css.announce 4");
+        deliver(&global, "cmd.announce 5");
+        assert_eq!(
+            *shared.1.lock().unwrap(),
+            1,
+            "one instance for both receivers"
+        );
+        assert_eq!(recorder.0.lock().unwrap().len(), 5);
+    }
+
     #[test]
     fn targets_match_type_names_then_member_names() {
         let recorder = Arc::new(Recorder::default());
@@ -150,7 +253,8 @@ mod tests {
                     argument_type: None,
                 },
             ],
-            recorder.clone(),
+            always(&recorder),
+            None,
         );
         let client = servicestack_events::ServerEventsClient::new("http://h", ["A"]).unwrap();
         for data in [
@@ -186,7 +290,8 @@ mod tests {
                 name: "FooMethod".into(),
                 argument_type: Some("CustomType".into()),
             }],
-            recorder.clone(),
+            always(&recorder),
+            None,
         );
         let client = servicestack_events::ServerEventsClient::builder("http://h")
             .strict_receiver_matching(true)

@@ -1,11 +1,15 @@
 //! Resolvers turn a receiver given as a class into the instance that handles a message, as
-//! `@servicestack/client`'s `IResolver` does: `NewInstanceResolver` (the default) makes a new
-//! instance per message, `SingletonInstanceResolver` reuses one per class (kept in the class's
-//! static `instance` property, as the TypeScript client keeps it). Any object with a
-//! `tryResolve(Class)` method can be given as the `resolver` option, for example to inject
-//! dependencies.
+//! `@servicestack/client`'s `IResolver` does. The policies are the core's
+//! (`servicestack_events::Resolver`); here they only get a class's constructor as the "create an
+//! instance" callback: `NewInstanceResolver` (the default) makes a new instance per message,
+//! `SingletonInstanceResolver` one per class, shared by every receiver registered with that class
+//! while the resolver is in use. Any object with a `tryResolve(Class)` method can be given as the
+//! `resolver` option instead, for example to inject dependencies.
+
+use std::cell::RefCell;
 
 use js_sys::Function;
+use servicestack_events::Resolver;
 use wasm_bindgen::prelude::*;
 
 use crate::{error, js};
@@ -23,42 +27,51 @@ impl NewInstanceResolver {
         NewInstanceResolver
     }
 
-    /// `new Class()`.
+    /// `new Class()`, as the core's new-instance resolver asks for it.
     #[wasm_bindgen(js_name = tryResolve)]
     pub fn try_resolve(
         &self,
         #[wasm_bindgen(unchecked_param_type = "new () => any")] constructor: &Function,
     ) -> Result<JsValue, JsValue> {
-        js::construct(constructor)
+        Resolver::new_instance().try_resolve(&|| js::construct(constructor))
     }
 }
 
-/// Reuses one instance per receiver class, kept in the class's static `instance` property.
+/// Reuses one instance per receiver class: a core singleton for each class it has seen.
 #[wasm_bindgen]
 #[derive(Default)]
-pub struct SingletonInstanceResolver;
+pub struct SingletonInstanceResolver {
+    /// `(class, its singleton)`; classes are compared with `===`.
+    per_class: RefCell<Vec<(Function, Resolver<JsValue>)>>,
+}
 
 #[wasm_bindgen]
 impl SingletonInstanceResolver {
     /// A new resolver.
     #[wasm_bindgen(constructor)]
     pub fn new() -> SingletonInstanceResolver {
-        SingletonInstanceResolver
+        SingletonInstanceResolver::default()
     }
 
-    /// `Class.instance`, created with `new Class()` the first time.
+    /// The class's one instance, created with `new Class()` the first time (a constructor that
+    /// throws leaves it unset, so the next message tries again).
     #[wasm_bindgen(js_name = tryResolve)]
     pub fn try_resolve(
         &self,
         #[wasm_bindgen(unchecked_param_type = "new () => any")] constructor: &Function,
     ) -> Result<JsValue, JsValue> {
-        let existing = js::get(constructor, "instance");
-        if js::is_object_like(&existing) {
-            return Ok(existing);
+        let singleton = self.singleton_of(constructor);
+        singleton.try_resolve(&|| js::construct(constructor))
+    }
+
+    fn singleton_of(&self, class: &Function) -> Resolver<JsValue> {
+        let mut per_class = self.per_class.borrow_mut();
+        if let Some((_, singleton)) = per_class.iter().find(|(known, _)| known == class) {
+            return singleton.clone();
         }
-        let instance = js::construct(constructor)?;
-        js::set(constructor, "instance", &instance)?;
-        Ok(instance)
+        let singleton = Resolver::singleton();
+        per_class.push((class.clone(), singleton.clone()));
+        singleton
     }
 }
 
@@ -70,7 +83,7 @@ pub(crate) fn resolve(receiver: &JsValue, resolver: &JsValue) -> Result<JsValue,
     };
     let instance = match js::as_function(&js::get(resolver, "tryResolve")) {
         Some(try_resolve) => js::call(&try_resolve, resolver, &[class.into()])?,
-        None => js::construct(&class)?,
+        None => NewInstanceResolver.try_resolve(&class)?,
     };
     if js::is_object_like(&instance) {
         Ok(instance)

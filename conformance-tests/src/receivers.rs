@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use servicestack_events::{MessageReceiver, Receiver, ReceiverContext};
+use servicestack_events::{MessageReceiver, Receiver, ReceiverContext, Resolver};
 
 use crate::recorder::Recorder;
 
@@ -144,7 +144,8 @@ pub struct ReceiverFactory {
     recorder: Arc<Recorder>,
     singleton: bool,
     dependency: Arc<Dependency>,
-    singletons: HashMap<&'static str, Arc<Mutex<Instance>>>,
+    /// One core singleton resolver per class, shared by every op the class is registered under.
+    singletons: HashMap<&'static str, Resolver<Arc<Mutex<Instance>>>>,
     counters: HashMap<&'static str, Arc<AtomicU64>>,
 }
 
@@ -179,16 +180,15 @@ impl ReceiverFactory {
             calls: 0,
             dependency: dependency.clone(),
         };
-        let receiver = if self.singleton {
-            let instance = self
-                .singletons
+        let resolver = if self.singleton {
+            self.singletons
                 .entry(class)
-                .or_insert_with(|| Arc::new(Mutex::new(make())))
-                .clone();
-            Receiver::shared(instance)
+                .or_insert_with(Resolver::singleton)
+                .clone()
         } else {
-            Receiver::per_message(make)
+            Resolver::new_instance()
         };
+        let receiver = Receiver::per_message(make).resolver(resolver);
         Ok(AnyReceiver(match class {
             "TestNamedReceiver" => Box::new(named(receiver)),
             "TestGlobalReceiver" => Box::new(global(receiver)),

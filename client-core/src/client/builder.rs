@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{Config, HandleGuard, ServerEventsClient, Shared, UrlRewriter, validated_channels};
 use crate::auth::{Credentials, CredentialsProvider, ProviderFn, Secret, SharedProvider};
+use crate::authorized_http::AuthorizedHttp;
 use crate::backoff::ReconnectPolicy;
 use crate::dispatch::{Callback, Callbacks, Dispatcher, Handler, LifecycleRef, Routes};
 use crate::error::{Error, redact_url};
@@ -295,16 +296,11 @@ impl ClientBuilder {
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn build(self) -> Result<ServerEventsClient, Error> {
         let checked = self.checked()?;
-        let transport = Transport::new(
-            TransportOptions {
-                origins: checked.origin_policy.clone(),
-                connect_timeout: checked.options.connect_timeout,
-                request_timeout: checked.options.request_timeout,
-                with_credentials: checked.options.with_credentials,
-            },
-            checked.credentials(),
-            checked.provider.clone(),
-        )?;
+        let transport = Transport::new(TransportOptions {
+            connect_timeout: checked.options.connect_timeout,
+            request_timeout: checked.options.request_timeout,
+            with_credentials: checked.options.with_credentials,
+        })?;
         Ok(checked.into_client(Arc::new(transport)))
     }
 
@@ -370,34 +366,21 @@ impl std::ops::Deref for Checked {
 }
 
 impl Checked {
-    /// The static credentials: the bearer token and the headers.
-    fn credentials(&self) -> Credentials {
-        let basic = self
-            .basic
-            .iter()
-            .map(|value| ("Authorization".to_owned(), value.clone()));
-        Credentials {
-            bearer_token: self.options.bearer_token.clone(),
-            headers: self
-                .options
-                .headers
-                .iter()
-                .map(|(name, value)| (name.clone(), value.clone()))
-                .chain(basic)
-                .collect(),
-            query: Vec::new(),
-        }
-    }
-
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     fn into_client(self, transport: Arc<dyn HttpClient>) -> ServerEventsClient {
         let Checked {
             base_url,
-            basic: _,
+            basic,
             origin_policy,
             channels,
             builder,
         } = self;
+        let http = AuthorizedHttp::new(
+            transport,
+            static_credentials(&builder, basic),
+            builder.provider.clone(),
+            origin_policy.clone(),
+        );
         let options = builder.options;
         let shared = Arc::new(Shared {
             config: Config {
@@ -413,7 +396,7 @@ impl Checked {
                 origin_policy,
                 strict_receivers: options.strict_receiver_matching,
             },
-            transport,
+            transport: Arc::new(http),
             dispatcher: Dispatcher::new(
                 std::iter::once(Arc::new(builder.callbacks) as LifecycleRef)
                     .chain(builder.listeners)
@@ -428,6 +411,24 @@ impl Checked {
             }),
             shared,
         }
+    }
+}
+
+/// The static credentials: the bearer token, the headers and the base URL's user-info.
+fn static_credentials(builder: &ClientBuilder, basic: Option<Secret>) -> Credentials {
+    let basic = basic
+        .into_iter()
+        .map(|value| ("Authorization".to_owned(), value));
+    Credentials {
+        bearer_token: builder.options.bearer_token.clone(),
+        headers: builder
+            .options
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .chain(basic)
+            .collect(),
+        query: Vec::new(),
     }
 }
 

@@ -333,6 +333,13 @@ typedef void (*UniffiCallbackInterfaceServerEventReceiverMethod1)(uint64_t, Rust
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SERVER_EVENT_RECEIVER_FACTORY_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SERVER_EVENT_RECEIVER_FACTORY_METHOD0
+typedef void (*UniffiCallbackInterfaceServerEventReceiverFactoryMethod0)(uint64_t, uint64_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_STREAM_URL_RESOLVER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_STREAM_URL_RESOLVER_METHOD0
 typedef void (*UniffiCallbackInterfaceStreamUrlResolverMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
@@ -383,6 +390,15 @@ typedef struct UniffiVTableCallbackInterfaceServerEventReceiver {
     UniffiCallbackInterfaceServerEventReceiverMethod0 _Nonnull invoke;
     UniffiCallbackInterfaceServerEventReceiverMethod1 _Nonnull noSuchMethod;
 } UniffiVTableCallbackInterfaceServerEventReceiver;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SERVER_EVENT_RECEIVER_FACTORY
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SERVER_EVENT_RECEIVER_FACTORY
+typedef struct UniffiVTableCallbackInterfaceServerEventReceiverFactory {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceServerEventReceiverFactoryMethod0 _Nonnull create;
+} UniffiVTableCallbackInterfaceServerEventReceiverFactory;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_STREAM_URL_RESOLVER
@@ -501,12 +517,12 @@ uint64_t uniffi_client_ffi_fn_method_servereventsclient_register_handler(uint64_
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTSCLIENT_REGISTER_NAMED_RECEIVER
 #define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTSCLIENT_REGISTER_NAMED_RECEIVER
-uint64_t uniffi_client_ffi_fn_method_servereventsclient_register_named_receiver(uint64_t ptr, RustBuffer op, RustBuffer members, uint64_t receiver, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_client_ffi_fn_method_servereventsclient_register_named_receiver(uint64_t ptr, RustBuffer op, RustBuffer members, uint64_t factory, RustBuffer resolver, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTSCLIENT_REGISTER_RECEIVER
 #define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTSCLIENT_REGISTER_RECEIVER
-uint64_t uniffi_client_ffi_fn_method_servereventsclient_register_receiver(uint64_t ptr, RustBuffer members, uint64_t receiver, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_client_ffi_fn_method_servereventsclient_register_receiver(uint64_t ptr, RustBuffer members, uint64_t factory, RustBuffer resolver, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTSCLIENT_REMOVE
@@ -714,6 +730,28 @@ void uniffi_client_ffi_fn_method_servereventslistener_on_reconnect(uint64_t ptr,
 void uniffi_client_ffi_fn_method_servereventslistener_on_exception(uint64_t ptr, RustBuffer error, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_RECEIVERRESOLVER
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_RECEIVERRESOLVER
+uint64_t uniffi_client_ffi_fn_clone_receiverresolver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_FREE_RECEIVERRESOLVER
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_FREE_RECEIVERRESOLVER
+void uniffi_client_ffi_fn_free_receiverresolver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CONSTRUCTOR_RECEIVERRESOLVER_NEW_INSTANCE
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CONSTRUCTOR_RECEIVERRESOLVER_NEW_INSTANCE
+uint64_t uniffi_client_ffi_fn_constructor_receiverresolver_new_instance(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CONSTRUCTOR_RECEIVERRESOLVER_SINGLETON
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CONSTRUCTOR_RECEIVERRESOLVER_SINGLETON
+uint64_t uniffi_client_ffi_fn_constructor_receiverresolver_singleton(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_SERVEREVENTRECEIVER
 #define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_SERVEREVENTRECEIVER
 uint64_t uniffi_client_ffi_fn_clone_servereventreceiver(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -737,6 +775,26 @@ void uniffi_client_ffi_fn_method_servereventreceiver_invoke(uint64_t ptr, RustBu
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTRECEIVER_NO_SUCH_METHOD
 #define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTRECEIVER_NO_SUCH_METHOD
 void uniffi_client_ffi_fn_method_servereventreceiver_no_such_method(uint64_t ptr, RustBuffer target, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_SERVEREVENTRECEIVERFACTORY
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_SERVEREVENTRECEIVERFACTORY
+uint64_t uniffi_client_ffi_fn_clone_servereventreceiverfactory(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_FREE_SERVEREVENTRECEIVERFACTORY
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_FREE_SERVEREVENTRECEIVERFACTORY
+void uniffi_client_ffi_fn_free_servereventreceiverfactory(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_INIT_CALLBACK_VTABLE_SERVEREVENTRECEIVERFACTORY
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_INIT_CALLBACK_VTABLE_SERVEREVENTRECEIVERFACTORY
+void uniffi_client_ffi_fn_init_callback_vtable_servereventreceiverfactory(const UniffiVTableCallbackInterfaceServerEventReceiverFactory* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTRECEIVERFACTORY_CREATE
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_METHOD_SERVEREVENTRECEIVERFACTORY_CREATE
+uint64_t uniffi_client_ffi_fn_method_servereventreceiverfactory_create(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_FN_CLONE_STREAMURLRESOLVER
@@ -1398,6 +1456,12 @@ uint16_t uniffi_client_ffi_checksum_method_servereventreceiver_no_such_method(vo
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_METHOD_SERVEREVENTRECEIVERFACTORY_CREATE
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_METHOD_SERVEREVENTRECEIVERFACTORY_CREATE
+uint16_t uniffi_client_ffi_checksum_method_servereventreceiverfactory_create(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_METHOD_STREAMURLRESOLVER_RESOLVE
 #define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_METHOD_STREAMURLRESOLVER_RESOLVE
 uint16_t uniffi_client_ffi_checksum_method_streamurlresolver_resolve(void
@@ -1431,6 +1495,18 @@ uint16_t uniffi_client_ffi_checksum_method_statestream_next(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_CONSTRUCTOR_SERVEREVENTSCLIENT_NEW
 #define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_CONSTRUCTOR_SERVEREVENTSCLIENT_NEW
 uint16_t uniffi_client_ffi_checksum_constructor_servereventsclient_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_CONSTRUCTOR_RECEIVERRESOLVER_NEW_INSTANCE
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_CONSTRUCTOR_RECEIVERRESOLVER_NEW_INSTANCE
+uint16_t uniffi_client_ffi_checksum_constructor_receiverresolver_new_instance(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_CONSTRUCTOR_RECEIVERRESOLVER_SINGLETON
+#define UNIFFI_FFIDEF_UNIFFI_CLIENT_FFI_CHECKSUM_CONSTRUCTOR_RECEIVERRESOLVER_SINGLETON
+uint16_t uniffi_client_ffi_checksum_constructor_receiverresolver_singleton(void
     
 );
 #endif

@@ -109,25 +109,44 @@ public final class ReceiverBuilder<R> {
     }
 }
 
-/// Adapts a `ReceiverBuilder` to the generated `ServerEventReceiver` protocol.
+/// One receiver instance (what the application's `create` made) with a builder's members: the
+/// generated `ServerEventReceiver` protocol.
 final class BuiltReceiver<R>: ServerEventReceiver, @unchecked Sendable {
-    let resolve: () -> R
+    let instance: R
     let actions: [String: (R, ServerEventMessage) throws -> Void]
     let fallback: (R, String, ServerEventMessage) throws -> Void
 
-    init(resolve: @escaping () -> R, builder: ReceiverBuilder<R>) {
-        self.resolve = resolve
-        self.actions = builder.actions
-        self.fallback = builder.fallback
+    init(instance: R, actions: [String: (R, ServerEventMessage) throws -> Void], fallback: @escaping (R, String, ServerEventMessage) throws -> Void) {
+        self.instance = instance
+        self.actions = actions
+        self.fallback = fallback
     }
 
     func invoke(member: String, message: ServerEventMessage) throws {
         guard let action = actions[member] else { return }
-        try action(resolve(), message)
+        try action(instance, message)
     }
 
     func noSuchMethod(target: String, message: ServerEventMessage) throws {
-        try fallback(resolve(), target, message)
+        try fallback(instance, target, message)
+    }
+}
+
+/// Makes a `BuiltReceiver` whenever the client's resolver asks for an instance (the generated
+/// `ServerEventReceiverFactory` protocol).
+final class BuiltReceiverFactory<R>: ServerEventReceiverFactory, @unchecked Sendable {
+    let makeInstance: () -> R
+    let actions: [String: (R, ServerEventMessage) throws -> Void]
+    let fallback: (R, String, ServerEventMessage) throws -> Void
+
+    init(makeInstance: @escaping () -> R, builder: ReceiverBuilder<R>) {
+        self.makeInstance = makeInstance
+        self.actions = builder.actions
+        self.fallback = builder.fallback
+    }
+
+    func create() -> ServerEventReceiver {
+        BuiltReceiver(instance: makeInstance(), actions: actions, fallback: fallback)
     }
 }
 
@@ -199,11 +218,14 @@ public extension ServerEventsClient {
         addListener(name: name, listener: ClosureHandler(listener))
     }
 
-    /// Registers a receiver for `{op}.*` messages. `resolve` supplies the instance for each
-    /// message (a new object, or always the same one, as ServiceStack's resolvers do).
+    /// Registers a receiver for `{op}.*` messages. `create` makes an instance (construct it, or
+    /// ask your IoC container); the client's `resolver` decides when to call it: a new instance
+    /// for every message (the default), or `ReceiverResolver.singleton()`, one instance shared by
+    /// every registration given the same resolver.
     ///
     /// ```swift
-    /// client.registerNamedReceiver("tv", resolve: { TvReceiver(player) }) { r in
+    /// let shared = ReceiverResolver.singleton()
+    /// client.registerNamedReceiver("tv", create: { TvReceiver(player) }, resolver: shared) { r in
     ///     r.member("watch", argumentType: "Video") { tv, message in tv.watch(message.json) }
     ///     r.noSuchMethod { _, target, _ in print("tv.\(target) is not supported") }
     /// }
@@ -211,17 +233,18 @@ public extension ServerEventsClient {
     ///
     /// Returns its id for `remove(id:)`.
     @discardableResult
-    func registerNamedReceiver<R>(_ op: String, resolve: @escaping () -> R, _ build: (ReceiverBuilder<R>) -> Void) -> UInt64 {
+    func registerNamedReceiver<R>(_ op: String, create: @escaping () -> R, resolver: ReceiverResolver? = nil, _ build: (ReceiverBuilder<R>) -> Void) -> UInt64 {
         let builder = ReceiverBuilder<R>()
         build(builder)
-        return registerNamedReceiver(op: op, members: builder.members, receiver: BuiltReceiver(resolve: resolve, builder: builder))
+        let factory = BuiltReceiverFactory(makeInstance: create, builder: builder)
+        return registerNamedReceiver(op: op, members: builder.members, factory: factory, resolver: resolver)
     }
 
     /// Registers the global receiver, for `cmd.*` messages (see `registerNamedReceiver`).
     /// Returns its id for `remove(id:)`.
     @discardableResult
-    func registerReceiver<R>(resolve: @escaping () -> R, _ build: (ReceiverBuilder<R>) -> Void) -> UInt64 {
-        registerNamedReceiver("cmd", resolve: resolve, build)
+    func registerReceiver<R>(create: @escaping () -> R, resolver: ReceiverResolver? = nil, _ build: (ReceiverBuilder<R>) -> Void) -> UInt64 {
+        registerNamedReceiver("cmd", create: create, resolver: resolver, build)
     }
 
     /// Waits up to `timeout` seconds for the next application message received after this call.

@@ -133,7 +133,7 @@ final class ApiTests: XCTestCase {
         let received = Inbox<String>()
         client.registerHandler("chat") { chats.put($0.json) }
         client.addListener("refresh") { triggers.put($0.json) }
-        client.registerNamedReceiver("tv", resolve: { "instance" }) { r in
+        client.registerNamedReceiver("tv", create: { "instance" }) { r in
             r.member("watch", argumentType: "Video") { _, message in received.put("watch " + message.json) }
         }
         _ = try await client.connect()

@@ -36,7 +36,8 @@ final class TestReceivers {
     private let record: Record
     private let lock = NSLock()
     private var counters: [String: Int] = [:]
-    private var singletons: [String: Instance] = [:]
+    /// One SDK singleton resolver per class, shared by every op the class is registered under.
+    private var singletons: [String: ReceiverResolver] = [:]
 
     init(singleton: Bool, record: @escaping Record) {
         self.singleton = singleton
@@ -51,32 +52,22 @@ final class TestReceivers {
         return Instance(className: className, number: number)
     }
 
-    /// One instance per class shared by every op it is registered under (singleton), or a new
-    /// one per message.
-    private func resolver(_ className: String) -> () -> Instance {
-        if singleton {
-            let shared = singletonInstance(className)
-            return { shared }
-        }
-        return { self.newInstance(className) }
-    }
-
-    private func singletonInstance(_ className: String) -> Instance {
-        lock.lock()
-        let existing = singletons[className]
-        lock.unlock()
-        if let existing = existing { return existing }
-        let created = newInstance(className)
+    /// The client's resolver for `className`: the SDK's singleton, or its default (`nil`, a new
+    /// instance per message).
+    private func resolver(_ className: String) -> ReceiverResolver? {
+        guard singleton else { return nil }
         lock.lock()
         defer { lock.unlock() }
-        if let raced = singletons[className] { return raced }
+        if let existing = singletons[className] { return existing }
+        let created = ReceiverResolver.singleton()
         singletons[className] = created
         return created
     }
 
     /// Registers `className` as the receiver of `op` on `client`.
     func register(_ client: ServerEventsClient, op: String, className: String) throws {
-        let resolve = resolver(className)
+        let create = { self.newInstance(className) }
+        let policy = self.resolver(className)
         let record = self.record
         func rec(_ instance: Instance, _ member: String, _ value: JSON, _ message: ServerEventMessage) {
             record(instance.className, member, value, instance.number, instance.called(), message)
@@ -90,20 +81,20 @@ final class TestReceivers {
         }
         switch className {
         case "TestNamedReceiver":
-            client.registerNamedReceiver(op, resolve: resolve) { r in
+            client.registerNamedReceiver(op, create: create, resolver: policy) { r in
                 r.member("FooMethod", argumentType: "CustomType") { i, m in try rec(i, "FooMethod", TestReceivers.idName("CustomType", m), m) }
                 r.member("BarMethod", argumentType: "CustomType") { i, m in try rec(i, "BarMethod", TestReceivers.idName("CustomType", m), m) }
                 r.member("QuxSetter", argumentType: "CustomType") { i, m in try rec(i, "QuxSetter", TestReceivers.idName("CustomType", m), m) }
                 r.noSuchMethod(noSuchMethod)
             }
         case "TestGlobalReceiver":
-            client.registerNamedReceiver(op, resolve: resolve) { r in
+            client.registerNamedReceiver(op, create: create, resolver: policy) { r in
                 r.member("CustomType", argumentType: "CustomType") { i, m in try rec(i, "CustomType", TestReceivers.idName("CustomType", m), m) }
                 r.member("SetterType", argumentType: "SetterType") { i, m in try rec(i, "SetterType", TestReceivers.idName("SetterType", m), m) }
                 r.noSuchMethod(noSuchMethod)
             }
         case "TestJavaScriptReceiver":
-            client.registerNamedReceiver(op, resolve: resolve) { r in
+            client.registerNamedReceiver(op, create: create, resolver: policy) { r in
                 r.member("Chat", argumentType: "ChatMessage") { i, m in try rec(i, "Chat", TestReceivers.chatMessage(m), m) }
                 r.member("Announce") { i, m in try rec(i, "Announce", TestReceivers.string(m), m) }
                 r.member("Toggle") { i, m in
@@ -114,7 +105,7 @@ final class TestReceivers {
                 r.noSuchMethod(noSuchMethod)
             }
         case "TestContainerReceiver":
-            client.registerNamedReceiver(op, resolve: resolve) { r in
+            client.registerNamedReceiver(op, create: create, resolver: policy) { r in
                 r.member("Custom", argumentType: "CustomType") { i, m in try dependency(i, TestReceivers.idName("CustomType", m), m) }
                 r.member("Setter", argumentType: "SetterType") { i, m in try dependency(i, TestReceivers.idName("SetterType", m), m) }
             }

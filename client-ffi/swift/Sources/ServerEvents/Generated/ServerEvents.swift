@@ -1220,6 +1220,143 @@ public func FfiConverterTypeMessageStream_lower(_ value: MessageStream) -> UInt6
 
 
 /**
+ * How a receiver gets its instance for each message (ServiceStack's resolvers), decided by the
+ * core: pass the same resolver to several registrations to share a singleton between them.
+ */
+public protocol ReceiverResolverProtocol: AnyObject, Sendable {
+    
+}
+/**
+ * How a receiver gets its instance for each message (ServiceStack's resolvers), decided by the
+ * core: pass the same resolver to several registrations to share a singleton between them.
+ */
+open class ReceiverResolver: ReceiverResolverProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_client_ffi_fn_clone_receiverresolver(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_client_ffi_fn_free_receiverresolver(handle, $0) }
+    }
+
+    
+    /**
+     * A new instance for every message (the default).
+     */
+public static func newInstance() -> ReceiverResolver  {
+    return try!  FfiConverterTypeReceiverResolver_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_client_ffi_fn_constructor_receiverresolver_new_instance(uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * One instance, created at the first message, shared by every message of every receiver
+     * registered with this resolver.
+     */
+public static func singleton() -> ReceiverResolver  {
+    return try!  FfiConverterTypeReceiverResolver_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_client_ffi_fn_constructor_receiverresolver_singleton(uniffiCallStatus
+    )
+})
+}
+    
+
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReceiverResolver: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ReceiverResolver
+
+    public static func lift(_ handle: UInt64) throws -> ReceiverResolver {
+        return ReceiverResolver(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ReceiverResolver) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReceiverResolver {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ReceiverResolver, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiverResolver_lift(_ handle: UInt64) throws -> ReceiverResolver {
+    return try FfiConverterTypeReceiverResolver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiverResolver_lower(_ value: ReceiverResolver) -> UInt64 {
+    return FfiConverterTypeReceiverResolver.lower(value)
+}
+
+
+
+
+
+
+/**
  * A receiver implemented in Kotlin or Swift (register it with `registerReceiver` or
  * `registerNamedReceiver`).
  */
@@ -1483,6 +1620,216 @@ public func FfiConverterTypeServerEventReceiver_lower(_ value: ServerEventReceiv
 
 
 /**
+ * Creates receiver instances; the [`ReceiverResolver`] decides when. An application with an
+ * IoC container resolves the instance here.
+ */
+public protocol ServerEventReceiverFactory: AnyObject, Sendable {
+    
+    /**
+     * A new receiver instance.
+     */
+    func create()  -> ServerEventReceiver
+    
+}
+/**
+ * Creates receiver instances; the [`ReceiverResolver`] decides when. An application with an
+ * IoC container resolves the instance here.
+ */
+open class ServerEventReceiverFactoryImpl: ServerEventReceiverFactory, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_client_ffi_fn_clone_servereventreceiverfactory(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_client_ffi_fn_free_servereventreceiverfactory(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A new receiver instance.
+     */
+open func create() -> ServerEventReceiver  {
+    return try!  FfiConverterTypeServerEventReceiver_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_client_ffi_fn_method_servereventreceiverfactory_create(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceServerEventReceiverFactory {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceServerEventReceiverFactory = UniffiVTableCallbackInterfaceServerEventReceiverFactory(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeServerEventReceiverFactory.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ServerEventReceiverFactory: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeServerEventReceiverFactory.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ServerEventReceiverFactory: handle missing in uniffiClone")
+            }
+        },
+        create: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<UInt64>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> ServerEventReceiver in
+                guard let uniffiObj = try? FfiConverterTypeServerEventReceiverFactory.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.create(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeServerEventReceiver_lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceServerEventReceiverFactory> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceServerEventReceiverFactory>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitServerEventReceiverFactory() {
+    uniffi_client_ffi_fn_init_callback_vtable_servereventreceiverfactory(UniffiCallbackInterfaceServerEventReceiverFactory.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeServerEventReceiverFactory: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ServerEventReceiverFactory>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ServerEventReceiverFactory
+
+    public static func lift(_ handle: UInt64) throws -> ServerEventReceiverFactory {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ServerEventReceiverFactoryImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ServerEventReceiverFactory) -> UInt64 {
+         if let rustImpl = value as? ServerEventReceiverFactoryImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ServerEventReceiverFactory {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ServerEventReceiverFactory, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServerEventReceiverFactory_lift(_ handle: UInt64) throws -> ServerEventReceiverFactory {
+    return try FfiConverterTypeServerEventReceiverFactory.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeServerEventReceiverFactory_lower(_ value: ServerEventReceiverFactory) -> UInt64 {
+    return FfiConverterTypeServerEventReceiverFactory.lower(value)
+}
+
+
+
+
+
+
+/**
  * A ServiceStack Server Events client: one subscription to a host's event stream, with
  * heartbeats and automatic reconnects.
  *
@@ -1594,15 +1941,16 @@ public protocol ServerEventsClientProtocol: AnyObject, Sendable {
     func registerHandler(name: String, handler: MessageHandler)  -> UInt64
     
     /**
-     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. Returns its
-     * id for `remove`.
+     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. `factory`
+     * creates its instances and `resolver` (default: a new instance per message) decides when.
+     * Returns its id for `remove`.
      */
-    func registerNamedReceiver(op: String, members: [ReceiverMember], receiver: ServerEventReceiver)  -> UInt64
+    func registerNamedReceiver(op: String, members: [ReceiverMember], factory: ServerEventReceiverFactory, resolver: ReceiverResolver?)  -> UInt64
     
     /**
      * Registers the global receiver, for `cmd.*` messages. Returns its id for `remove`.
      */
-    func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver)  -> UInt64
+    func registerReceiver(members: [ReceiverMember], factory: ServerEventReceiverFactory, resolver: ReceiverResolver?)  -> UInt64
     
     /**
      * Removes the registration `id` (a lifecycle listener, handler, receiver or trigger
@@ -2079,17 +2427,19 @@ open func registerHandler(name: String, handler: MessageHandler) -> UInt64  {
 }
     
     /**
-     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. Returns its
-     * id for `remove`.
+     * Registers a receiver for `{op}.*` messages; replaces an earlier one for `op`. `factory`
+     * creates its instances and `resolver` (default: a new instance per message) decides when.
+     * Returns its id for `remove`.
      */
-open func registerNamedReceiver(op: String, members: [ReceiverMember], receiver: ServerEventReceiver) -> UInt64  {
+open func registerNamedReceiver(op: String, members: [ReceiverMember], factory: ServerEventReceiverFactory, resolver: ReceiverResolver? = nil) -> UInt64  {
     return try!  FfiConverterUInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_client_ffi_fn_method_servereventsclient_register_named_receiver(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(op),
         FfiConverterSequenceTypeReceiverMember.lower(members),
-        FfiConverterTypeServerEventReceiver_lower(receiver),uniffiCallStatus
+        FfiConverterTypeServerEventReceiverFactory_lower(factory),
+        FfiConverterOptionTypeReceiverResolver.lower(resolver),uniffiCallStatus
     )
 })
 }
@@ -2097,13 +2447,14 @@ open func registerNamedReceiver(op: String, members: [ReceiverMember], receiver:
     /**
      * Registers the global receiver, for `cmd.*` messages. Returns its id for `remove`.
      */
-open func registerReceiver(members: [ReceiverMember], receiver: ServerEventReceiver) -> UInt64  {
+open func registerReceiver(members: [ReceiverMember], factory: ServerEventReceiverFactory, resolver: ReceiverResolver? = nil) -> UInt64  {
     return try!  FfiConverterUInt64.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_client_ffi_fn_method_servereventsclient_register_receiver(
             self.uniffiCloneHandle(),
         FfiConverterSequenceTypeReceiverMember.lower(members),
-        FfiConverterTypeServerEventReceiver_lower(receiver),uniffiCallStatus
+        FfiConverterTypeServerEventReceiverFactory_lower(factory),
+        FfiConverterOptionTypeReceiverResolver.lower(resolver),uniffiCallStatus
     )
 })
 }
@@ -5655,6 +6006,30 @@ fileprivate struct FfiConverterOptionTypeCredentialsProvider: FfiConverterRustBu
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeReceiverResolver: FfiConverterRustBuffer {
+    typealias SwiftType = ReceiverResolver?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeReceiverResolver.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeReceiverResolver.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeStreamUrlResolver: FfiConverterRustBuffer {
     typealias SwiftType = StreamUrlResolver?
 
@@ -6104,10 +6479,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_client_ffi_checksum_method_servereventsclient_register_handler() != 46347) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_register_named_receiver() != 15996) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_register_named_receiver() != 31417) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_client_ffi_checksum_method_servereventsclient_register_receiver() != 23919) {
+    if (uniffi_client_ffi_checksum_method_servereventsclient_register_receiver() != 44512) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_client_ffi_checksum_method_servereventsclient_remove() != 62264) {
@@ -6212,6 +6587,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_client_ffi_checksum_method_servereventreceiver_no_such_method() != 2865) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_client_ffi_checksum_method_servereventreceiverfactory_create() != 27954) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_client_ffi_checksum_method_streamurlresolver_resolve() != 38866) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6230,10 +6608,17 @@ private let initializationResult: InitializationResult = {
     if (uniffi_client_ffi_checksum_constructor_servereventsclient_new() != 45777) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_client_ffi_checksum_constructor_receiverresolver_new_instance() != 12529) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_client_ffi_checksum_constructor_receiverresolver_singleton() != 19825) {
+        return InitializationResult.apiChecksumMismatch
+    }
 
     uniffiCallbackInitCredentialsProvider()
     uniffiCallbackInitMessageHandler()
     uniffiCallbackInitServerEventReceiver()
+    uniffiCallbackInitServerEventReceiverFactory()
     uniffiCallbackInitServerEventsListener()
     uniffiCallbackInitStreamUrlResolver()
     return InitializationResult.ok

@@ -13,11 +13,13 @@ import kotlinx.coroutines.flow.flow
 import servicestack.serverevents.ffi.ConnectionState
 import servicestack.serverevents.ffi.MessageHandler
 import servicestack.serverevents.ffi.ReceiverMember
+import servicestack.serverevents.ffi.ReceiverResolver
 import servicestack.serverevents.ffi.ReconnectInfo
 import servicestack.serverevents.ffi.ServerEventCommand
 import servicestack.serverevents.ffi.ServerEventConnect
 import servicestack.serverevents.ffi.ServerEventMessage
 import servicestack.serverevents.ffi.ServerEventReceiver
+import servicestack.serverevents.ffi.ServerEventReceiverFactory
 import servicestack.serverevents.ffi.ServerEventsClient
 import servicestack.serverevents.ffi.ServerEventsException
 import servicestack.serverevents.ffi.ServerEventsListener
@@ -153,11 +155,14 @@ class ReceiverBuilder<R> internal constructor() {
 }
 
 /**
- * Registers a receiver for `{op}.*` messages. [resolve] supplies the instance for each message
- * (return a new object, or always the same one, as ServiceStack's resolvers do).
+ * Registers a receiver for `{op}.*` messages. [create] makes an instance (construct it, or ask
+ * your IoC container); the client's [resolver] decides when to call it: a new instance for every
+ * message (the default), or [ReceiverResolver.singleton], one instance shared by every
+ * registration given the same resolver.
  *
  * ```
- * client.registerNamedReceiver("tv", { TvReceiver(player) }) {
+ * val shared = ReceiverResolver.singleton()
+ * client.registerNamedReceiver("tv", { TvReceiver(player) }, shared) {
  *     member("watch", argumentType = "Video") { msg -> watch(parseVideo(msg.json)) }
  *     noSuchMethod { target, _ -> log("tv.$target is not supported") }
  * }
@@ -165,20 +170,34 @@ class ReceiverBuilder<R> internal constructor() {
  *
  * Returns its id for [ServerEventsClient.remove].
  */
-fun <R> ServerEventsClient.registerNamedReceiver(op: String, resolve: () -> R, build: ReceiverBuilder<R>.() -> Unit): ULong {
+fun <R> ServerEventsClient.registerNamedReceiver(
+    op: String,
+    create: () -> R,
+    resolver: ReceiverResolver? = null,
+    build: ReceiverBuilder<R>.() -> Unit,
+): ULong {
     val spec = ReceiverBuilder<R>().apply(build)
-    return registerNamedReceiver(op, spec.members.toList(), object : ServerEventReceiver {
-        override fun invoke(member: String, message: ServerEventMessage) {
-            val action = spec.actions[member] ?: return
-            resolve().action(message)
-        }
+    val factory = object : ServerEventReceiverFactory {
+        override fun create(): ServerEventReceiver {
+            val instance = create()
+            return object : ServerEventReceiver {
+                override fun invoke(member: String, message: ServerEventMessage) {
+                    val action = spec.actions[member] ?: return
+                    instance.action(message)
+                }
 
-        override fun noSuchMethod(target: String, message: ServerEventMessage) {
-            spec.fallback(resolve(), target, message)
+                override fun noSuchMethod(target: String, message: ServerEventMessage) {
+                    spec.fallback(instance, target, message)
+                }
+            }
         }
-    })
+    }
+    return registerNamedReceiver(op, spec.members.toList(), factory, resolver)
 }
 
 /** Registers the global receiver, for `cmd.*` messages (see [registerNamedReceiver]); returns its id for [ServerEventsClient.remove]. */
-fun <R> ServerEventsClient.registerReceiver(resolve: () -> R, build: ReceiverBuilder<R>.() -> Unit): ULong =
-    registerNamedReceiver("cmd", resolve, build)
+fun <R> ServerEventsClient.registerReceiver(
+    create: () -> R,
+    resolver: ReceiverResolver? = null,
+    build: ReceiverBuilder<R>.() -> Unit,
+): ULong = registerNamedReceiver("cmd", create, resolver, build)

@@ -6,6 +6,7 @@ import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.booleanOrNull
 import kotlinx.serialization.json.longOrNull
+import servicestack.serverevents.ffi.ReceiverResolver
 import servicestack.serverevents.ffi.ServerEventMessage
 import servicestack.serverevents.ffi.ServerEventsClient
 import servicestack.serverevents.ffi.ServerEventsException
@@ -31,7 +32,9 @@ class TestReceivers(
     }
 
     private val counters = mutableMapOf<String, Int>()
-    private val singletons = mutableMapOf<String, Instance>()
+
+    /** One core singleton resolver per class, shared by every op the class is registered under. */
+    private val singletons = mutableMapOf<String, ReceiverResolver>()
 
     /** The container's dependency, shared by every `TestContainerReceiver` instance. */
     private inner class Dependency {
@@ -49,13 +52,9 @@ class TestReceivers(
         Instance(className, number)
     }
 
-    private fun resolver(className: String): () -> Instance =
-        if (singleton) {
-            val shared = synchronized(singletons) { singletons.getOrPut(className) { newInstance(className) } }
-            ({ shared })
-        } else {
-            { newInstance(className) }
-        }
+    /** The client's resolver for [className]: the SDK's singleton, or its default (a new instance per message). */
+    private fun resolver(className: String): ReceiverResolver? =
+        if (singleton) synchronized(singletons) { singletons.getOrPut(className) { ReceiverResolver.singleton() } } else null
 
     private fun Instance.rec(member: String, value: JsonElement, message: ServerEventMessage) {
         val calls = synchronized(this) { ++calls }
@@ -64,30 +63,31 @@ class TestReceivers(
 
     /** Registers [className] as the receiver of [op] on [client]. */
     fun register(client: ServerEventsClient, op: String, className: String) {
-        val resolve = resolver(className)
+        val create = { newInstance(className) }
+        val policy = resolver(className)
         val noSuchMethod: Instance.(String, ServerEventMessage) -> Unit = { target, message ->
             rec("noSuchMethod:$target", JsonValues.body(message.json), message)
         }
         when (className) {
-            "TestNamedReceiver" -> client.registerNamedReceiver(op, resolve) {
+            "TestNamedReceiver" -> client.registerNamedReceiver(op, create, policy) {
                 member("FooMethod", "CustomType") { rec("FooMethod", idName("CustomType", it), it) }
                 member("BarMethod", "CustomType") { rec("BarMethod", idName("CustomType", it), it) }
                 member("QuxSetter", "CustomType") { rec("QuxSetter", idName("CustomType", it), it) }
                 noSuchMethod(noSuchMethod)
             }
-            "TestGlobalReceiver" -> client.registerNamedReceiver(op, resolve) {
+            "TestGlobalReceiver" -> client.registerNamedReceiver(op, create, policy) {
                 member("CustomType", "CustomType") { rec("CustomType", idName("CustomType", it), it) }
                 member("SetterType", "SetterType") { rec("SetterType", idName("SetterType", it), it) }
                 noSuchMethod(noSuchMethod)
             }
-            "TestJavaScriptReceiver" -> client.registerNamedReceiver(op, resolve) {
+            "TestJavaScriptReceiver" -> client.registerNamedReceiver(op, create, policy) {
                 member("Chat", "ChatMessage") { rec("Chat", chatMessage(it), it) }
                 member("Announce") { rec("Announce", string(it), it) }
                 member("Toggle") { noArgument(it); rec("Toggle", JsonNull, it) }
                 member("BackgroundImage") { rec("BackgroundImage", string(it), it) }
                 noSuchMethod(noSuchMethod)
             }
-            "TestContainerReceiver" -> client.registerNamedReceiver(op, resolve) {
+            "TestContainerReceiver" -> client.registerNamedReceiver(op, create, policy) {
                 member("Custom", "CustomType") { dependency.record(idName("CustomType", it), this, it) }
                 member("Setter", "SetterType") { dependency.record(idName("SetterType", it), this, it) }
             }
