@@ -307,6 +307,8 @@ impl Shared {
                 meta_json,
             }),
             stream: ctl.clone(),
+            // With a cluster link, the provider admits it once its barrier has passed.
+            receives_cluster: AtomicBool::new(self.cluster().is_none()),
         };
         if let Some(hook) = &self.config.hooks.on_connect {
             let mut args = std::mem::take(&mut sub.connect_args);

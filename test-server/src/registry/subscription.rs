@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -93,12 +93,18 @@ pub(crate) struct Subscription {
     pub(super) last_pulse_ms: AtomicU64,
     pub(super) state: Mutex<SubState>,
     pub(crate) stream: Arc<StreamCtl>,
+    /// Whether notifications read from the cluster topic are written to it. On a Redis node
+    /// it starts false and turns true when the node's subscription barrier comes back through
+    /// its topic connection, so the subscription gets exactly the notifications Redis
+    /// published after it was created (see `provider::redis::barrier`). Always true
+    /// without a cluster.
+    pub(super) receives_cluster: AtomicBool,
 }
 
 impl Subscription {
     /// A bare subscription for unit tests of the indexes.
     #[cfg(test)]
-    pub(super) fn for_test(
+    pub(crate) fn for_test(
         id: &str,
         serial: u64,
         channels: &[&str],
@@ -126,7 +132,25 @@ impl Subscription {
                 meta_json: Bytes::new(),
             }),
             stream: Arc::new(StreamCtl::new(serial, 1024)),
+            receives_cluster: AtomicBool::new(true),
         })
+    }
+
+    /// See [`Subscription::receives_cluster`]'s field.
+    pub(crate) fn receives_cluster(&self) -> bool {
+        self.receives_cluster.load(Ordering::Acquire)
+    }
+
+    /// The subscription's barrier passed: notifications from the topic now reach it.
+    pub(crate) fn admit_cluster(&self) {
+        self.receives_cluster.store(true, Ordering::Release);
+    }
+
+    /// Makes a [`for_test`](Self::for_test) subscription wait for its barrier, as a Redis
+    /// node's new subscriptions do.
+    #[cfg(test)]
+    pub(crate) fn block_cluster_for_test(&self) {
+        self.receives_cluster.store(false, Ordering::Release);
     }
 
     pub(crate) fn channels(&self) -> Vec<String> {
