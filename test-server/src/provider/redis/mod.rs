@@ -369,6 +369,29 @@ async fn worker(
     }
 }
 
+/// Waits (bounded) until a registration's record is stored and its barrier has been read.
+async fn registration(pending: PendingRegistration) -> Result<(), ProviderError> {
+    let deadline = tokio::time::Instant::now() + COMMAND_TIMEOUT * 2;
+    match tokio::time::timeout_at(deadline, pending.stored).await {
+        Ok(Ok(res)) => res?,
+        Ok(Err(_)) => return Err(ProviderError("the Redis worker stopped".into())),
+        Err(_) => return Err(err("register", "no answer in time")),
+    }
+    // Stored; now wait until the listener has read the barrier (it was published before the
+    // record, so it is usually read already).
+    match tokio::time::timeout_at(deadline, pending.admitted).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(ProviderError(
+            "this node lost its Redis subscription while the stream was being registered; retry"
+                .into(),
+        )),
+        Err(_) => Err(ProviderError(
+            "this node's Redis listener did not catch up in time to register the stream; retry"
+                .into(),
+        )),
+    }
+}
+
 impl ClusterLink for RedisProvider {
     fn publish(&self, target: Target<'_>, selector: &str, body: &Bytes, filter: Option<&str>) {
         match topic::notify(target, selector, body, filter) {
@@ -423,23 +446,13 @@ impl Provider for RedisProvider {
                 // Already removed again (its stream ended at once): nothing to wait for.
                 return Ok(());
             };
-            let deadline = tokio::time::Instant::now() + COMMAND_TIMEOUT * 2;
-            match tokio::time::timeout_at(deadline, pending.stored).await {
-                Ok(Ok(res)) => res?,
-                Ok(Err(_)) => return Err(ProviderError("the Redis worker stopped".into())),
-                Err(_) => return Err(err("register", "no answer in time")),
+            let token = pending.token;
+            let res = registration(pending).await;
+            if res.is_err() {
+                // The route drops the stream: its token, if it ever comes, admits nothing.
+                self.barriers.cancel(token);
             }
-            // Stored; now wait until the listener has read the barrier (it was published
-            // before the record, so it is usually read already).
-            match tokio::time::timeout_at(deadline, pending.admitted).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(_)) => Err(ProviderError(
-                    "the Redis subscription of this node was lost while the stream was being registered; retry".into(),
-                )),
-                Err(_) => Err(ProviderError(
-                    "this node's Redis listener did not catch up in time to register the stream; retry".into(),
-                )),
-            }
+            res
         })
     }
 
