@@ -765,3 +765,38 @@ async fn a_node_whose_listener_cannot_catch_up_refuses_a_new_stream_with_503() {
     let (join, _) = sse.until("home@cmd.onJoin").await;
     assert_eq!(join.get("userId"), s(&args["userId"]));
 }
+
+#[tokio::test]
+async fn channels_added_on_a_node_get_no_notification_published_before_the_change() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = pair(&redis).await;
+    let (mut on_a, a_args) = Sse::connect(&a, "channels=A").await;
+    on_a.until("A@cmd.onJoin").await;
+    let id = s(&a_args["id"]).to_string();
+    let own = s(&a_args["userId"]).to_string();
+    a.faults().pause_cluster_topic();
+    let (mut on_b, _) = Sse::connect(&b, "channels=B").await;
+    // B read its own join back from Redis: published, and waiting in A's listener.
+    on_b.until("B@cmd.onJoin").await;
+    // A's stream joins B on its own node meanwhile.
+    assert!(a.events().subscribe_to_channels(&id, &["B"]));
+    a.faults().resume_cluster_topic();
+    // The change's own update (published after it) arrives, then a marker sent afterwards;
+    // B's join, had A written it, would come before both.
+    let (update, mut frames) = on_a.until("B@cmd.onUpdate").await;
+    assert_eq!(update.get("userId"), own);
+    b.events()
+        .notify_channel("B", "cmd.marker", "after the change")
+        .unwrap();
+    let (_, skipped) = on_a.until("B@cmd.marker").await;
+    frames.extend(skipped);
+    assert_eq!(joins(&frames), Vec::new(), "no join from before the change");
+    // B's member hears the update, and later joins on B reach A's stream.
+    let (update, _) = on_b.until("B@cmd.onUpdate").await;
+    assert_eq!(update.get("userId"), own);
+    let (_third, third_args) = Sse::connect(&b, "channels=B").await;
+    let (join, _) = on_a.until("B@cmd.onJoin").await;
+    assert_eq!(join.get("userId"), s(&third_args["userId"]));
+}

@@ -161,7 +161,7 @@ impl Shared {
         let subs: Vec<Arc<Subscription>> = self
             .recipients(target, filter)
             .into_iter()
-            .filter(|sub| sub.receives_cluster())
+            .filter(|sub| sub.receives_cluster_for(target, filter))
             .collect();
         self.write_frames(target, &subs, selector, body);
         self.process_pending();

@@ -15,6 +15,11 @@
 //! to the subscription: whatever the listener reads before the token was published before it.
 //! The subscription's own joins are published after the token, so they still reach it.
 //!
+//! Channels added later to a subscription on its own node (an update request, or
+//! `ServerEvents::subscribe_to_channels`) pass a barrier the same way: topic notifications for
+//! those channels are held from it until the change's token is read. (A change that arrives
+//! through the topic, from another node, is in order with the topic already.)
+//!
 //! The stream's response waits (bounded) until the token was read. A token that never comes
 //! back (the listener's connection dropped in between, or Redis went away) fails the
 //! registration with a clear error (503) instead of leaving a subscription that silently
@@ -32,7 +37,15 @@ use crate::util::{lock, random_id};
 /// A subscription waiting for its token.
 struct Pending {
     sub: Arc<Subscription>,
-    passed: oneshot::Sender<()>,
+    admits: Admits,
+}
+
+/// What a token lets through.
+enum Admits {
+    /// A new subscription: every topic notification; its registration waits on the sender.
+    Subscription(oneshot::Sender<()>),
+    /// Channels just added to it: notifications for them.
+    Channels(Vec<String>),
 }
 
 /// The barriers of one node.
@@ -62,14 +75,26 @@ impl Barriers {
     pub(super) fn open(&self, sub: &Arc<Subscription>) -> (u64, oneshot::Receiver<()>) {
         let token = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let (passed, rx) = oneshot::channel();
+        self.insert(token, sub, Admits::Subscription(passed));
+        (token, rx)
+    }
+
+    /// Opens the barrier of a channel change (the channels are held by the subscription):
+    /// returns the token to publish.
+    pub(super) fn open_channels(&self, sub: &Arc<Subscription>, channels: &[String]) -> u64 {
+        let token = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        self.insert(token, sub, Admits::Channels(channels.to_vec()));
+        token
+    }
+
+    fn insert(&self, token: u64, sub: &Arc<Subscription>, admits: Admits) {
         lock(&self.pending).insert(
             token,
             Pending {
                 sub: sub.clone(),
-                passed,
+                admits,
             },
         );
-        (token, rx)
     }
 
     /// The listener read `payload` on the private channel: everything it reads from now on
@@ -87,9 +112,20 @@ impl Barriers {
             return;
         };
         // Unknown: its registration already failed (timed out, or the connection dropped).
-        if let Some(pending) = lock(&self.pending).remove(&token) {
-            pending.sub.admit_cluster();
-            let _ = pending.passed.send(());
+        let pending = lock(&self.pending).remove(&token);
+        match pending {
+            Some(Pending {
+                sub,
+                admits: Admits::Subscription(passed),
+            }) => {
+                sub.admit_cluster();
+                let _ = passed.send(());
+            }
+            Some(Pending {
+                sub,
+                admits: Admits::Channels(channels),
+            }) => sub.release_channels(&channels),
+            None => {}
         }
     }
 
@@ -99,15 +135,23 @@ impl Barriers {
     }
 
     /// The listener lost its connection: tokens in flight may never come back, so every
-    /// waiting registration fails now rather than at its timeout.
+    /// waiting registration fails now rather than at its timeout. Held channels are released
+    /// (what was published while the connection was down is lost anyway; holding them for
+    /// good would silently lose everything after).
     pub(super) fn fail_all(&self) {
-        lock(&self.pending).clear();
+        let pending: Vec<Pending> = lock(&self.pending).drain().map(|(_, p)| p).collect();
+        for p in pending {
+            if let Admits::Channels(channels) = p.admits {
+                p.sub.release_channels(&channels);
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::Target;
 
     fn sub(id: &str) -> Arc<Subscription> {
         let sub = Subscription::for_test(id, 1, &["A"], "-1", None, None);
@@ -148,6 +192,34 @@ mod tests {
         // A token read late changes nothing.
         barriers.passed(t1.to_string().as_bytes());
         assert!(!one.receives_cluster());
+    }
+
+    #[test]
+    fn added_channels_are_held_until_their_token_is_read() {
+        let barriers = Barriers::new();
+        let one = Subscription::for_test("one", 1, &["A", "B"], "-1", None, None);
+        let chs = ["B".to_string()];
+        one.hold_channels(&chs);
+        let token = barriers.open_channels(&one, &chs);
+        assert!(one.receives_cluster_for(Target::Channel("A"), None));
+        assert!(!one.receives_cluster_for(Target::Channel("B"), None));
+        assert!(!one.receives_cluster_for(Target::UserId("-1"), Some("B")));
+        assert!(one.receives_cluster_for(Target::UserId("-1"), Some("A")));
+        assert!(one.receives_cluster_for(Target::All, None));
+        barriers.passed(token.to_string().as_bytes());
+        assert!(one.receives_cluster_for(Target::Channel("B"), None));
+        assert!(one.receives_cluster_for(Target::UserId("-1"), Some("B")));
+    }
+
+    #[test]
+    fn a_lost_connection_releases_held_channels() {
+        let barriers = Barriers::new();
+        let one = Subscription::for_test("one", 1, &["B"], "-1", None, None);
+        let chs = ["B".to_string()];
+        one.hold_channels(&chs);
+        barriers.open_channels(&one, &chs);
+        barriers.fail_all();
+        assert!(one.receives_cluster_for(Target::Channel("B"), None));
     }
 
     #[test]

@@ -162,7 +162,7 @@ pub(super) fn apply(shared: &Shared, text: &str) {
         }
         TopicMessage::Subscribe(id, channels) => {
             if let Some(sub) = shared.get(&id) {
-                shared.subscribe_to_channels(&sub, &channels);
+                shared.subscribe_to_channels_from_topic(&sub, &channels);
             }
         }
         TopicMessage::Unsubscribe(id, channels) => {

@@ -419,6 +419,11 @@ impl ClusterLink for RedisProvider {
         self.queue(Op::Store(self.store_record(sub), Some(tx)));
     }
 
+    fn channels_added(&self, sub: &Arc<Subscription>, channels: &[String]) {
+        let token = self.barriers.open_channels(sub, channels);
+        self.queue(Op::Barrier(token));
+    }
+
     fn changed(&self, sub: &Arc<Subscription>) {
         self.queue(Op::Rewrite(self.store_record(sub)));
     }
