@@ -780,16 +780,23 @@ async fn channels_added_on_a_node_get_no_notification_published_before_the_chang
     let (mut on_b, _) = Sse::connect(&b, "channels=B").await;
     // B read its own join back from Redis: published, and waiting in A's listener.
     on_b.until("B@cmd.onJoin").await;
-    // A's stream joins B on its own node meanwhile.
-    assert!(a.events().subscribe_to_channels(&id, &["B"]));
-    a.faults().resume_cluster_topic();
-    // The change's own update (published after it) arrives, then a marker sent afterwards;
-    // B's join, had A written it, would come before both.
-    let (update, mut frames) = on_a.until("B@cmd.onUpdate").await;
-    assert_eq!(update.get("userId"), own);
+    // A's stream joins B through its own node meanwhile.
+    let resp = client()
+        .post(format!("{}/event-subscribers/{id}", a.base_url()))
+        .json(&serde_json::json!({"subscribeChannels": ["B"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Published right after the answer, so it must reach A's stream on B; B's join, had A
+    // written it, would come before it.
     b.events()
         .notify_channel("B", "cmd.marker", "after the change")
         .unwrap();
+    a.faults().resume_cluster_topic();
+    // The change's own update (published after it) arrives, then the marker.
+    let (update, mut frames) = on_a.until("B@cmd.onUpdate").await;
+    assert_eq!(update.get("userId"), own);
     let (_, skipped) = on_a.until("B@cmd.marker").await;
     frames.extend(skipped);
     assert_eq!(joins(&frames), Vec::new(), "no join from before the change");

@@ -134,6 +134,19 @@ impl Barriers {
         lock(&self.pending).remove(&token);
     }
 
+    /// The token could not be published: its registration fails now, its channels are
+    /// released (holding them for good would lose everything published later).
+    pub(super) fn lost(&self, token: u64) {
+        let pending = lock(&self.pending).remove(&token);
+        if let Some(Pending {
+            sub,
+            admits: Admits::Channels(channels),
+        }) = pending
+        {
+            sub.release_channels(&channels);
+        }
+    }
+
     /// The listener lost its connection: tokens in flight may never come back, so every
     /// waiting registration fails now rather than at its timeout. Held channels are released
     /// (what was published while the connection was down is lost anyway; holding them for

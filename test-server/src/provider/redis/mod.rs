@@ -119,7 +119,7 @@ pub(crate) struct RedisProvider {
     conn: ConnectionManager,
     ops: mpsc::UnboundedSender<Op>,
     pending_stores: Mutex<HashMap<String, PendingRegistration>>,
-    barriers: Barriers,
+    barriers: Arc<Barriers>,
     clock: Mutex<Clock>,
     /// True while the listener is subscribed to the topic.
     subscribed: AtomicBool,
@@ -150,7 +150,7 @@ impl RedisProvider {
             conn,
             ops: tx,
             pending_stores: Mutex::new(HashMap::new()),
-            barriers: Barriers::new(),
+            barriers: Arc::new(Barriers::new()),
             clock: Mutex::new(Clock {
                 base_ms: unix_ms(),
                 at: Instant::now(),
@@ -162,11 +162,7 @@ impl RedisProvider {
         provider.sync_clock().await?;
         let link: Arc<dyn ClusterLink> = provider.clone();
         shared.set_cluster(link);
-        tokio::spawn(worker(
-            provider.conn.clone(),
-            rx,
-            provider.barriers.channel().to_string(),
-        ));
+        tokio::spawn(worker(provider.conn.clone(), rx, provider.barriers.clone()));
         let ready = listener::start(provider.clone(), shared.cancel.clone());
         // Serve only once subscribed, so nothing published to this node's streams is missed.
         let _ = tokio::time::timeout(COMMAND_TIMEOUT, ready).await;
@@ -296,19 +292,20 @@ async fn store(conn: &mut ConnectionManager, r: &Record, score: f64) -> redis::R
 async fn worker(
     mut conn: ConnectionManager,
     mut rx: mpsc::UnboundedReceiver<Op>,
-    barrier_channel: String,
+    barriers: Arc<Barriers>,
 ) {
     while let Some(op) = rx.recv().await {
         match op {
             Op::Barrier(token) => {
                 let res = timed(
                     "PUBLISH",
-                    conn.publish::<_, _, ()>(&barrier_channel, token.to_string()),
+                    conn.publish::<_, _, ()>(barriers.channel(), token.to_string()),
                 )
                 .await;
                 if let Err(e) = res {
-                    // Its registration fails (503) when the token does not come back in time.
                     tracing::warn!("subscription barrier not published: {e}");
+                    // It will not come back: fail its registration, release its channels.
+                    barriers.lost(token);
                 }
             }
             Op::Publish(text) => {
@@ -536,7 +533,15 @@ impl Provider for RedisProvider {
     ) -> BoxFuture<'a, Result<bool, ProviderError>> {
         Box::pin(async move {
             if let (Some(local), Some(shared)) = (&sub.local, self.shared()) {
-                return Ok(update_local(&shared, local, unsubscribe, subscribe));
+                let updated = update_local(&shared, local, unsubscribe, subscribe);
+                // Answer once the change's barrier is published: whatever the caller publishes
+                // next (through any node) comes after it, so it reaches the added channels.
+                let (tx, rx) = oneshot::channel();
+                self.queue(Op::Flush(tx));
+                if tokio::time::timeout(COMMAND_TIMEOUT * 2, rx).await.is_err() {
+                    tracing::warn!("the Redis worker is slow; a channel change is answered early");
+                }
+                return Ok(updated);
             }
             let mut pipe = redis::pipe();
             if !unsubscribe.is_empty() {
