@@ -11,7 +11,8 @@
 //! call order, so a record is stored before the joins that announce it. The listener
 //! ([`listener`]) owns the pub/sub connection, reconnects with backoff and re-indexes this
 //! node's subscriptions when Redis comes back; the sweeper removes subscriptions whose node
-//! stopped pulsing them (zombies).
+//! stopped pulsing them (zombies). New subscriptions and channels added on this node pass a
+//! barrier ([`barrier`]) so they get only what was published after them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
