@@ -1,6 +1,6 @@
 //! Runtime fault injection, shared by every handler of one server instance.
 
-use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,6 +31,8 @@ struct FaultsInner {
     html_count: AtomicUsize,
     redirect_count: AtomicUsize,
     redirect_origin: Mutex<String>,
+    cluster_topic_paused: AtomicBool,
+    cluster_topic_resumed: tokio::sync::Notify,
 }
 
 fn lock(text: &Mutex<String>) -> MutexGuard<'_, String> {
@@ -171,8 +173,41 @@ impl Faults {
         self.inner.redirect_count.store(count, Ordering::Release);
     }
 
+    /// For tests of the Redis scale-out: this node stops applying what its Redis listener
+    /// receives (`sse:topic` notifications and its own subscription barriers) until
+    /// [`resume_cluster_topic`](Self::resume_cluster_topic). Nothing is lost: the messages
+    /// wait in order, as they would behind a slow node. It makes "a notification published
+    /// before a subscription existed reaches this node only after it was created" happen on
+    /// purpose. No effect without Redis.
+    pub fn pause_cluster_topic(&self) {
+        self.inner
+            .cluster_topic_paused
+            .store(true, Ordering::Release);
+    }
+
+    /// Ends [`pause_cluster_topic`](Self::pause_cluster_topic): the held messages are applied.
+    pub fn resume_cluster_topic(&self) {
+        self.inner
+            .cluster_topic_paused
+            .store(false, Ordering::Release);
+        self.inner.cluster_topic_resumed.notify_waiters();
+    }
+
+    /// Returns once the cluster topic is not paused (at once when it is not).
+    pub(crate) async fn cluster_topic_open(&self) {
+        loop {
+            // Registered before the check, so a resume between the two is not missed.
+            let resumed = self.inner.cluster_topic_resumed.notified();
+            if !self.inner.cluster_topic_paused.load(Ordering::Acquire) {
+                return;
+            }
+            resumed.await;
+        }
+    }
+
     /// Switches every fault off.
     pub fn clear(&self) {
+        self.resume_cluster_topic();
         self.inner.foreign_urls_count.store(0, Ordering::Release);
         self.inner.html_count.store(0, Ordering::Release);
         self.inner.redirect_count.store(0, Ordering::Release);

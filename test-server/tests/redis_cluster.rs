@@ -676,3 +676,134 @@ async fn crash_node_cuts_the_holder_without_a_goodbye_and_only_for_the_subscript
     }
     cluster.shutdown().await;
 }
+
+/// The joins in `frames` (any channel), as `(selector, userId)`.
+fn joins(frames: &[Frame]) -> Vec<(String, String)> {
+    frames
+        .iter()
+        .filter(|f| f.selector().ends_with("@cmd.onJoin"))
+        .map(|f| (f.selector().to_string(), f.get("userId")))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_subscription_gets_no_notification_published_before_it_existed() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = pair(&redis).await;
+    // A lags behind the topic: what it reads from Redis waits until resumed.
+    a.faults().pause_cluster_topic();
+    let (mut on_b, b_args) = Sse::connect(&b, "channels=B").await;
+    let (join, _) = on_b.until("B@cmd.onJoin").await;
+    // B read its own join back from Redis: Redis has published it, A has not applied it.
+    assert_eq!(join.get("userId"), s(&b_args["userId"]));
+
+    // A subscription to A,B opens on A while that join still waits in A's listener.
+    let opening = tokio::spawn(Sse::send(client().get(stream_url(&a, "channels=A,B"))));
+    wait_until("the new subscription to be registered on A", || {
+        a.events().subscription_count() == 1
+    })
+    .await;
+    a.faults().resume_cluster_topic();
+    let (mut on_ab, ab_args) = opening.await.unwrap().connect_frame().await;
+    let own = s(&ab_args["userId"]).to_string();
+
+    // Its own joins arrive (published after it was created)...
+    let mut frames = Vec::new();
+    while joins(&frames)
+        .iter()
+        .filter(|(_, user)| *user == own)
+        .count()
+        < 2
+    {
+        frames.push(on_ab.frame_skipping_heartbeats().await);
+    }
+    // ...and nothing older: B's join, had A written it, would come before this marker.
+    b.events()
+        .notify_channel("B", "cmd.marker", "after the joins")
+        .unwrap();
+    let (_, skipped) = on_ab.until("B@cmd.marker").await;
+    frames.extend(skipped);
+    let mut seen = joins(&frames);
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("A@cmd.onJoin".to_string(), own.clone()),
+            ("B@cmd.onJoin".to_string(), own.clone()),
+        ],
+        "only its own joins"
+    );
+    // B's member hears the new subscription's join as usual.
+    let (join, _) = on_b.until("B@cmd.onJoin").await;
+    assert_eq!(join.get("userId"), own);
+}
+
+#[tokio::test]
+async fn a_node_whose_listener_cannot_catch_up_refuses_a_new_stream_with_503() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let a = node(&redis, |_| {}).await;
+    // The new subscription's barrier never comes back while A reads nothing.
+    a.faults().pause_cluster_topic();
+    let resp = tokio::time::timeout(
+        Duration::from_secs(15),
+        client().get(stream_url(&a, "channels=home")).send(),
+    )
+    .await
+    .expect("an answer, not a hang")
+    .unwrap();
+    assert_eq!(resp.status(), 503);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("did not catch up"), "{body}");
+    assert_eq!(a.events().subscription_count(), 0, "the stream is dropped");
+    // Caught up, A registers streams again.
+    a.faults().resume_cluster_topic();
+    let (mut sse, args) = Sse::connect(&a, "channels=home").await;
+    let (join, _) = sse.until("home@cmd.onJoin").await;
+    assert_eq!(join.get("userId"), s(&args["userId"]));
+}
+
+#[tokio::test]
+async fn channels_added_on_a_node_get_no_notification_published_before_the_change() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (a, b) = pair(&redis).await;
+    let (mut on_a, a_args) = Sse::connect(&a, "channels=A").await;
+    on_a.until("A@cmd.onJoin").await;
+    let id = s(&a_args["id"]).to_string();
+    let own = s(&a_args["userId"]).to_string();
+    a.faults().pause_cluster_topic();
+    let (mut on_b, _) = Sse::connect(&b, "channels=B").await;
+    // B read its own join back from Redis: published, and waiting in A's listener.
+    on_b.until("B@cmd.onJoin").await;
+    // A's stream joins B through its own node meanwhile.
+    let resp = client()
+        .post(format!("{}/event-subscribers/{id}", a.base_url()))
+        .json(&serde_json::json!({"subscribeChannels": ["B"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Published right after the answer, so it must reach A's stream on B; B's join, had A
+    // written it, would come before it.
+    b.events()
+        .notify_channel("B", "cmd.marker", "after the change")
+        .unwrap();
+    a.faults().resume_cluster_topic();
+    // The change's own update (published after it) arrives, then the marker.
+    let (update, mut frames) = on_a.until("B@cmd.onUpdate").await;
+    assert_eq!(update.get("userId"), own);
+    let (_, skipped) = on_a.until("B@cmd.marker").await;
+    frames.extend(skipped);
+    assert_eq!(joins(&frames), Vec::new(), "no join from before the change");
+    // B's member hears the update, and later joins on B reach A's stream.
+    let (update, _) = on_b.until("B@cmd.onUpdate").await;
+    assert_eq!(update.get("userId"), own);
+    let (_third, third_args) = Sse::connect(&b, "channels=B").await;
+    let (join, _) = on_a.until("B@cmd.onJoin").await;
+    assert_eq!(join.get("userId"), s(&third_args["userId"]));
+}

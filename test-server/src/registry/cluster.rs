@@ -17,6 +17,10 @@ pub(crate) trait ClusterLink: Send + Sync {
     fn publish(&self, target: Target<'_>, selector: &str, body: &Bytes, filter: Option<&str>);
     /// `sub` was just registered locally (before its joins were sent): store its record.
     fn registered(&self, sub: &Arc<Subscription>);
+    /// `channels` were just added to `sub` on this node (before its record is rewritten and
+    /// the change announced); topic notifications for them are held until the provider
+    /// releases them with [`Subscription::release_channels`].
+    fn channels_added(&self, sub: &Arc<Subscription>, channels: &[String]);
     /// `sub`'s channels changed: rewrite its record and channel sets.
     fn changed(&self, sub: &Arc<Subscription>);
     /// `sub` was removed locally: delete its record and index entries.

@@ -352,6 +352,11 @@ impl ServerEvents {
     }
 
     /// `SubscribeToChannels(id, channels)`, with `cmd.onUpdate`. False when unknown.
+    ///
+    /// On a Redis node this returns before the change's barrier is published (the HTTP update
+    /// waits for it): what this node publishes next is queued after it and reaches the new
+    /// channels, but a notification another node publishes at once may be read first and be
+    /// held from them.
     pub fn subscribe_to_channels(&self, id: &str, channels: &[&str]) -> bool {
         let channels: Vec<String> = channels.iter().map(|c| c.to_string()).collect();
         match self.shared.get(id) {

@@ -307,6 +307,9 @@ impl Shared {
                 meta_json,
             }),
             stream: ctl.clone(),
+            // With a cluster link, the provider admits it once its barrier has passed.
+            receives_cluster: AtomicBool::new(self.cluster().is_none()),
+            channels_awaiting_barrier: Mutex::new(Vec::new()),
         };
         if let Some(hook) = &self.config.hooks.on_connect {
             let mut args = std::mem::take(&mut sub.connect_args);
@@ -413,15 +416,34 @@ impl Shared {
     }
 
     /// `SubscribeToChannels` then notifications. False if not registered.
+    ///
+    /// With a cluster link, topic notifications for the added channels are held until the
+    /// provider's barrier passes, so the subscription gets only those published after it
+    /// joined them.
     pub(crate) fn subscribe_to_channels(
         &self,
         sub: &Arc<Subscription>,
         channels: &[String],
     ) -> bool {
+        self.add_channels(sub, channels, true)
+    }
+
+    /// [`subscribe_to_channels`](Self::subscribe_to_channels) for a change read from the
+    /// cluster topic: it is already in order with the topic's notifications, so nothing is held.
+    pub(crate) fn subscribe_to_channels_from_topic(
+        &self,
+        sub: &Arc<Subscription>,
+        channels: &[String],
+    ) -> bool {
+        self.add_channels(sub, channels, false)
+    }
+
+    fn add_channels(&self, sub: &Arc<Subscription>, channels: &[String], hold: bool) -> bool {
         if channels.is_empty() {
             return read(&self.indexes).is_registered(sub);
         }
         let merged;
+        let added;
         {
             let mut idx = write(&self.indexes);
             if !idx.is_registered(sub) {
@@ -431,14 +453,27 @@ impl Shared {
             let old = st.channels.clone();
             let mut new = old.clone();
             for ch in channels {
-                if new.contains(ch) {
-                    continue;
+                if !new.contains(ch) {
+                    new.push(ch.clone());
                 }
-                new.push(ch.clone());
+            }
+            added = new[old.len()..].to_vec();
+            if hold && !added.is_empty() && self.cluster().is_some() {
+                // Held before the index makes it a recipient: the listener reads the index.
+                sub.hold_channels(&added);
+            }
+            for ch in &added {
                 Indexes::add(&mut idx.channels, ch, sub);
             }
             merged = merge_channels(&old, &new);
             st.set_channels(new);
+        }
+        if hold
+            && !added.is_empty()
+            && let Some(link) = self.cluster()
+        {
+            // Before the change's own notifications, so they still reach it.
+            link.channels_added(sub, &added);
         }
         self.notify_update(sub, &merged);
         true

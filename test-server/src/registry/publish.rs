@@ -156,20 +156,37 @@ impl Shared {
         body: &Bytes,
         filter: Option<&str>,
     ) {
-        self.write_local(target, selector, body, filter);
+        // A subscription still waiting for its barrier would get notifications published
+        // before it was created (read late from the topic): they are not its to receive.
+        let subs: Vec<Arc<Subscription>> = self
+            .recipients(target, filter)
+            .into_iter()
+            .filter(|sub| sub.receives_cluster_for(target, filter))
+            .collect();
+        self.write_frames(target, &subs, selector, body);
         self.process_pending();
     }
 
     fn write_local(&self, target: Target<'_>, selector: &str, body: &Bytes, filter: Option<&str>) {
         let subs = self.recipients(target, filter);
+        self.write_frames(target, &subs, selector, body);
+    }
+
+    fn write_frames(
+        &self,
+        target: Target<'_>,
+        subs: &[Arc<Subscription>],
+        selector: &str,
+        body: &Bytes,
+    ) {
         if subs.is_empty() {
             return;
         }
         match target {
             Target::Channel(channel) => {
-                self.publish_to(&subs, &format!("{channel}@{selector}"), body);
+                self.publish_to(subs, &format!("{channel}@{selector}"), body);
             }
-            _ => self.publish_to(&subs, selector, body),
+            _ => self.publish_to(subs, selector, body),
         }
     }
 

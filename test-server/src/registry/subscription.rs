@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use super::publish::Target;
 use crate::frame::StreamCtl;
 use crate::hooks::StringMap;
 use crate::util::{lock, string_map_json};
@@ -93,12 +94,21 @@ pub(crate) struct Subscription {
     pub(super) last_pulse_ms: AtomicU64,
     pub(super) state: Mutex<SubState>,
     pub(crate) stream: Arc<StreamCtl>,
+    /// Whether notifications read from the cluster topic are written to it. On a Redis node
+    /// it starts false and turns true when the node's subscription barrier comes back through
+    /// its topic connection, so the subscription gets exactly the notifications Redis
+    /// published after it was created (see `provider::redis::barrier`). Always true
+    /// without a cluster.
+    pub(super) receives_cluster: AtomicBool,
+    /// Channels just added on this node whose barrier has not come back yet: topic
+    /// notifications for them were published before it joined them and are not written to it.
+    pub(super) channels_awaiting_barrier: Mutex<Vec<String>>,
 }
 
 impl Subscription {
     /// A bare subscription for unit tests of the indexes.
     #[cfg(test)]
-    pub(super) fn for_test(
+    pub(crate) fn for_test(
         id: &str,
         serial: u64,
         channels: &[&str],
@@ -126,7 +136,60 @@ impl Subscription {
                 meta_json: Bytes::new(),
             }),
             stream: Arc::new(StreamCtl::new(serial, 1024)),
+            receives_cluster: AtomicBool::new(true),
+            channels_awaiting_barrier: Mutex::new(Vec::new()),
         })
+    }
+
+    /// See [`Subscription::receives_cluster`]'s field.
+    pub(crate) fn receives_cluster(&self) -> bool {
+        self.receives_cluster.load(Ordering::Acquire)
+    }
+
+    /// The subscription's barrier passed: notifications from the topic now reach it.
+    pub(crate) fn admit_cluster(&self) {
+        self.receives_cluster.store(true, Ordering::Release);
+    }
+
+    /// Whether a notification read from the cluster topic for `target` (within `filter`) is
+    /// this subscription's: not before its barrier, nor for a channel whose barrier is pending.
+    pub(crate) fn receives_cluster_for(&self, target: Target<'_>, filter: Option<&str>) -> bool {
+        if !self.receives_cluster() {
+            return false;
+        }
+        let held = lock(&self.channels_awaiting_barrier);
+        if held.is_empty() {
+            return true;
+        }
+        let is_held = |ch: &str| held.iter().any(|h| h == ch);
+        match target {
+            Target::Channel(ch) if is_held(ch) => false,
+            _ => !filter.is_some_and(is_held),
+        }
+    }
+
+    /// Holds topic notifications for `channels` (being added) until
+    /// [`release_channels`](Self::release_channels).
+    pub(crate) fn hold_channels(&self, channels: &[String]) {
+        lock(&self.channels_awaiting_barrier).extend(channels.iter().cloned());
+    }
+
+    /// The barrier of a channel change passed: topic notifications for `channels` reach it.
+    pub(crate) fn release_channels(&self, channels: &[String]) {
+        let mut held = lock(&self.channels_awaiting_barrier);
+        for ch in channels {
+            // One entry per hold: a channel added twice stays held until both barriers pass.
+            if let Some(i) = held.iter().position(|h| h == ch) {
+                held.swap_remove(i);
+            }
+        }
+    }
+
+    /// Makes a [`for_test`](Self::for_test) subscription wait for its barrier, as a Redis
+    /// node's new subscriptions do.
+    #[cfg(test)]
+    pub(crate) fn block_cluster_for_test(&self) {
+        self.receives_cluster.store(false, Ordering::Release);
     }
 
     pub(crate) fn channels(&self) -> Vec<String> {

@@ -52,7 +52,8 @@ async fn listen(
             _ = cancel.cancelled() => return,
             c = timed("SUBSCRIBE", async {
                 let mut pubsub = provider.client.get_async_pubsub().await?;
-                pubsub.subscribe(TOPIC).await?;
+                // One connection for both, so barrier tokens are read in order with the topic.
+                pubsub.subscribe(&[TOPIC, provider.barriers.channel()]).await?;
                 Ok(pubsub)
             }) => c,
         };
@@ -91,6 +92,15 @@ async fn listen(
                 msg = tokio::time::timeout(SILENCE_LIMIT, messages.next()) => match msg {
                     Ok(Some(msg)) => {
                         let Some(shared) = provider.shared() else { return };
+                        // A test's pause (`Faults::pause_cluster_topic`): the message waits.
+                        tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            _ = shared.faults.cluster_topic_open() => {}
+                        }
+                        if msg.get_channel_name() == provider.barriers.channel() {
+                            provider.barriers.passed(msg.get_payload_bytes());
+                            continue;
+                        }
                         match std::str::from_utf8(msg.get_payload_bytes()) {
                             Ok(text) => apply(&shared, text),
                             Err(_) => tracing::warn!("{TOPIC}: a message that is not UTF-8, ignored"),
@@ -108,6 +118,8 @@ async fn listen(
             }
         }
         provider.subscribed.store(false, Ordering::Release);
+        // Tokens in flight may be lost with the connection.
+        provider.barriers.fail_all();
     }
 }
 
@@ -150,7 +162,7 @@ pub(super) fn apply(shared: &Shared, text: &str) {
         }
         TopicMessage::Subscribe(id, channels) => {
             if let Some(sub) = shared.get(&id) {
-                shared.subscribe_to_channels(&sub, &channels);
+                shared.subscribe_to_channels_from_topic(&sub, &channels);
             }
         }
         TopicMessage::Unsubscribe(id, channels) => {

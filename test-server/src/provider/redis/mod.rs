@@ -11,7 +11,8 @@
 //! call order, so a record is stored before the joins that announce it. The listener
 //! ([`listener`]) owns the pub/sub connection, reconnects with backoff and re-indexes this
 //! node's subscriptions when Redis comes back; the sweeper removes subscriptions whose node
-//! stopped pulsing them (zombies).
+//! stopped pulsing them (zombies). New subscriptions and channels added on this node pass a
+//! barrier ([`barrier`]) so they get only what was published after them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,10 +29,12 @@ use super::{BoxFuture, Provider, ProviderError, Pulsed, SubRef};
 use crate::registry::{ClusterLink, Shared, Subscription, Target};
 use crate::util::{lock, unix_ms};
 
+mod barrier;
 mod listener;
 mod record;
 pub(crate) mod topic;
 
+use barrier::Barriers;
 use record::{Record, ticks};
 
 /// The pub/sub channel every node subscribes to.
@@ -70,6 +73,8 @@ return 0
 /// Work queued by the (synchronous) local registry, done in order by the worker.
 enum Op {
     Publish(String),
+    /// Publish this barrier token on the node's private channel (see [`barrier`]).
+    Barrier(u64),
     Store(Record, Option<oneshot::Sender<Result<(), ProviderError>>>),
     Rewrite(Record),
     Remove(Record),
@@ -98,13 +103,24 @@ struct Clock {
     at: Instant,
 }
 
+/// A registration the stream's response waits for.
+struct PendingRegistration {
+    /// The record is stored (every node can find the subscription).
+    stored: oneshot::Receiver<Result<(), ProviderError>>,
+    /// Its barrier token.
+    token: u64,
+    /// The listener read the barrier token (topic notifications reach it from now on).
+    admitted: oneshot::Receiver<()>,
+}
+
 /// The Redis provider of one node.
 pub(crate) struct RedisProvider {
     shared: Weak<Shared>,
     client: redis::Client,
     conn: ConnectionManager,
     ops: mpsc::UnboundedSender<Op>,
-    pending_stores: Mutex<HashMap<String, oneshot::Receiver<Result<(), ProviderError>>>>,
+    pending_stores: Mutex<HashMap<String, PendingRegistration>>,
+    barriers: Arc<Barriers>,
     clock: Mutex<Clock>,
     /// True while the listener is subscribed to the topic.
     subscribed: AtomicBool,
@@ -135,6 +151,7 @@ impl RedisProvider {
             conn,
             ops: tx,
             pending_stores: Mutex::new(HashMap::new()),
+            barriers: Arc::new(Barriers::new()),
             clock: Mutex::new(Clock {
                 base_ms: unix_ms(),
                 at: Instant::now(),
@@ -146,7 +163,7 @@ impl RedisProvider {
         provider.sync_clock().await?;
         let link: Arc<dyn ClusterLink> = provider.clone();
         shared.set_cluster(link);
-        tokio::spawn(worker(provider.conn.clone(), rx));
+        tokio::spawn(worker(provider.conn.clone(), rx, provider.barriers.clone()));
         let ready = listener::start(provider.clone(), shared.cancel.clone());
         // Serve only once subscribed, so nothing published to this node's streams is missed.
         let _ = tokio::time::timeout(COMMAND_TIMEOUT, ready).await;
@@ -183,8 +200,13 @@ impl RedisProvider {
     fn queue(&self, op: Op) {
         if self.halted.load(Ordering::Acquire) {
             // A crashed node (`halt`) writes nothing more: what it leaves behind is the sweep's.
-            if let Op::Flush(done) = op {
-                let _ = done.send(());
+            match op {
+                Op::Flush(done) => {
+                    let _ = done.send(());
+                }
+                // Never published: its registration fails now instead of at its timeout.
+                Op::Barrier(token) => self.barriers.cancel(token),
+                _ => {}
             }
             return;
         }
@@ -268,9 +290,25 @@ async fn store(conn: &mut ConnectionManager, r: &Record, score: f64) -> redis::R
 
 /// Does the queued work in order. Failures are logged (Redis pub/sub is at most once; the
 /// listener re-indexes when Redis returns) and reported to a waiting registration.
-async fn worker(mut conn: ConnectionManager, mut rx: mpsc::UnboundedReceiver<Op>) {
+async fn worker(
+    mut conn: ConnectionManager,
+    mut rx: mpsc::UnboundedReceiver<Op>,
+    barriers: Arc<Barriers>,
+) {
     while let Some(op) = rx.recv().await {
         match op {
+            Op::Barrier(token) => {
+                let res = timed(
+                    "PUBLISH",
+                    conn.publish::<_, _, ()>(barriers.channel(), token.to_string()),
+                )
+                .await;
+                if let Err(e) = res {
+                    tracing::warn!("subscription barrier not published: {e}");
+                    // It will not come back: fail its registration, release its channels.
+                    barriers.lost(token);
+                }
+            }
             Op::Publish(text) => {
                 if let Err(e) = timed("PUBLISH", conn.publish::<_, _, ()>(TOPIC, &text)).await {
                     tracing::warn!("notification lost: {e}");
@@ -329,6 +367,29 @@ async fn worker(mut conn: ConnectionManager, mut rx: mpsc::UnboundedReceiver<Op>
     }
 }
 
+/// Waits (bounded) until a registration's record is stored and its barrier has been read.
+async fn registration(pending: PendingRegistration) -> Result<(), ProviderError> {
+    let deadline = tokio::time::Instant::now() + COMMAND_TIMEOUT * 2;
+    match tokio::time::timeout_at(deadline, pending.stored).await {
+        Ok(Ok(res)) => res?,
+        Ok(Err(_)) => return Err(ProviderError("the Redis worker stopped".into())),
+        Err(_) => return Err(err("register", "no answer in time")),
+    }
+    // Stored; now wait until the listener has read the barrier (it was published before the
+    // record, so it is usually read already).
+    match tokio::time::timeout_at(deadline, pending.admitted).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(ProviderError(
+            "this node lost its Redis subscription while the stream was being registered; retry"
+                .into(),
+        )),
+        Err(_) => Err(ProviderError(
+            "this node's Redis listener did not catch up in time to register the stream; retry"
+                .into(),
+        )),
+    }
+}
+
 impl ClusterLink for RedisProvider {
     fn publish(&self, target: Target<'_>, selector: &str, body: &Bytes, filter: Option<&str>) {
         match topic::notify(target, selector, body, filter) {
@@ -340,9 +401,25 @@ impl ClusterLink for RedisProvider {
     }
 
     fn registered(&self, sub: &Arc<Subscription>) {
-        let (tx, rx) = oneshot::channel();
-        lock(&self.pending_stores).insert(sub.id.clone(), rx);
+        // The barrier goes first, so the record and the joins are published after it: its
+        // own joins reach the new subscription, what was published before does not.
+        let (token, admitted) = self.barriers.open(sub);
+        let (tx, stored) = oneshot::channel();
+        lock(&self.pending_stores).insert(
+            sub.id.clone(),
+            PendingRegistration {
+                stored,
+                token,
+                admitted,
+            },
+        );
+        self.queue(Op::Barrier(token));
         self.queue(Op::Store(self.store_record(sub), Some(tx)));
+    }
+
+    fn channels_added(&self, sub: &Arc<Subscription>, channels: &[String]) {
+        let token = self.barriers.open_channels(sub, channels);
+        self.queue(Op::Barrier(token));
     }
 
     fn changed(&self, sub: &Arc<Subscription>) {
@@ -350,7 +427,9 @@ impl ClusterLink for RedisProvider {
     }
 
     fn removed(&self, sub: &Arc<Subscription>) {
-        lock(&self.pending_stores).remove(&sub.id);
+        if let Some(pending) = lock(&self.pending_stores).remove(&sub.id) {
+            self.barriers.cancel(pending.token);
+        }
         self.queue(Op::Remove(self.store_record(sub)));
     }
 }
@@ -365,16 +444,18 @@ impl Provider for RedisProvider {
 
     fn stored(&self, sub: Arc<Subscription>) -> BoxFuture<'_, Result<(), ProviderError>> {
         Box::pin(async move {
-            let rx = lock(&self.pending_stores).remove(&sub.id);
-            let Some(rx) = rx else {
+            let pending = lock(&self.pending_stores).remove(&sub.id);
+            let Some(pending) = pending else {
                 // Already removed again (its stream ended at once): nothing to wait for.
                 return Ok(());
             };
-            match tokio::time::timeout(COMMAND_TIMEOUT * 2, rx).await {
-                Ok(Ok(res)) => res,
-                Ok(Err(_)) => Err(ProviderError("the Redis worker stopped".into())),
-                Err(_) => Err(err("register", "no answer in time")),
+            let token = pending.token;
+            let res = registration(pending).await;
+            if res.is_err() {
+                // The route drops the stream: its token, if it ever comes, admits nothing.
+                self.barriers.cancel(token);
             }
+            res
         })
     }
 
@@ -453,7 +534,15 @@ impl Provider for RedisProvider {
     ) -> BoxFuture<'a, Result<bool, ProviderError>> {
         Box::pin(async move {
             if let (Some(local), Some(shared)) = (&sub.local, self.shared()) {
-                return Ok(update_local(&shared, local, unsubscribe, subscribe));
+                let updated = update_local(&shared, local, unsubscribe, subscribe);
+                // Answer once the change's barrier is published: whatever the caller publishes
+                // next (through any node) comes after it, so it reaches the added channels.
+                let (tx, rx) = oneshot::channel();
+                self.queue(Op::Flush(tx));
+                if tokio::time::timeout(COMMAND_TIMEOUT * 2, rx).await.is_err() {
+                    tracing::warn!("the Redis worker is slow; a channel change is answered early");
+                }
+                return Ok(updated);
             }
             let mut pipe = redis::pipe();
             if !unsubscribe.is_empty() {
