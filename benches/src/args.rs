@@ -131,6 +131,10 @@ pub struct FloorArgs {
     /// What to measure.
     #[arg(long, value_enum)]
     pub mode: FloorMode,
+    /// Throughput: also split each frame and decode its JSON body into the typed struct, the
+    /// least a client that hands applications typed messages must do.
+    #[arg(long)]
+    pub typed: bool,
     /// The options of the mode.
     #[command(flatten)]
     pub load: LoadArgs,

@@ -18,7 +18,7 @@ use super::ack::{ACK_EVERY, AckSender};
 use super::client::latency_result;
 use super::{emit, runtime};
 use crate::args::{FloorArgs, FloorMode, LoadArgs};
-use sdk_benches::chat::CHANNEL;
+use sdk_benches::chat::{CHANNEL, ChatMessage};
 use sdk_benches::sys;
 
 /// Frames the server sends before any message: `cmd.onConnect` and our own `cmd.onJoin`.
@@ -32,7 +32,7 @@ pub fn main(args: &FloorArgs) -> Result<(), String> {
     let rt = runtime()?;
     rt.block_on(async {
         match args.mode {
-            FloorMode::Throughput => throughput(url, load).await,
+            FloorMode::Throughput => throughput(url, load, args.typed).await,
             FloorMode::Latency => latency(url, load).await,
             FloorMode::Connect => connect(url, load).await,
             FloorMode::Hold => hold(url, load).await,
@@ -74,7 +74,48 @@ impl FrameCounter {
     }
 }
 
-async fn throughput(url: &str, args: &LoadArgs) -> Result<(), String> {
+/// The typed floor: whole frames split at `\n\n`, and each chat body decoded into the struct.
+#[derive(Default)]
+struct TypedFrames {
+    pending: Vec<u8>,
+    frames: u64,
+    decoded: u64,
+    errors: u64,
+}
+
+impl TypedFrames {
+    fn feed(&mut self, chunk: &[u8]) {
+        self.pending.extend_from_slice(chunk);
+        let finder = memmem::Finder::new(b"\n\n");
+        let mut start = 0;
+        while let Some(end) = finder.find(&self.pending[start..]) {
+            let frame = &self.pending[start..start + end];
+            self.frames += 1;
+            if let Some(body) = chat_body(frame) {
+                match serde_json::from_slice::<ChatMessage>(body) {
+                    Ok(chat) => {
+                        self.decoded += 1;
+                        std::hint::black_box(&chat);
+                    }
+                    Err(_) => self.errors += 1,
+                }
+            }
+            start += end + 2;
+        }
+        self.pending.drain(..start);
+    }
+}
+
+/// The JSON body of a `cmd.chat` frame: its `data:` line after the selector.
+fn chat_body(frame: &[u8]) -> Option<&[u8]> {
+    let data = memmem::find(frame, b"data: ")? + 6;
+    let line = &frame[data..];
+    let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+    let space = memchr::memchr(b' ', line)?;
+    memmem::find(&line[..space], b"cmd.chat").map(|_| &line[space + 1..])
+}
+
+async fn throughput(url: &str, args: &LoadArgs, typed: bool) -> Result<(), String> {
     let total = args.count()?;
     let timeout = Duration::from_secs(args.timeout_secs);
     let stall = Duration::from_millis(args.stall_ms);
@@ -83,6 +124,7 @@ async fn throughput(url: &str, args: &LoadArgs) -> Result<(), String> {
     let client = reqwest::Client::new();
     let mut body = open(&client, url, CHANNEL).await?;
     let mut counter = FrameCounter::default();
+    let mut typed_frames = TypedFrames::default();
     let mut ready = false;
     let mut first = None;
     let mut acked_block = 0;
@@ -98,7 +140,12 @@ async fn throughput(url: &str, args: &LoadArgs) -> Result<(), String> {
             })?
             .ok_or("the stream ended")?
             .map_err(|e| format!("stream: {e}"))?;
-        counter.feed(&chunk);
+        if typed {
+            typed_frames.feed(&chunk);
+            counter.frames = typed_frames.frames;
+        } else {
+            counter.feed(&chunk);
+        }
         if !ready && counter.frames >= PRELUDE_FRAMES {
             ready = true;
             emit(&json!({ "ready": true }));
@@ -117,11 +164,17 @@ async fn throughput(url: &str, args: &LoadArgs) -> Result<(), String> {
         }
         if messages >= total {
             let (t0, cpu0) = first.unwrap_or((Instant::now(), sys::cpu_seconds()));
+            if typed && typed_frames.decoded < total {
+                return Err(format!(
+                    "the typed floor decoded {} chat bodies of {total} messages",
+                    typed_frames.decoded
+                ));
+            }
             emit(&json!({
                 "events": messages,
                 "secs": t0.elapsed().as_secs_f64(),
                 "cpu_secs": sys::cpu_seconds() - cpu0,
-                "errors": 0,
+                "errors": typed_frames.errors,
             }));
             return Ok(());
         }
@@ -229,4 +282,29 @@ async fn hold(url: &str, args: &LoadArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     drop(streams);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sdk_benches::chat::chat_json;
+
+    #[test]
+    fn typed_frames_decode_chat_bodies_split_across_chunks() {
+        let mut stream = String::from("id: 1\ndata: bench@cmd.onConnect {\"id\":\"x\"}\n\n");
+        for id in 0..3 {
+            stream.push_str(&format!(
+                "id: {}\ndata: bench@cmd.chat {}\n\n",
+                id + 2,
+                chat_json(id, 7, 120)
+            ));
+        }
+        let mut typed = TypedFrames::default();
+        for chunk in stream.as_bytes().chunks(7) {
+            typed.feed(chunk);
+        }
+        assert_eq!((typed.frames, typed.decoded, typed.errors), (4, 3, 0));
+        typed.feed(b"data: bench@cmd.chat {broken\n\n");
+        assert_eq!((typed.frames, typed.decoded, typed.errors), (5, 3, 1));
+    }
 }

@@ -76,11 +76,11 @@ pub fn measure(
             push(&mut b2.throughput, client, result);
         }
     }
-    for client in Client::DELIVERY {
+    for client in Client::BACKLOG {
         b2.backlog.push((client, Vec::new()));
     }
     for run in 0..plan.runs {
-        for client in order(run, &Client::DELIVERY) {
+        for client in order(run, &Client::BACKLOG) {
             *run_id += 1;
             let result = backlog_once(programs, server, plan, client, *run_id)?;
             eprintln!(

@@ -14,11 +14,22 @@ pub enum Client {
     Official,
     /// reqwest `bytes_stream()` counting frames (`sdk-bench floor`).
     Floor,
+    /// The floor that also splits frames and decodes each body into the typed struct
+    /// (`sdk-bench floor --typed`); backlog mode only.
+    FloorTyped,
 }
 
 impl Client {
     /// The delivery contenders, in report order.
     pub const DELIVERY: [Client; 3] = [Client::Sdk, Client::Official, Client::Floor];
+    /// The backlog contenders: the delivery ones and the floor with the typed decode, which
+    /// shows what decoding into a struct costs on its own.
+    pub const BACKLOG: [Client; 4] = [
+        Client::Sdk,
+        Client::Official,
+        Client::Floor,
+        Client::FloorTyped,
+    ];
     /// The idle-footprint contenders (the floor is no client: no heartbeats, no dispatch).
     pub const IDLE: [Client; 2] = [Client::Sdk, Client::Official];
 
@@ -28,6 +39,7 @@ impl Client {
             Client::Sdk => "client-core (this SDK)",
             Client::Official => "@servicestack/client (Node)",
             Client::Floor => "floor: reqwest bytes_stream",
+            Client::FloorTyped => "floor + typed decode: frames split, bodies into the struct",
         }
     }
 
@@ -37,6 +49,7 @@ impl Client {
             Client::Sdk => "sdk",
             Client::Official => "official",
             Client::Floor => "floor",
+            Client::FloorTyped => "floor-typed",
         }
     }
 }
@@ -78,15 +91,15 @@ impl Programs {
     ) -> Result<Proc, String> {
         let mut args: Vec<String> = Vec::new();
         let program = match client {
-            Client::Sdk | Client::Floor => {
-                args.push(
-                    if client == Client::Sdk {
-                        "client"
-                    } else {
-                        "floor"
-                    }
-                    .to_owned(),
-                );
+            Client::Sdk => {
+                args.push("client".to_owned());
+                self.exe.clone()
+            }
+            Client::Floor | Client::FloorTyped => {
+                args.push("floor".to_owned());
+                if client == Client::FloorTyped {
+                    args.push("--typed".to_owned());
+                }
                 self.exe.clone()
             }
             Client::Official => {
