@@ -190,26 +190,32 @@ fn goals(r: &Results) -> Vec<Goal> {
     ] {
         let mut parts = Vec::new();
         let mut worst: Option<(f64, Chunking)> = None;
+        let mut limits = Vec::new();
         for chunking in Chunking::ALL {
             if let Some(x) = versus(&r.b1, Shape::Frames120, chunking, peer) {
                 if worst.is_none_or(|(w, _)| x < w) {
                     worst = Some((x, chunking));
                 }
                 parts.push(format!("{} {}", chunking.name(), ratio(x)));
+                // A miss is explained by what the `Stream` itself costs there: a decoder that
+                // cost nothing would still take the Stream's time, which caps the ratio.
+                if x < factor
+                    && let Some(share) = stream_share(&r.b1, Shape::Frames120, chunking)
+                {
+                    limits.push(format!(
+                        "at {} the `Stream` alone takes {:.0}% of client-core's time, so no stream-fed decoder could exceed {}",
+                        chunking.name(),
+                        share * 100.0,
+                        ratio(x / share)
+                    ));
+                }
             }
         }
         let met = worst.map(|(w, _)| w >= factor);
-        // A miss is explained by what the `Stream` itself costs where the ratio is lowest.
-        let limit = match (met, worst) {
-            (Some(false), Some((_, chunking))) => stream_share(&r.b1, Shape::Frames120, chunking)
-                .map_or(String::new(), |share| {
-                    format!(
-                        "; at {} draining the `Stream` of `Bytes` alone takes {:.0}% of client-core's time, a cost every stream-fed decoder pays",
-                        chunking.name(),
-                        share * 100.0
-                    )
-                }),
-            _ => String::new(),
+        let limit = if limits.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", limits.join("; "))
         };
         goals.push(Goal {
             text: format!(
