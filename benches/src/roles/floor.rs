@@ -75,23 +75,43 @@ impl FrameCounter {
 }
 
 /// The typed floor: whole frames split at `\n\n`, and each chat body decoded into the struct.
+/// Frames are decoded straight from the chunk; only an unfinished frame's bytes are kept.
 #[derive(Default)]
 struct TypedFrames {
     pending: Vec<u8>,
+    counts: TypedCounts,
+}
+
+#[derive(Default)]
+struct TypedCounts {
     frames: u64,
     decoded: u64,
     errors: u64,
 }
 
+static FRAME_END: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(b"\n\n"));
+
 impl TypedFrames {
     fn feed(&mut self, chunk: &[u8]) {
-        self.pending.extend_from_slice(chunk);
-        let finder = memmem::Finder::new(b"\n\n");
+        if self.pending.is_empty() {
+            let used = self.counts.decode_frames(chunk);
+            self.pending.extend_from_slice(&chunk[used..]);
+        } else {
+            self.pending.extend_from_slice(chunk);
+            let used = self.counts.decode_frames(&self.pending);
+            self.pending.drain(..used);
+        }
+    }
+}
+
+impl TypedCounts {
+    /// Decodes every whole frame in `bytes`; returns how many bytes they took.
+    fn decode_frames(&mut self, bytes: &[u8]) -> usize {
         let mut start = 0;
-        while let Some(end) = finder.find(&self.pending[start..]) {
-            let frame = &self.pending[start..start + end];
+        while let Some(end) = FRAME_END.find(&bytes[start..]) {
             self.frames += 1;
-            if let Some(body) = chat_body(frame) {
+            if let Some(body) = chat_body(&bytes[start..start + end]) {
                 match serde_json::from_slice::<ChatMessage>(body) {
                     Ok(chat) => {
                         self.decoded += 1;
@@ -102,7 +122,7 @@ impl TypedFrames {
             }
             start += end + 2;
         }
-        self.pending.drain(..start);
+        start
     }
 }
 
@@ -142,7 +162,7 @@ async fn throughput(url: &str, args: &LoadArgs, typed: bool) -> Result<(), Strin
             .map_err(|e| format!("stream: {e}"))?;
         if typed {
             typed_frames.feed(&chunk);
-            counter.frames = typed_frames.frames;
+            counter.frames = typed_frames.counts.frames;
         } else {
             counter.feed(&chunk);
         }
@@ -164,17 +184,17 @@ async fn throughput(url: &str, args: &LoadArgs, typed: bool) -> Result<(), Strin
         }
         if messages >= total {
             let (t0, cpu0) = first.unwrap_or((Instant::now(), sys::cpu_seconds()));
-            if typed && typed_frames.decoded < total {
+            if typed && typed_frames.counts.decoded < total {
                 return Err(format!(
                     "the typed floor decoded {} chat bodies of {total} messages",
-                    typed_frames.decoded
+                    typed_frames.counts.decoded
                 ));
             }
             emit(&json!({
                 "events": messages,
                 "secs": t0.elapsed().as_secs_f64(),
                 "cpu_secs": sys::cpu_seconds() - cpu0,
-                "errors": typed_frames.errors,
+                "errors": typed_frames.counts.errors,
             }));
             return Ok(());
         }
@@ -303,8 +323,26 @@ mod tests {
         for chunk in stream.as_bytes().chunks(7) {
             typed.feed(chunk);
         }
-        assert_eq!((typed.frames, typed.decoded, typed.errors), (4, 3, 0));
+        assert_eq!(
+            (
+                typed.counts.frames,
+                typed.counts.decoded,
+                typed.counts.errors
+            ),
+            (4, 3, 0)
+        );
+        let mut whole = TypedFrames::default();
+        whole.feed(stream.as_bytes());
+        assert_eq!((whole.counts.frames, whole.counts.decoded), (4, 3));
+        assert!(whole.pending.is_empty());
         typed.feed(b"data: bench@cmd.chat {broken\n\n");
-        assert_eq!((typed.frames, typed.decoded, typed.errors), (5, 3, 1));
+        assert_eq!(
+            (
+                typed.counts.frames,
+                typed.counts.decoded,
+                typed.counts.errors
+            ),
+            (5, 3, 1)
+        );
     }
 }
