@@ -1,28 +1,4 @@
-//! Resolvers: how a receiver gets the instance that handles a message, as ServiceStack's
-//! `IResolver` does. The receiver's registration supplies a "create an instance" callback (a
-//! constructor, in a binding's language); the resolver decides when to call it:
-//!
-//! - [`Resolver::new_instance`] (the default): a new instance for every message.
-//! - [`Resolver::singleton`]: one instance, created at the first message and shared by every
-//!   message and by every receiver registered with a clone of the same resolver.
-//! - [`Resolver::factory`]: the application's own function (an IoC container, a pool), asked
-//!   for every message instead of the create callback.
-//!
-//! A create callback may fail (a constructor that throws): [`Resolver::try_resolve`] passes the
-//! error on, and a singleton stays unset until a creation succeeds.
-//!
-//! ```
-//! use std::sync::{Arc, Mutex};
-//! use servicestack_events::Resolver;
-//!
-//! let shared = Resolver::singleton();
-//! let created = Mutex::new(0);
-//! let create = || { *created.lock().unwrap() += 1; Arc::new("instance") };
-//! let first = shared.resolve(&create);
-//! let again = shared.clone().resolve(&create);
-//! assert!(Arc::ptr_eq(&first, &again));
-//! assert_eq!(*created.lock().unwrap(), 1);
-//! ```
+//! Resolvers: how a receiver gets the instance that handles a message.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -40,8 +16,33 @@ enum Policy<I> {
     Factory(Arc<dyn FactoryFn<I>>),
 }
 
-/// How a receiver's instance is obtained for each message (see the [module docs](self)). `I`
-/// is the instance handle: `Arc<Mutex<R>>` for [`Receiver<R>`](crate::Receiver), a foreign
+/// How a receiver gets the instance that handles a message, as ServiceStack's `IResolver`
+/// does. The receiver's registration supplies a "create an instance" callback (a
+/// constructor, in a binding's language); the resolver decides when to call it:
+///
+/// - [`Resolver::new_instance`] (the default): a new instance for every message.
+/// - [`Resolver::singleton`]: one instance, created at the first message and shared by every
+///   message and by every receiver registered with a clone of the same resolver.
+/// - [`Resolver::factory`]: the application's own function (an IoC container, a pool), asked
+///   for every message instead of the create callback.
+///
+/// A create callback may fail (a constructor that throws): [`Resolver::try_resolve`] passes the
+/// error on, and a singleton stays unset until a creation succeeds.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use servicestack_events::Resolver;
+///
+/// let shared = Resolver::singleton();
+/// let created = Mutex::new(0);
+/// let create = || { *created.lock().unwrap() += 1; Arc::new("instance") };
+/// let first = shared.resolve(&create);
+/// let again = shared.clone().resolve(&create);
+/// assert!(Arc::ptr_eq(&first, &again));
+/// assert_eq!(*created.lock().unwrap(), 1);
+/// ```
+///
+/// `I` is the instance handle: `Arc<Mutex<R>>` for [`Receiver<R>`](crate::Receiver), a foreign
 /// object in the bindings.
 pub struct Resolver<I> {
     policy: Policy<I>,
