@@ -54,6 +54,53 @@ impl Default for ReconnectPolicy {
 }
 
 impl ReconnectPolicy {
+    /// The policy a serialized name stands for: `"servicestack"` or `"never"`; `None` for
+    /// any other name. With [`from_millis`](Self::from_millis), the one reading of the
+    /// serialized forms that serde and every binding share.
+    ///
+    /// ```
+    /// use servicestack_events::ReconnectPolicy;
+    ///
+    /// assert_eq!(ReconnectPolicy::from_name("never"), Some(ReconnectPolicy::never()));
+    /// assert_eq!(ReconnectPolicy::from_name("sometimes"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "servicestack" => Some(ReconnectPolicy::servicestack()),
+            "never" => Some(ReconnectPolicy::never()),
+            _ => None,
+        }
+    }
+
+    /// The policy of the object form: `delayMs` alone is a fixed wait; `initialMs` (with an
+    /// optional `maxMs`, else the default longest wait) an exponential one; any other
+    /// combination is `None`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use servicestack_events::ReconnectPolicy;
+    ///
+    /// assert_eq!(
+    ///     ReconnectPolicy::from_millis(Some(250), None, None),
+    ///     Some(ReconnectPolicy::fixed(Duration::from_millis(250)))
+    /// );
+    /// assert_eq!(ReconnectPolicy::from_millis(Some(250), Some(100), None), None);
+    /// ```
+    pub fn from_millis(
+        delay_ms: Option<u64>,
+        initial_ms: Option<u64>,
+        max_ms: Option<u64>,
+    ) -> Option<Self> {
+        match (delay_ms, initial_ms) {
+            (Some(delay), None) => Some(ReconnectPolicy::fixed(Duration::from_millis(delay))),
+            (None, Some(initial)) => Some(ReconnectPolicy::exponential(
+                Duration::from_millis(initial),
+                max_ms.map_or(ReconnectPolicy::default().max_delay, Duration::from_millis),
+            )),
+            _ => None,
+        }
+    }
+
     /// ServiceStack's cubic schedule (the default).
     pub fn servicestack() -> Self {
         Self::default()
@@ -163,11 +210,8 @@ impl<'de> Visitor<'de> for PolicyVisitor {
     }
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<ReconnectPolicy, E> {
-        match name {
-            "servicestack" => Ok(ReconnectPolicy::servicestack()),
-            "never" => Ok(ReconnectPolicy::never()),
-            _ => Err(E::invalid_value(de::Unexpected::Str(name), &self)),
-        }
+        ReconnectPolicy::from_name(name)
+            .ok_or_else(|| E::invalid_value(de::Unexpected::Str(name), &self))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ReconnectPolicy, A::Error> {
@@ -182,16 +226,10 @@ impl<'de> Visitor<'de> for PolicyVisitor {
                     continue;
                 }
             };
-            *slot = Some(Duration::from_millis(map.next_value::<u64>()?));
+            *slot = Some(map.next_value::<u64>()?);
         }
-        match (delay, initial) {
-            (Some(delay), None) => Ok(ReconnectPolicy::fixed(delay)),
-            (None, Some(initial)) => Ok(ReconnectPolicy::exponential(
-                initial,
-                max.unwrap_or(ReconnectPolicy::default().max_delay),
-            )),
-            _ => Err(de::Error::invalid_value(de::Unexpected::Map, &self)),
-        }
+        ReconnectPolicy::from_millis(delay, initial, max)
+            .ok_or_else(|| de::Error::invalid_value(de::Unexpected::Map, &self))
     }
 }
 

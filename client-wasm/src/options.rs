@@ -152,11 +152,7 @@ fn string_map(value: &JsValue) -> Option<Vec<(String, String)>> {
 /// core's default longest wait when `maxMs` is left out). Other properties are ignored.
 fn reconnect_policy(value: &JsValue) -> Option<ReconnectPolicy> {
     if let Some(name) = value.as_string() {
-        return match name.as_str() {
-            "servicestack" => Some(ReconnectPolicy::servicestack()),
-            "never" => Some(ReconnectPolicy::never()),
-            _ => None,
-        };
+        return ReconnectPolicy::from_name(&name);
     }
     if !value.is_object() {
         return None;
@@ -169,16 +165,9 @@ fn reconnect_policy(value: &JsValue) -> Option<ReconnectPolicy> {
             "maxMs" => &mut max,
             _ => continue,
         };
-        *slot = Some(Duration::from_millis(whole_number(&js::get(value, &name))?));
+        *slot = Some(whole_number(&js::get(value, &name))?);
     }
-    match (delay, initial) {
-        (Some(delay), None) => Some(ReconnectPolicy::fixed(delay)),
-        (None, Some(initial)) => Some(ReconnectPolicy::exponential(
-            initial,
-            max.unwrap_or(ReconnectPolicy::default().max_delay),
-        )),
-        _ => None,
-    }
+    ReconnectPolicy::from_millis(delay, initial, max)
 }
 
 fn function(options: &JsValue, key: &str) -> Result<Option<Function>, JsValue> {
