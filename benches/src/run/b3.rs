@@ -112,43 +112,72 @@ pub fn measure_clients(
 pub fn measure_server(programs: &Programs, plan: &Plan) -> Result<Vec<f64>, String> {
     let mut per_subscriber = Vec::new();
     for run in 0..plan.runs {
-        let mut server = programs.server(plan.heartbeat_ms)?;
-        // Warm the server up with a few streams first, so one-time costs are not counted.
-        let mut warm = programs.spawn(
-            Client::Floor,
-            "hold",
-            &[("url", server.url.clone()), ("n", "16".to_owned())],
-        )?;
-        warm.next(Duration::from_secs(60))?;
-        std::thread::sleep(Duration::from_millis(300));
-        let (rss0, subs0) = server.stats()?;
-        let mut hold = programs.spawn(
-            Client::Floor,
-            "hold",
-            &[
-                ("url", server.url.clone()),
-                ("n", plan.server_subscribers.to_string()),
-            ],
-        )?;
-        hold.next(Duration::from_secs(300))?;
-        std::thread::sleep(Duration::from_millis(500));
-        let (rss1, subs1) = server.stats()?;
-        let added = subs1 - subs0;
-        if added < plan.server_subscribers as f64 {
-            return Err(format!(
-                "only {added} of {} subscribers registered",
-                plan.server_subscribers
-            ));
-        }
-        let bytes = (rss1 - rss0) / added;
+        let server = programs.server(plan.heartbeat_ms)?;
+        let growth = hold_streams(programs, server, plan.server_subscribers, || Ok(()))?;
+        let bytes = growth.rss_per_subscriber();
         eprintln!(
             "B3 server memory run {}: {bytes:.0} B per subscriber",
             run + 1
         );
         per_subscriber.push(bytes);
-        hold.finish(Duration::from_secs(60))?;
-        warm.finish(Duration::from_secs(60))?;
-        server.quit()?;
     }
     Ok(per_subscriber)
+}
+
+/// What holding streams on a fresh server changed: its RSS, its subscriber count and whatever
+/// `sample` reads beside it (B5: Redis's memory), before and after.
+pub struct Growth<T> {
+    pub rss: (f64, f64),
+    pub added: f64,
+    pub sampled: (T, T),
+}
+
+impl<T> Growth<T> {
+    /// The server's RSS growth per added subscriber.
+    pub fn rss_per_subscriber(&self) -> f64 {
+        (self.rss.1 - self.rss.0) / self.added
+    }
+}
+
+/// Warms `server` up with a few streams (so one-time costs are not counted), samples, holds
+/// `subscribers` more raw streams from one floor process, samples again, then stops them all
+/// and the server.
+pub fn hold_streams<T>(
+    programs: &Programs,
+    mut server: Server,
+    subscribers: usize,
+    mut sample: impl FnMut() -> Result<T, String>,
+) -> Result<Growth<T>, String> {
+    let mut warm = programs.spawn(
+        Client::Floor,
+        "hold",
+        &[("url", server.url.clone()), ("n", "16".to_owned())],
+    )?;
+    warm.next(Duration::from_secs(60))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let (rss0, subs0) = server.stats()?;
+    let sampled0 = sample()?;
+    let mut hold = programs.spawn(
+        Client::Floor,
+        "hold",
+        &[("url", server.url.clone()), ("n", subscribers.to_string())],
+    )?;
+    hold.next(Duration::from_secs(300))?;
+    std::thread::sleep(Duration::from_millis(500));
+    let (rss1, subs1) = server.stats()?;
+    let sampled1 = sample()?;
+    let added = subs1 - subs0;
+    if added < subscribers as f64 {
+        return Err(format!(
+            "only {added} of {subscribers} subscribers registered"
+        ));
+    }
+    hold.finish(Duration::from_secs(60))?;
+    warm.finish(Duration::from_secs(60))?;
+    server.quit()?;
+    Ok(Growth {
+        rss: (rss0, rss1),
+        added,
+        sampled: (sampled0, sampled1),
+    })
 }

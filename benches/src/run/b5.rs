@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::b3::hold_streams;
 use super::clients::{Client, Programs, Server};
 use super::plan::Plan;
 use super::procs::{Proc, num};
@@ -319,44 +320,18 @@ fn memory_once(
     redis: &Redis,
 ) -> Result<Memory, String> {
     let on_redis = provider == Provider::Redis;
-    let mut server = programs.node(plan.heartbeat_ms, on_redis.then_some(redis.url.as_str()))?;
-    // One-time costs (runtime threads, the Redis connections, first allocations) are not counted.
-    let mut warm = programs.spawn(
-        Client::Floor,
-        "hold",
-        &[("url", server.url.clone()), ("n", "16".to_owned())],
-    )?;
-    warm.next(Duration::from_secs(60))?;
-    std::thread::sleep(Duration::from_millis(300));
-    let (rss0, subs0) = server.stats()?;
-    let redis0 = on_redis.then(|| used_memory(redis.port)).transpose()?;
-    let mut hold = programs.spawn(
-        Client::Floor,
-        "hold",
-        &[
-            ("url", server.url.clone()),
-            ("n", plan.b5_memory_subscribers.to_string()),
-        ],
-    )?;
-    hold.next(Duration::from_secs(300))?;
-    std::thread::sleep(Duration::from_millis(500));
-    let (rss1, subs1) = server.stats()?;
-    let redis1 = on_redis.then(|| used_memory(redis.port)).transpose()?;
-    let added = subs1 - subs0;
-    if added < plan.b5_memory_subscribers as f64 {
-        return Err(format!(
-            "B5: only {added} of {} subscribers registered",
-            plan.b5_memory_subscribers
-        ));
-    }
-    hold.finish(Duration::from_secs(60))?;
-    warm.finish(Duration::from_secs(60))?;
-    server.quit()?;
+    let server = programs.node(plan.heartbeat_ms, on_redis.then_some(redis.url.as_str()))?;
+    let growth = hold_streams(programs, server, plan.b5_memory_subscribers, || {
+        on_redis.then(|| used_memory(redis.port)).transpose()
+    })
+    .map_err(|e| format!("B5: {e}"))?;
     Ok(Memory {
-        node_bytes: (rss1 - rss0) / added,
-        redis_bytes: redis0
-            .zip(redis1)
-            .map(|(before, after)| (after - before) / added),
+        node_bytes: growth.rss_per_subscriber(),
+        redis_bytes: growth
+            .sampled
+            .0
+            .zip(growth.sampled.1)
+            .map(|(before, after)| (after - before) / growth.added),
     })
 }
 
