@@ -256,20 +256,13 @@ mod tests {
             always(&recorder),
             None,
         );
-        let client = servicestack_events::ServerEventsClient::new("http://h", ["A"]).unwrap();
         for data in [
             "test.fooMethod {}",
             "test.CustomType {\"id\":1}",
             "css.background-image x",
             "test.nope 1",
         ] {
-            let message = servicestack_events::ServerEventMessage::parse(1, data.into()).unwrap();
-            receiver
-                .receive(&ReceiverContext {
-                    client: &client,
-                    message: &message,
-                })
-                .unwrap();
+            deliver(&receiver, data);
         }
         assert_eq!(
             *recorder.0.lock().unwrap(),
