@@ -449,7 +449,7 @@ where
         .map(|channel: String| {
             if channel.contains('@') || channel.contains(',') {
                 Err(Error::InvalidArgument {
-                    reason: format!("channel {channel:?} may not contain '@' or ','"),
+                    reason: format!("channel '{channel}' may not contain '@' or ','"),
                 })
             } else {
                 Ok(channel)

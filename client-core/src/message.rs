@@ -92,7 +92,7 @@ impl ServerEventMessage {
         }
         let Some(dot) = selector.find('.') else {
             return Err(Error::Protocol {
-                reason: format!("invalid selector {selector:?}: expected op.target"),
+                reason: format!("invalid selector '{selector}': expected op.target"),
                 data: truncate(&message.data, 200),
             });
         };

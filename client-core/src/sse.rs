@@ -91,7 +91,7 @@ impl fmt::Display for SseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SseError::EventTooLarge { limit } => write!(f, "event larger than {limit} bytes"),
-            SseError::InvalidUtf8 { id } => write!(f, "event {id:?} is not valid UTF-8"),
+            SseError::InvalidUtf8 { id } => write!(f, "event '{id}' is not valid UTF-8"),
         }
     }
 }
