@@ -7,7 +7,6 @@ use std::sync::{Arc, MutexGuard, Weak};
 use std::time::Duration;
 
 use futures_util::Stream;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::auth::Secret;
 use crate::authorized_http::AuthorizedHttp;
@@ -21,13 +20,6 @@ use crate::rt::{self, MaybeSend, MaybeSync, Spawner};
 use crate::service::ServiceClient;
 use crate::state::{CloseReason, ConnectionState};
 use crate::supervisor::{Connecting, Lifecycle, Session};
-
-/// Characters kept as they are in channel names on the stream URL; the rest is percent-encoded.
-const CHANNEL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 mod builder;
 mod registrations;
@@ -72,7 +64,7 @@ impl Shared {
         let channels = self.session().channels.clone();
         let encoded: Vec<String> = channels
             .iter()
-            .map(|channel| utf8_percent_encode(channel, CHANNEL_ENCODE).to_string())
+            .map(|channel| crate::percent::encode_component(channel))
             .collect();
         let url = format!(
             "{}{}?channels={}",
@@ -450,7 +442,7 @@ where
         .map(|channel: String| {
             if channel.contains('@') || channel.contains(',') {
                 Err(Error::InvalidArgument {
-                    reason: format!("channel {channel:?} may not contain '@' or ','"),
+                    reason: format!("channel '{channel}' may not contain '@' or ','"),
                 })
             } else {
                 Ok(channel)

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// A URL given to the client (or received from the server) cannot be used.
-    #[error("invalid URL {url:?}: {reason}")]
+    #[error("invalid URL '{url}': {reason}")]
     InvalidUrl {
         /// The offending URL.
         url: String,
@@ -57,7 +57,7 @@ pub enum Error {
         message: String,
     },
     /// An operation did not finish in time.
-    #[error("{operation} timed out after {after:?}")]
+    #[error("{operation} timed out after {} ms", millis(*after))]
     Timeout {
         /// What was being waited for.
         operation: String,
@@ -65,7 +65,10 @@ pub enum Error {
         after: Duration,
     },
     /// The event stream delivered nothing (not even a heartbeat) for longer than the idle timeout.
-    #[error("no data on the event stream for {after:?}; the connection is presumed dead")]
+    #[error(
+        "no data on the event stream for {} ms; the connection is presumed dead",
+        millis(*after)
+    )]
     IdleTimeout {
         /// The silence that was tolerated.
         after: Duration,
@@ -73,7 +76,8 @@ pub enum Error {
     /// The stream opened but `cmd.onConnect` never came, typically because a proxy buffers
     /// the response.
     #[error(
-        "the event stream opened but no cmd.onConnect arrived within {after:?}; is a proxy buffering the response?"
+        "the event stream opened but no cmd.onConnect arrived within {} ms; is a proxy buffering the response?",
+        millis(*after)
     )]
     NoConnectEvent {
         /// How long the client waited after the headers.
@@ -83,7 +87,7 @@ pub enum Error {
     #[error("the server closed the event stream")]
     StreamEnded,
     /// A frame could not be understood (for example a selector without an op).
-    #[error("malformed event: {reason} (data: {data:?})")]
+    #[error("malformed event: {reason} (data: '{data}')")]
     Protocol {
         /// What is wrong.
         reason: String,
@@ -97,7 +101,7 @@ pub enum Error {
         limit: usize,
     },
     /// An event's data was not valid UTF-8; it was skipped.
-    #[error("event {event_id:?} is not valid UTF-8 and was skipped")]
+    #[error("event '{event_id}' is not valid UTF-8 and was skipped")]
     InvalidUtf8 {
         /// The id of the skipped event.
         event_id: String,
@@ -160,7 +164,7 @@ pub enum Error {
     /// a login page or a proxy's error page); it was not read. The client reconnects by its
     /// reconnect policy.
     #[error(
-        "the event stream at {url} answered Content-Type {content_type:?}, not text/event-stream"
+        "the event stream at {url} answered Content-Type '{content_type}', not text/event-stream"
     )]
     UnexpectedContentType {
         /// The stream URL (credentials redacted).
@@ -194,6 +198,12 @@ pub enum Error {
         /// The stream's bound, in messages.
         bound: usize,
     },
+}
+
+/// A duration in whole milliseconds for messages (Duration's `Debug` would link its
+/// float-style formatting into the wasm module).
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Error {
@@ -265,7 +275,7 @@ pub(crate) use crate::redact::redact_url;
 /// The first `max` characters of `text`, for error messages.
 pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or(text)),
         None => text.to_owned(),
     }
 }

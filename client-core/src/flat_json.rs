@@ -120,6 +120,18 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// The text from `start` to the cursor. The cursor and `start` only ever stop on ASCII
+    /// bytes, so this is always a character boundary; `get` instead of indexing keeps the
+    /// slicing panic (and its formatting) out of the wasm module.
+    fn since(&self, start: usize) -> &'a str {
+        self.text.get(start..self.pos).unwrap_or_default()
+    }
+
+    /// The text after the cursor.
+    fn rest(&self) -> &'a str {
+        self.text.get(self.pos..).unwrap_or_default()
+    }
+
     fn new(text: &'a str) -> Self {
         Parser { text, pos: 0 }
     }
@@ -219,11 +231,11 @@ impl<'a> Parser<'a> {
             Some(b'[' | b'{') => self.nested(depth)?,
             _ => return Err(self.error("expected a value")),
         }
-        Ok(Value::Raw(&self.text[start..self.pos]))
+        Ok(Value::Raw(self.since(start)))
     }
 
     fn literal(&mut self, word: &str) -> Result<(), String> {
-        if self.text[self.pos..].starts_with(word) {
+        if self.rest().starts_with(word) {
             self.pos += word.len();
             Ok(())
         } else {
@@ -314,7 +326,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
             }
             // The run stops only at ASCII bytes, so it ends on a character boundary.
-            out.push_str(&self.text[run_start..self.pos]);
+            out.push_str(self.since(run_start));
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
@@ -336,7 +348,7 @@ impl<'a> Parser<'a> {
                         b'u' => {
                             let first = self.hex4()?;
                             let code = if (0xd800..0xdc00).contains(&first) {
-                                if !self.text[self.pos..].starts_with("\\u") {
+                                if !self.rest().starts_with("\\u") {
                                     return Err(self.error("unpaired surrogate"));
                                 }
                                 self.pos += 2;

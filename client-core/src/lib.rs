@@ -111,6 +111,7 @@ mod listener;
 mod message;
 mod options;
 mod origin;
+mod percent;
 mod platform_url;
 mod receiver;
 mod redact;

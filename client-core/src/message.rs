@@ -77,7 +77,7 @@ impl ServerEventMessage {
             return Ok(message);
         };
         message.json = (space + 1, message.data.len());
-        let head = &message.data[..space];
+        let head = message.data.get(..space).unwrap_or_default();
         let selector_start = match head.find('@') {
             Some(at) => {
                 message.channel = Some((0, at));
@@ -86,20 +86,20 @@ impl ServerEventMessage {
             None => 0,
         };
         message.selector = Some((selector_start, space));
-        let selector = &message.data[selector_start..space];
+        let selector = message.data.get(selector_start..space).unwrap_or_default();
         if selector.is_empty() {
             return Ok(message);
         }
         let Some(dot) = selector.find('.') else {
             return Err(Error::Protocol {
-                reason: format!("invalid selector {selector:?}: expected op.target"),
+                reason: format!("invalid selector '{selector}': expected op.target"),
                 data: truncate(&message.data, 200),
             });
         };
         let op_end = selector_start + dot;
         message.op = Some((selector_start, op_end));
         let target_start = op_end + 1;
-        let target_end = match selector[dot + 1..].find('$') {
+        let target_end = match selector.get(dot + 1..).and_then(|target| target.find('$')) {
             Some(dollar) => {
                 let css_start = target_start + dollar + 1;
                 message.css_selector = Some((css_start, space));
@@ -116,7 +116,7 @@ impl ServerEventMessage {
     }
 
     fn slice(&self, range: Option<(usize, usize)>) -> Option<&str> {
-        range.map(|(start, end)| &self.data[start..end])
+        range.map(|(start, end)| self.data.get(start..end).unwrap_or_default())
     }
 
     /// The SSE event id (`0` when the event had none or it was not a number).
@@ -160,7 +160,7 @@ impl ServerEventMessage {
 
     /// The body text after the selector (may be empty).
     pub fn json(&self) -> &str {
-        &self.data[self.json.0..self.json.1]
+        self.data.get(self.json.0..self.json.1).unwrap_or_default()
     }
 
     /// The body deserialized into `T`. Property names match case-insensitively, so the same type
@@ -186,10 +186,32 @@ impl ServerEventMessage {
     }
 }
 
-/// `part` with `%20` decoded to spaces, only when it contains `%20`.
+/// `part` with `%20` decoded to spaces, only when it contains `%20`. Byte by byte rather than
+/// with `str::replace`, whose substring searcher is sizeable in the wasm module.
 fn decoded_spaces(part: Option<&str>) -> Option<String> {
-    part.filter(|part| part.contains("%20"))
-        .map(|part| part.replace("%20", " "))
+    const ESCAPED_SPACE: &[u8] = b"%20";
+    let mut rest = part?.as_bytes();
+    if !rest
+        .windows(ESCAPED_SPACE.len())
+        .any(|w| w == ESCAPED_SPACE)
+    {
+        return None;
+    }
+    let mut decoded = Vec::with_capacity(rest.len());
+    while let Some((&byte, tail)) = rest.split_first() {
+        match rest.strip_prefix(ESCAPED_SPACE) {
+            Some(after) => {
+                decoded.push(b' ');
+                rest = after;
+            }
+            None => {
+                decoded.push(byte);
+                rest = tail;
+            }
+        }
+    }
+    // Only ASCII `%20` was replaced by ASCII ` `: still UTF-8.
+    String::from_utf8(decoded).ok()
 }
 
 /// Which built-in command a [`ServerEventCommand`] carries.
@@ -443,6 +465,17 @@ mod tests {
         assert_eq!((msg.op(), msg.target()), (Some("cmd"), Some("a.b c")));
         assert_eq!(msg.channel(), None);
         assert_eq!(msg.css_selector(), None);
+    }
+
+    #[test]
+    fn every_escaped_space_is_decoded_and_nothing_else() {
+        assert_eq!(
+            decoded_spaces(Some("%20é%20%2%20%20")).as_deref(),
+            Some(" é %2  ")
+        );
+        assert_eq!(decoded_spaces(Some("a%2b%200")).as_deref(), Some("a%2b 0"));
+        assert_eq!(decoded_spaces(Some("no%2escape")), None);
+        assert_eq!(decoded_spaces(None), None);
     }
 
     #[test]

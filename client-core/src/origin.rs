@@ -60,7 +60,7 @@ impl OriginPolicy {
                 None => {
                     return Err(Error::InvalidArgument {
                         reason: format!(
-                            "allowed origin {:?} is not an http(s) origin",
+                            "allowed origin '{}' is not an http(s) origin",
                             redact_url(entry)
                         ),
                     });

@@ -31,12 +31,12 @@ pub(crate) fn redact_url(url: &str) -> String {
 /// `scheme://user:password@rest` as `scheme://user:***@rest`. Works on text that does not
 /// parse as a URL too, since that is what invalid-URL errors show.
 fn redact_user_info(head: &str) -> String {
-    let (scheme, rest) = match head.split_once("://") {
+    let (scheme, rest) = match split_scheme(head) {
         Some((scheme, rest)) => (Some(scheme), rest),
         None => (None, head),
     };
     let authority_end = rest.find(['/', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
+    let (authority, path) = rest.split_at_checked(authority_end).unwrap_or((rest, ""));
     let authority = match authority.rsplit_once('@') {
         Some((user_info, host)) => match user_info.split_once(':') {
             Some((user, _password)) => format!("{user}:***@{host}"),
@@ -48,6 +48,15 @@ fn redact_user_info(head: &str) -> String {
         Some(scheme) => format!("{scheme}://{authority}{path}"),
         None => format!("{authority}{path}"),
     }
+}
+
+/// `head` split around its first `://`. By colons rather than with `split_once("://")`, whose
+/// substring searcher is sizeable in the wasm module.
+fn split_scheme(head: &str) -> Option<(&str, &str)> {
+    head.match_indices(':').find_map(|(colon, _)| {
+        let rest = head.get(colon..)?.strip_prefix("://")?;
+        Some((head.get(..colon)?, rest))
+    })
 }
 
 #[cfg(test)]
@@ -77,5 +86,17 @@ mod tests {
             "the path's @ is not user-info"
         );
         assert!(!redact_url("http://u:p%40ss@h").contains("p%40ss"));
+    }
+
+    #[test]
+    fn the_scheme_ends_at_the_first_colon_slash_slash() {
+        assert_eq!(split_scheme("http://h"), Some(("http", "h")));
+        assert_eq!(split_scheme("a:b://c://d"), Some(("a:b", "c://d")));
+        assert_eq!(split_scheme("a:/b:"), None);
+        assert_eq!(
+            redact_url("x:y:z://alice:PW@host"),
+            "x:y:z://alice:***@host",
+            "colons before the scheme separator"
+        );
     }
 }

@@ -64,10 +64,13 @@ impl SlowConsumer {
     fn from_comment(line: &[u8]) -> Option<Self> {
         let rest = line.strip_prefix(SLOW_CONSUMER_NOTE)?;
         let text = String::from_utf8_lossy(rest);
-        let limit_bytes = text
-            .split_once("more than ")
-            .and_then(|(_, after)| after.split(' ').next())
-            .and_then(|digits| digits.parse().ok());
+        // Word by word rather than searching for "more than " (a substring searcher is
+        // sizeable in the wasm module).
+        let words: Vec<&str> = text.split(' ').collect();
+        let limit_bytes = words.windows(3).find_map(|window| match window {
+            ["more", "than", digits] => digits.parse().ok(),
+            _ => None,
+        });
         Some(SlowConsumer { limit_bytes })
     }
 }
@@ -91,7 +94,7 @@ impl fmt::Display for SseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SseError::EventTooLarge { limit } => write!(f, "event larger than {limit} bytes"),
-            SseError::InvalidUtf8 { id } => write!(f, "event {id:?} is not valid UTF-8"),
+            SseError::InvalidUtf8 { id } => write!(f, "event '{id}' is not valid UTF-8"),
         }
     }
 }

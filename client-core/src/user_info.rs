@@ -4,8 +4,6 @@
 //! URL, reqwest would send it on the stream request only (and fetch refuses such URLs), so the
 //! heartbeats of a server that ties a subscription to its session's identity would be refused.
 
-use percent_encoding::percent_decode_str;
-
 use crate::auth::Secret;
 use crate::error::Error;
 use crate::redact::redact_url;
@@ -19,13 +17,10 @@ pub(crate) fn split(base_url: &str) -> Result<(String, Option<Secret>), Error> {
         return Ok((base_url.to_owned(), None));
     }
     let decode = |part: &str| {
-        percent_decode_str(part)
-            .decode_utf8()
-            .map(|text| text.into_owned())
-            .map_err(|_| Error::InvalidUrl {
-                url: redact_url(base_url),
-                reason: "the user-info is not UTF-8".into(),
-            })
+        crate::percent::decode(part).ok_or_else(|| Error::InvalidUrl {
+            url: redact_url(base_url),
+            reason: "the user-info is not UTF-8".into(),
+        })
     };
     let user = decode(parsed.username())?;
     let password = decode(parsed.password().unwrap_or_default())?;

@@ -48,12 +48,12 @@ pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
 pub(crate) fn set(target: &JsValue, key: &str, value: &JsValue) -> Result<(), JsValue> {
     if !is_object_like(target) {
         return Err(type_error(&format!(
-            "cannot set {key:?} on a primitive value"
+            "cannot set '{key}' on a primitive value"
         )));
     }
     match Reflect::set(target, &JsValue::from_str(key), value)? {
         true => Ok(()),
-        false => Err(type_error(&format!("property {key:?} is read-only"))),
+        false => Err(type_error(&format!("property '{key}' is read-only"))),
     }
 }
 

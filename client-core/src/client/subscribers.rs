@@ -1,8 +1,6 @@
 //! Calls about the live subscription: changing its channels and listing subscribers.
 
-use percent_encoding::utf8_percent_encode;
-
-use super::{CHANNEL_ENCODE, ServerEventsClient, validated_channels};
+use super::{ServerEventsClient, validated_channels};
 use crate::error::Error;
 use crate::flat_json::{ObjectWriter, string_maps};
 use crate::message::ServerEventUser;
@@ -83,7 +81,7 @@ impl ServerEventsClient {
     ) -> Result<Vec<ServerEventUser>, Error> {
         let encoded: Vec<String> = channels
             .iter()
-            .map(|channel| utf8_percent_encode(channel, CHANNEL_ENCODE).to_string())
+            .map(|channel| crate::percent::encode_component(channel))
             .collect();
         let mut url = self.shared.url_for(&self.shared.config.subscribers_path);
         if !encoded.is_empty() {
