@@ -17,7 +17,7 @@ use servicestack_events::Error;
 #[uniffi::export(Display)]
 pub enum ServerEventsError {
     /// A URL given to the client (or received from the server) cannot be used.
-    #[error("invalid URL {url:?}: {reason}")]
+    #[error("invalid URL '{url}': {reason}")]
     InvalidUrl {
         /// The offending URL (credentials redacted).
         url: String,
@@ -92,7 +92,7 @@ pub enum ServerEventsError {
     },
     /// A frame could not be understood (for example a selector without an op). (The core's
     /// `Protocol`; renamed because `.Protocol` means a metatype in Swift.)
-    #[error("malformed event: {reason} (data: {data:?})")]
+    #[error("malformed event: {reason} (data: '{data}')")]
     MalformedEvent {
         /// What is wrong.
         reason: String,
@@ -106,7 +106,7 @@ pub enum ServerEventsError {
         limit: u64,
     },
     /// An event's data was not valid UTF-8; it was skipped.
-    #[error("event {event_id:?} is not valid UTF-8 and was skipped")]
+    #[error("event '{event_id}' is not valid UTF-8 and was skipped")]
     InvalidUtf8 {
         /// The id of the skipped event.
         event_id: String,
@@ -160,7 +160,7 @@ pub enum ServerEventsError {
     /// The event stream answered 200 with a body that is not `text/event-stream`; it was not
     /// read, and the client reconnects by its reconnect policy.
     #[error(
-        "the event stream at {url} answered Content-Type {content_type:?}, not text/event-stream"
+        "the event stream at {url} answered Content-Type '{content_type}', not text/event-stream"
     )]
     UnexpectedContentType {
         /// The stream URL (credentials redacted).
