@@ -296,40 +296,33 @@ fn goals(r: &Results) -> Vec<Goal> {
     } else {
         "; a run's queue was still filling when reading began"
     };
-    let share = backlog_eps(Client::Sdk)
-        .zip(backlog_eps(Client::Floor))
-        .map(|(a, b)| a / b);
+    // One contender's backlog events/s or CPU per message over another's.
+    let eps_ratio = |a, b| backlog_eps(a).zip(backlog_eps(b)).map(|(x, y)| x / y);
+    let cpu_ratio = |a, b| backlog_cpu(a).zip(backlog_cpu(b)).map(|(x, y)| x / y);
+    let share = eps_ratio(Client::Sdk, Client::Floor);
     // What decoding into the struct costs on its own, measured as the floor plus that decode:
     // the part of a miss that no client handing out typed messages can avoid.
-    let typed_eps = backlog_eps(Client::FloorTyped)
-        .zip(backlog_eps(Client::Floor))
-        .map(|(a, b)| a / b);
-    let typed_cpu = backlog_cpu(Client::FloorTyped)
-        .zip(backlog_cpu(Client::Floor))
-        .map(|(a, b)| a / b);
     let eps_reason = |met: bool| match (
         met,
-        typed_eps,
-        backlog_eps(Client::Sdk),
-        backlog_eps(Client::FloorTyped),
+        eps_ratio(Client::FloorTyped, Client::Floor),
+        eps_ratio(Client::Sdk, Client::FloorTyped),
     ) {
-        (false, Some(alone), Some(sdk), Some(typed)) => format!(
+        (false, Some(alone), Some(ours)) => format!(
             "; the floor with the typed decode alone reaches {:.0}% of the floor, and client-core {:.0}% of that",
             alone * 100.0,
-            sdk / typed * 100.0
+            ours * 100.0
         ),
         _ => String::new(),
     };
     let cpu_reason = |met: bool| match (
         met,
-        typed_cpu,
-        backlog_cpu(Client::Sdk),
-        backlog_cpu(Client::FloorTyped),
+        cpu_ratio(Client::FloorTyped, Client::Floor),
+        cpu_ratio(Client::Sdk, Client::FloorTyped),
     ) {
-        (false, Some(alone), Some(sdk), Some(typed)) => format!(
+        (false, Some(alone), Some(ours)) => format!(
             "; the floor with the typed decode alone spends {} the floor's CPU per message, and client-core {} that",
             ratio(alone),
-            ratio(sdk / typed)
+            ratio(ours)
         ),
         _ => String::new(),
     };
@@ -347,9 +340,7 @@ fn goals(r: &Results) -> Vec<Goal> {
         }),
         met: share.map(|x| x >= 0.9),
     });
-    let cpu = backlog_cpu(Client::Sdk)
-        .zip(backlog_cpu(Client::Floor))
-        .map(|(a, b)| a / b);
+    let cpu = cpu_ratio(Client::Sdk, Client::Floor);
     goals.push(Goal {
         text: "B2: CPU per message at most 1.5× the floor's".into(),
         setting: "backlog: the client drains a queued run (the client is the bottleneck)".into(),
