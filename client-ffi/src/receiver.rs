@@ -196,10 +196,18 @@ mod tests {
 
     fn deliver(receiver: &ForeignReceiver, data: &str) {
         let client = servicestack_events::ServerEventsClient::new("http://h", ["A"]).unwrap();
+        deliver_to(&client, receiver, data);
+    }
+
+    fn deliver_to(
+        client: &servicestack_events::ServerEventsClient,
+        receiver: &ForeignReceiver,
+        data: &str,
+    ) {
         let message = servicestack_events::ServerEventMessage::parse(1, data.into()).unwrap();
         receiver
             .receive(&ReceiverContext {
-                client: &client,
+                client,
                 message: &message,
             })
             .unwrap();
@@ -291,13 +299,7 @@ mod tests {
             .build()
             .unwrap();
         for data in ["test.CustomType {}", "test.FooMethod {}"] {
-            let message = servicestack_events::ServerEventMessage::parse(1, data.into()).unwrap();
-            receiver
-                .receive(&ReceiverContext {
-                    client: &client,
-                    message: &message,
-                })
-                .unwrap();
+            deliver_to(&client, &receiver, data);
         }
         assert_eq!(
             *recorder.0.lock().unwrap(),
