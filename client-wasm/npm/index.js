@@ -1,6 +1,4 @@
 // Browsers and bundlers (ESM). Call `await init()` once before creating clients: it fetches and
 // compiles server_events_bg.wasm next to this file (bundlers emit it as an asset).
-import "./adapt.js";
-
-export * from "./wasm/server_events.js";
-export { default } from "./wasm/server_events.js";
+export * from "./client.js";
+export { default, initSync } from "./wasm/server_events.js";

@@ -3,9 +3,8 @@
 // same code runs in browsers and in Node.
 import { readFileSync } from "node:fs";
 import { initSync } from "./wasm/server_events.js";
-import "./adapt.js";
 
 initSync({ module: readFileSync(new URL("./wasm/server_events_bg.wasm", import.meta.url)) });
 
-export * from "./wasm/server_events.js";
-export { default } from "./wasm/server_events.js";
+export * from "./client.js";
+export { default, initSync } from "./wasm/server_events.js";

@@ -1,7 +1,7 @@
-//! The error boundary: every [`servicestack_events::Error`] becomes a JavaScript `Error` whose `name`
-//! says what went wrong (`"HttpError"`, `"UnauthorizedError"`, ...), with a `kind` (the same in
-//! camelCase, stable for code to switch on), a `status` (the HTTP status, or `null`) and a
-//! `retryAfterMs` (the server's `Retry-After`, or `null`).
+//! The error boundary: every [`servicestack_events::Error`] becomes a JavaScript `Error` whose
+//! `name` says what went wrong (`"HttpError"`, `"UnauthorizedError"`, ...), with a `kind` (the
+//! same in camelCase, stable for code to switch on), a `status` (the HTTP status, or `null`) and
+//! a `retryAfterMs` (the server's `Retry-After`, or `null`).
 
 use js_sys::Object;
 use servicestack_events::Error;
@@ -44,29 +44,4 @@ pub(crate) fn to_js(error: &Error) -> JsValue {
         }),
     );
     js_error.into()
-}
-
-/// A JavaScript `TypeError` for an argument that cannot be used.
-pub(crate) fn invalid_argument(reason: &str) -> JsValue {
-    let error = js_sys::TypeError::new(reason);
-    let object: &Object = error.unchecked_ref();
-    js::put(object, "kind", "invalidArgument");
-    js::put(object, "status", JsValue::NULL);
-    js::put(object, "retryAfterMs", JsValue::NULL);
-    error.into()
-}
-
-/// The `HandlerFailedError` for a user callback that threw `thrown` (kept as its `cause`).
-pub(crate) fn callback_failed(what: &str, thrown: &JsValue) -> JsValue {
-    let error = js_sys::Error::new(&format!(
-        "callback for {what} threw: {}",
-        js::describe(thrown)
-    ));
-    error.set_name("HandlerFailedError");
-    let object: &Object = error.unchecked_ref();
-    js::put(object, "kind", "handlerFailed");
-    js::put(object, "status", JsValue::NULL);
-    js::put(object, "retryAfterMs", JsValue::NULL);
-    js::put(object, "cause", thrown.clone());
-    error.into()
 }

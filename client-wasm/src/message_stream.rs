@@ -1,8 +1,8 @@
-//! `client.messages()`: every application message from now on, as an async iterator
-//! (`for await (const message of client.messages()) { ... }`). Messages the loop has not taken
-//! yet are buffered up to the `messageBuffer` option (default 1024); past it the oldest are
-//! dropped and a `messagesDropped` error goes to `onException` once per overflow. `break` (or
-//! `return()`) ends the iteration and releases the buffer.
+//! The stream behind `client.messages()`: every application message from now on, as the fields
+//! of `crate::fields::message` (the package's JavaScript makes the async iterator). Messages not
+//! taken yet are buffered up to the `messageBuffer` option (default 1024); past it the oldest are
+//! dropped and a `messagesDropped` error goes to `onException` once per overflow. `close()` ends
+//! it and releases the buffer.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -12,11 +12,11 @@ use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use futures_util::lock::Mutex;
 use futures_util::stream::LocalBoxStream;
-use js_sys::{Object, Promise};
+use js_sys::Promise;
 use servicestack_events::ServerEventMessage;
 use wasm_bindgen::prelude::*;
 
-use crate::{convert, js};
+use crate::{fields, js};
 
 struct Inner {
     stream: Mutex<Option<LocalBoxStream<'static, ServerEventMessage>>>,
@@ -25,8 +25,8 @@ struct Inner {
     closers: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
-/// An async iterator over a client's application messages (see `ServerEventsClient.messages()`).
-#[wasm_bindgen]
+/// A client's application messages, one `next()` at a time.
+#[wasm_bindgen(skip_typescript)]
 pub struct MessageStream {
     inner: Rc<Inner>,
 }
@@ -43,32 +43,20 @@ impl MessageStream {
     }
 }
 
-/// `{ value, done }`.
-fn iterator_result(message: Option<&ServerEventMessage>) -> JsValue {
-    let result = Object::new();
-    match message {
-        Some(message) => {
-            js::put(&result, "value", convert::message(message));
-            js::put(&result, "done", false);
-        }
-        None => {
-            js::put(&result, "value", JsValue::UNDEFINED);
-            js::put(&result, "done", true);
-        }
-    }
-    result.into()
+/// The message's fields, or `undefined` at the end.
+fn item(message: Option<&ServerEventMessage>) -> JsValue {
+    message.map_or(JsValue::UNDEFINED, |message| {
+        fields::message(message).into()
+    })
 }
 
 #[wasm_bindgen]
 impl MessageStream {
-    /// The next message, as an async iterator's `next()`: `{ value, done: false }`, or
-    /// `{ done: true }` once the iteration was ended or the client disposed.
-    #[wasm_bindgen(
-        unchecked_return_type = "Promise<IteratorResult<ServerEventMessage, undefined>>"
-    )]
+    /// The next message's fields, or `undefined` once the stream was closed or the client
+    /// disposed.
     pub fn next(&self) -> Promise {
         if self.inner.closed.get() {
-            return Promise::resolve(&iterator_result(None));
+            return Promise::resolve(&item(None));
         }
         let (closer, closed) = oneshot::channel();
         {
@@ -80,29 +68,25 @@ impl MessageStream {
         js::promise(async move {
             let mut stream = inner.stream.lock().await;
             if inner.closed.get() {
-                return Ok(iterator_result(None));
+                return Ok(item(None));
             }
             let Some(messages) = stream.as_mut() else {
-                return Ok(iterator_result(None));
+                return Ok(item(None));
             };
             match select(messages.next(), closed).await {
-                Either::Left((Some(message), _)) => Ok(iterator_result(Some(&message))),
+                Either::Left((Some(message), _)) => Ok(item(Some(&message))),
                 Either::Left((None, _)) => {
                     *stream = None;
-                    Ok(iterator_result(None))
+                    Ok(item(None))
                 }
-                Either::Right(_) => Ok(iterator_result(None)),
+                Either::Right(_) => Ok(item(None)),
             }
         })
     }
 
-    /// Ends the iteration (`for await` calls it on `break`): pending and later `next()` calls
-    /// resolve `{ done: true }` and buffered messages are released.
-    #[wasm_bindgen(
-        js_name = "return",
-        unchecked_return_type = "Promise<IteratorResult<ServerEventMessage, undefined>>"
-    )]
-    pub fn finish(&self) -> Promise {
+    /// Ends the stream: pending and later `next()` calls resolve `undefined` and buffered
+    /// messages are released.
+    pub fn close(&self) -> Promise {
         self.inner.closed.set(true);
         for closer in self.inner.closers.borrow_mut().drain(..) {
             let _ = closer.send(());
@@ -110,7 +94,7 @@ impl MessageStream {
         let inner = self.inner.clone();
         js::promise(async move {
             inner.stream.lock().await.take();
-            Ok(iterator_result(None))
+            Ok(item(None))
         })
     }
 }

@@ -24,11 +24,13 @@ const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// The output name of the generated module (`wasm/server_events.js`, `..._bg.wasm`).
 const OUT_NAME: &str = "server_events";
 /// Files copied from `client-wasm/npm/` into the package.
-const NPM_FILES: [&str; 6] = [
+const NPM_FILES: [&str; 8] = [
     "index.js",
     "index.d.ts",
     "node.js",
-    "adapt.js",
+    "client.js",
+    "dispatch.js",
+    "events.js",
     "README.md",
     "CHANGELOG.md",
 ];
@@ -36,7 +38,7 @@ const NPM_FILES: [&str; 6] = [
 const LICENSE_FILES: [&str; 2] = ["LICENSE-MIT", "LICENSE-APACHE"];
 /// Every file the published package holds, exactly: `npm publish --dry-run` must list these and
 /// nothing else, and the package folder must hold nothing that is left out of it.
-const SHIPPED_FILES: [&str; 13] = [
+const SHIPPED_FILES: [&str; 15] = [
     "package.json",
     "README.md",
     "CHANGELOG.md",
@@ -45,7 +47,9 @@ const SHIPPED_FILES: [&str; 13] = [
     "index.js",
     "index.d.ts",
     "node.js",
-    "adapt.js",
+    "client.js",
+    "dispatch.js",
+    "events.js",
     "wasm/server_events.js",
     "wasm/server_events.d.ts",
     "wasm/server_events_bg.wasm",

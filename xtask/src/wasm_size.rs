@@ -17,16 +17,19 @@ use crate::util::Result;
 /// JavaScript (129 074 B; 129 126 B with headers checked to be a plain object), no Debug
 /// formatting, slicing panics, substring searches or percent-encoding crate in the core
 /// (121 429 B); issue 12's last two items (the 401/403 refresh as one wrapper above the
-/// transport seam, receiver resolvers in the core) add about 1.3 KB.
-pub const LIMIT_GZIP_BYTES: u64 = 123_800;
+/// transport seam, receiver resolvers in the core) add about 1.3 KB. The JavaScript-facing API
+/// layer moved from Rust into the package's own JavaScript (104 830 B).
+pub const LIMIT_GZIP_BYTES: u64 = 105_300;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).
-pub const LOADED_FILES: [&str; 5] = [
+pub const LOADED_FILES: [&str; 7] = [
     "wasm/server_events_bg.wasm",
     "wasm/server_events.js",
     "index.js",
-    "adapt.js",
+    "client.js",
+    "dispatch.js",
+    "events.js",
     "node.js",
 ];
 /// The official client, measured in the same run for comparison.
