@@ -2,7 +2,6 @@
 //! streams. Every user callback runs inside a panic guard: a panicking callback is reported to
 //! `on_exception` and the client carries on.
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -81,24 +80,50 @@ impl LifecycleListener for Callbacks {
     }
 }
 
-/// Handlers, receivers and listeners, which may change while the client runs.
+/// Handlers, receivers and listeners, which may change while the client runs. Lists, not hash
+/// maps: a client has a handful of each, and on wasm32 a hash map links SipHash and its tables.
 #[derive(Default)]
 pub(crate) struct Routes {
-    handlers: HashMap<String, (RegistrationId, HandlerRef)>,
-    receivers: HashMap<String, (RegistrationId, Arc<dyn MessageReceiver>)>,
-    listeners: HashMap<String, Vec<(RegistrationId, HandlerRef)>>,
+    handlers: Vec<(String, RegistrationId, HandlerRef)>,
+    receivers: Vec<(String, RegistrationId, Arc<dyn MessageReceiver>)>,
+    listeners: Vec<(String, RegistrationId, HandlerRef)>,
+}
+
+/// Puts `(name, id, value)` in place of the entry named `name`, or at the end.
+fn replace<T>(list: &mut Vec<(String, RegistrationId, T)>, name: &str, value: T) -> RegistrationId {
+    let id = RegistrationId::next();
+    match list.iter_mut().find(|(known, _, _)| known == name) {
+        Some(entry) => *entry = (name.to_owned(), id, value),
+        None => list.push((name.to_owned(), id, value)),
+    }
+    id
+}
+
+/// Removes the entries `matches` accepts; how many there were.
+fn remove_where<T>(
+    list: &mut Vec<(String, RegistrationId, T)>,
+    matches: impl Fn(&str, RegistrationId) -> bool,
+) -> usize {
+    let before = list.len();
+    list.retain(|(name, id, _)| !matches(name, *id));
+    before - list.len()
+}
+
+/// The value named `name`.
+fn named<'a, T>(list: &'a [(String, RegistrationId, T)], name: &str) -> Option<&'a T> {
+    list.iter()
+        .find(|(known, _, _)| known == name)
+        .map(|(_, _, value)| value)
 }
 
 impl Routes {
     /// Sets the handler of `cmd.{name}`, replacing an earlier one.
     pub(crate) fn set_handler(&mut self, name: &str, handler: HandlerRef) -> RegistrationId {
-        let id = RegistrationId::next();
-        self.handlers.insert(name.to_owned(), (id, handler));
-        id
+        replace(&mut self.handlers, name, handler)
     }
 
     pub(crate) fn remove_handler(&mut self, name: &str) -> bool {
-        self.handlers.remove(name).is_some()
+        remove_where(&mut self.handlers, |known, _| known == name) > 0
     }
 
     /// Sets the receiver of `{op}.*`, replacing an earlier one.
@@ -107,58 +132,37 @@ impl Routes {
         op: &str,
         receiver: Arc<dyn MessageReceiver>,
     ) -> RegistrationId {
-        let id = RegistrationId::next();
-        self.receivers.insert(op.to_owned(), (id, receiver));
-        id
+        replace(&mut self.receivers, op, receiver)
     }
 
     pub(crate) fn remove_receiver(&mut self, op: &str) -> bool {
-        self.receivers.remove(op).is_some()
+        remove_where(&mut self.receivers, |known, _| known == op) > 0
     }
 
     pub(crate) fn add_listener(&mut self, name: &str, listener: HandlerRef) -> RegistrationId {
         let id = RegistrationId::next();
-        self.listeners
-            .entry(name.to_owned())
-            .or_default()
-            .push((id, listener));
+        self.listeners.push((name.to_owned(), id, listener));
         id
     }
 
     /// Removes the handler, receiver or trigger listener registered as `id`.
     pub(crate) fn remove(&mut self, id: RegistrationId) -> bool {
-        if let Some(name) = self
-            .handlers
-            .iter()
-            .find(|(_, (h, _))| *h == id)
-            .map(|(n, _)| n.clone())
-        {
-            return self.handlers.remove(&name).is_some();
-        }
-        if let Some(op) = self
-            .receivers
-            .iter()
-            .find(|(_, (r, _))| *r == id)
-            .map(|(o, _)| o.clone())
-        {
-            return self.receivers.remove(&op).is_some();
-        }
-        let mut removed = false;
-        self.listeners.retain(|_, list| {
-            let before = list.len();
-            list.retain(|(existing, _)| *existing != id);
-            removed |= list.len() != before;
-            !list.is_empty()
-        });
-        removed
+        let is_id = |_: &str, known| known == id;
+        remove_where(&mut self.handlers, is_id)
+            + remove_where(&mut self.receivers, is_id)
+            + remove_where(&mut self.listeners, is_id)
+            > 0
     }
 
     pub(crate) fn remove_listeners(&mut self, name: &str) -> usize {
-        self.listeners.remove(name).map_or(0, |list| list.len())
+        remove_where(&mut self.listeners, |known, _| known == name)
     }
 
     pub(crate) fn listener_count(&self, name: &str) -> usize {
-        self.listeners.get(name).map_or(0, Vec::len)
+        self.listeners
+            .iter()
+            .filter(|(known, _, _)| known == name)
+            .count()
     }
 
     pub(crate) fn clear(&mut self) {
@@ -344,20 +348,21 @@ impl Dispatcher {
             let routes = lock(&self.routes);
             let target = message.target().unwrap_or_default();
             let handler = match message.op() {
-                Some("cmd") => routes.handlers.get(target).map(|(_, h)| h.clone()),
+                Some("cmd") => named(&routes.handlers, target).cloned(),
                 _ => None,
             };
             let listeners: Vec<HandlerRef> = match message.op() {
                 Some("trigger") => routes
                     .listeners
-                    .get(target)
-                    .map(|list| list.iter().map(|(_, l)| l.clone()).collect())
-                    .unwrap_or_default(),
+                    .iter()
+                    .filter(|(name, _, _)| name == target)
+                    .map(|(_, _, listener)| listener.clone())
+                    .collect(),
                 _ => Vec::new(),
             };
             let receiver = message
                 .op()
-                .and_then(|op| routes.receivers.get(op).map(|(_, r)| r.clone()));
+                .and_then(|op| named(&routes.receivers, op).cloned());
             (handler, listeners, receiver)
         };
         if let Some(handler) = handler {

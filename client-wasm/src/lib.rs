@@ -8,7 +8,8 @@
 //! receivers, resolvers, `css.*`, `pagehide`) is the package's hand-written JavaScript
 //! (`client-wasm/npm/`), which is smaller than its wasm-bindgen equivalent.
 //!
-//! Everything is compiled for `wasm32` only; on other targets this crate is empty.
+//! Everything is compiled for `wasm32` only; on other targets this crate is empty. There is no
+//! panic hook: a panic (a bug) traps as `unreachable`, and its message formatting is not linked.
 
 #![warn(missing_docs)]
 
@@ -28,11 +29,3 @@ mod fields;
 mod js;
 #[cfg(target_arch = "wasm32")]
 pub mod message_stream;
-
-/// Runs once when the module is instantiated: panics (which would be bugs) are written to the
-/// console with their message instead of an opaque `unreachable`.
-#[cfg(target_arch = "wasm32")]
-#[wasm_bindgen::prelude::wasm_bindgen(start, skip_typescript)]
-fn on_load() {
-    console_error_panic_hook::set_once();
-}
