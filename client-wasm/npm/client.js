@@ -1,15 +1,17 @@
 // ServerEventsClient: @servicestack/client's API on the Rust client (the wasm Core), which
 // keeps the protocol (stream, heartbeats, reconnects, channels, credentials).
 import { Core } from "./wasm/server_events.js";
-import { describe, invalid, connect, command, message, user } from "./events.js";
-import { dispatch, LIFECYCLE, objectLike, report } from "./dispatch.js";
+import { describe, invalid, connect, user } from "./events.js";
+import { dispatch, LIFECYCLE, MessageStream, objectLike, report, wait } from "./dispatch.js";
 
-export { NewInstanceResolver, SingletonInstanceResolver } from "./dispatch.js";
+export { MessageStream, NewInstanceResolver, SingletonInstanceResolver } from "./dispatch.js";
 
 const isObject = (v) => typeof v === "object" && v !== null;
 const isStrings = (v) => Array.isArray(v) && v.every((s) => typeof s === "string");
 const whole = (v) => (Number.isSafeInteger(v) && v >= 0 ? v : undefined);
 const RECONNECT_FORMS = '"servicestack", "never", {delayMs: n} or {initialMs: n, maxMs: m}';
+/** The core's default `messageBuffer` (`ClientOptions::default()`). */
+const MESSAGE_BUFFER = 1024;
 const JS_ONLY = ["handlers", "receivers", "resolver", "onException", "onReconnect", "onStateChange", "resolveStreamUrl", "getCredentials"];
 
 /** Channels as an array, a comma-separated string, or nothing. */
@@ -124,25 +126,6 @@ function absolute(base) {
   }
 }
 
-/** `client.messages()`: an async iterator over every application message from now on. */
-export class MessageStream {
-  #stream;
-  constructor(stream) {
-    this.#stream = stream;
-  }
-  async next() {
-    const f = await this.#stream.next();
-    return f ? { value: message(f), done: false } : { value: undefined, done: true };
-  }
-  async return() {
-    await this.#stream.close();
-    return { value: undefined, done: true };
-  }
-  [Symbol.asyncIterator]() {
-    return this;
-  }
-}
-
 export class ServerEventsClient {
   #core;
   #r;
@@ -167,6 +150,7 @@ export class ServerEventsClient {
     const [onException, onReconnect, onStateChange, resolveStreamUrl, getCredentials] = JS_ONLY.slice(3).map((key) => functionOption(options, key));
     const r = (this.#r = {
       handlers: new Map(), listeners: [], receivers: new Map(), resolver,
+      waits: { message: [], command: [], heartbeat: [] }, streams: [],
       onException, onReconnect, onStateChange, closed: () => this.#removeUnload(),
     });
     const rewrite = resolveStreamUrl && ((url) => {
@@ -182,7 +166,7 @@ export class ServerEventsClient {
     this.#options = o;
     this.#core = new Core(
       absolute(baseUrl), list, (kind, f) => dispatch(this, r, kind, f),
-      o.heartbeat, o.idle, o.connect, o.request, o.maxEventSize, o.messageBuffer, o.origins,
+      o.heartbeat, o.idle, o.connect, o.request, o.maxEventSize, o.origins,
       o.streamPath, o.subscribersPath, o.bearerToken, o.headers, o.reconnect, o.reconnectMs,
       o.withCredentials, getCredentials && credentials(getCredentials), rewrite,
     );
@@ -191,6 +175,7 @@ export class ServerEventsClient {
   }
 
   free() {
+    for (const stream of this.#r.streams) stream.return();
     this.#core.free();
   }
 
@@ -229,7 +214,9 @@ export class ServerEventsClient {
   }
 
   messages() {
-    return new MessageStream(this.#core.messages());
+    const stream = new MessageStream(Math.max(1, this.#options.messageBuffer ?? MESSAGE_BUFFER));
+    this.#r.streams.push(stream);
+    return stream;
   }
 
   restart() {
@@ -376,14 +363,15 @@ export class ServerEventsClient {
   }
 
   waitForNextMessage(timeoutMs) {
-    return this.#core.nextMessage(timeoutMs).then(message);
+    return wait(this.#r, "message", timeoutMs);
   }
 
   waitForNextCommand(timeoutMs) {
-    return this.#core.nextCommand(timeoutMs).then(command);
+    return wait(this.#r, "command", timeoutMs);
   }
 
   waitForNextHeartbeat(timeoutMs) {
-    return this.#core.nextHeartbeat(timeoutMs).then(command);
+    return wait(this.#r, "heartbeat", timeoutMs);
   }
 }
+if (Symbol.dispose) ServerEventsClient.prototype[Symbol.dispose] = ServerEventsClient.prototype.free;

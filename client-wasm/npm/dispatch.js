@@ -1,7 +1,7 @@
 // Where every message and lifecycle event from the wasm Core reaches user code: handlers,
 // trigger listeners, receivers (with their resolvers), css.* and the lifecycle callbacks.
 import * as events from "./events.js";
-import { failed, invalid } from "./events.js";
+import { clientError, failed, invalid } from "./events.js";
 
 /** The handler names that are not `cmd.{name}` handlers. */
 export const LIFECYCLE = ["onConnect", "onJoin", "onLeave", "onUpdate", "onCommand", "onMessage", "onHeartbeat", "onStop", "onException"];
@@ -22,6 +22,53 @@ export class SingletonInstanceResolver {
   tryResolve(Class) {
     if (!this.#instances.has(Class)) this.#instances.set(Class, new Class());
     return this.#instances.get(Class);
+  }
+}
+
+/** `client.messages()`: an async iterator over every application message from now on. When
+ *  the loop falls `bound` messages behind, the oldest are dropped, reported once per overflow
+ *  (which ends when the loop is back to half the bound), as the core's own streams do. */
+export class MessageStream {
+  #items = [];
+  #takers = [];
+  #closed = false;
+  #overflowing = false;
+  constructor(bound) {
+    this.bound = bound;
+  }
+  /** Queues `m`; whether an overflow starts. */
+  push(m) {
+    const taker = this.#takers.shift();
+    if (taker) return taker({ value: m, done: false });
+    let first = false;
+    if (this.#items.length >= this.bound) {
+      this.#items.shift();
+      first = !this.#overflowing;
+      this.#overflowing = true;
+    }
+    this.#items.push(m);
+    return first;
+  }
+  get closed() {
+    return this.#closed;
+  }
+  async next() {
+    if (this.#items.length) {
+      const value = this.#items.shift();
+      if (this.#items.length <= Math.floor(this.bound / 2)) this.#overflowing = false;
+      return { value, done: false };
+    }
+    if (this.#closed) return { value: undefined, done: true };
+    return new Promise((resolve) => this.#takers.push(resolve));
+  }
+  async return() {
+    this.#closed = true;
+    this.#items = [];
+    for (const taker of this.#takers.splice(0)) taker({ value: undefined, done: true });
+    return { value: undefined, done: true };
+  }
+  [Symbol.asyncIterator]() {
+    return this;
   }
 }
 
@@ -118,8 +165,10 @@ function receive(client, r, receiver, m) {
   }
 }
 
-/** An application message: cmd handler, trigger listeners, receiver, css.*, then onMessage. */
+/** An application message: cmd handler, trigger listeners, receiver, css.*, onMessage, then
+ *  waits and streams. */
 function onMessage(client, r, m) {
+  const waits = take(r, "message");
   const what = m.selector;
   // Taken first, as the core does: a callback that changes them acts from the next message on.
   const handler = m.op === "cmd" && !LIFECYCLE.includes(m.target) ? r.handlers.get(m.target) : undefined;
@@ -136,7 +185,43 @@ function onMessage(client, r, m) {
   }
   if (m.op === "css") applyCss(r, m);
   call(r, r.handlers.get("onMessage"), element(m.cssSelector), [m], "onMessage");
+  for (const resolve of waits) resolve(m);
+  r.streams = r.streams.filter((stream) => !stream.closed);
+  const overflowed = r.streams.filter((stream) => stream.push(m));
+  if (overflowed.length) {
+    const bound = overflowed[0].bound;
+    report(r, clientError("MessagesDroppedError", "messagesDropped", `a messages() stream holds ${bound} unread messages; its oldest messages are being dropped (read faster or raise the message buffer)`));
+  }
 }
+
+/** The pending waits for `kind`, taken before the callbacks run: a wait a callback starts is
+ *  for the next event. */
+function take(r, kind) {
+  const waits = r.waits[kind];
+  r.waits[kind] = [];
+  return waits;
+}
+
+/** `waitForNext{kind}`: the next one after this call; a TimeoutError after `ms`. */
+export function wait(r, kind, ms) {
+  ms = ms > 0 && Number.isFinite(ms) ? ms : 0;
+  return new Promise((resolve, reject) => {
+    const done = (value) => {
+      clearTimeout(timer);
+      resolve(value);
+    };
+    const fire = () => {
+      r.waits[kind] = r.waits[kind].filter((w) => w !== done);
+      reject(clientError("TimeoutError", "timeout", `waiting for the next ${kind} timed out after ${Math.floor(ms)} ms`));
+    };
+    // setTimeout takes at most 2^31-1 ms: longer waits are re-armed.
+    const arm = (left) => (timer = setTimeout(() => (left > MAX_DELAY ? arm(left - MAX_DELAY) : fire()), Math.min(left, MAX_DELAY)));
+    let timer;
+    r.waits[kind].push(done);
+    arm(ms);
+  });
+}
+const MAX_DELAY = 2 ** 31 - 1;
 
 /** Everything the Core emits (`kind` and its fields), while the core dispatches it. */
 export function dispatch(client, r, kind, f) {
@@ -149,12 +234,18 @@ export function dispatch(client, r, kind, f) {
       return handler("onConnect", [info, info]);
     }
     case "command": {
+      const waits = take(r, "command");
       const c = events.command(f);
       handler(COMMANDS[c.type], [c]);
-      return handler("onCommand", [c]);
+      handler("onCommand", [c]);
+      return waits.forEach((resolve) => resolve(c));
     }
-    case "heartbeat":
-      return handler("onHeartbeat", [events.command(f)]);
+    case "heartbeat": {
+      const waits = take(r, "heartbeat");
+      const heartbeat = events.command(f);
+      handler("onHeartbeat", [heartbeat]);
+      return waits.forEach((resolve) => resolve(heartbeat));
+    }
     case "reconnect":
       return call(r, r.onReconnect, undefined, [events.reconnect(f)], "onReconnect");
     case "error":

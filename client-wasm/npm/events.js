@@ -3,6 +3,10 @@
 
 const errorFields = { status: null, retryAfterMs: null };
 
+/** A client error (`TimeoutError`, ...), shaped like the ones the Core reports. */
+export const clientError = (name, kind, message) =>
+  Object.assign(new Error(message), { name, kind, ...errorFields });
+
 /** The TypeError for an unusable argument or option. */
 export const invalid = (message) =>
   Object.assign(new TypeError(message), { kind: "invalidArgument", ...errorFields });

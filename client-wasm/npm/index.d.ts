@@ -262,6 +262,8 @@ export class ServerEventsClient {
   constructor(baseUrl: string, channels?: string[] | string, options?: ServerEventsClientOptions);
   /** Releases the client's wasm memory; the client cannot be used afterwards. */
   free(): void;
+  /** `free()`, for `using client = new ServerEventsClient(...)`. */
+  [Symbol.dispose](): void;
   /** Starts connecting in the background and keeps reconnecting until `stop()`; resolves with
    *  the client at once (`connect()` waits for the connection instead). */
   start(): Promise<this>;

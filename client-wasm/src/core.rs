@@ -2,8 +2,7 @@
 //! package's JavaScript (`npm/client.js`) to build `ServerEventsClient` on.
 //!
 //! Every message and lifecycle event goes to one JavaScript callback, `emit(kind, value)`, while
-//! the core dispatches it (so `waitForNext*` and `messages()` see it after the JavaScript
-//! handlers, as before): `"connect"`, `"message"`, `"command"` and `"heartbeat"` with the
+//! the core dispatches it (`waitForNext*` and `messages()` are the JavaScript side's too): `"connect"`, `"message"`, `"command"` and `"heartbeat"` with the
 //! arrays of `crate::fields`, `"reconnect"`, `"state"`, and `"error"` with a JavaScript `Error`.
 
 use std::time::Duration;
@@ -16,7 +15,6 @@ use servicestack_events::{
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::message_stream::MessageStream;
 use crate::{error, fields, js};
 
 /// The Rust client, for the package's JavaScript.
@@ -90,7 +88,6 @@ impl Core {
         connect_ms: Option<f64>,
         request_ms: Option<f64>,
         max_event_size: Option<f64>,
-        message_buffer: Option<f64>,
         allowed_origins: Vec<String>,
         event_stream_path: Option<String>,
         subscribers_path: Option<String>,
@@ -119,9 +116,6 @@ impl Core {
         }
         if let Some(size) = max_event_size {
             options.max_event_size = size as usize;
-        }
-        if let Some(size) = message_buffer {
-            options.message_buffer = size as usize;
         }
         if let Some(path) = event_stream_path {
             options.event_stream_path = path;
@@ -242,11 +236,6 @@ impl Core {
     /// Reconnects a paused client.
     pub fn resume(&self) -> Result<(), JsValue> {
         self.client.resume().map_err(|e| error::to_js(&e))
-    }
-
-    /// Every application message from now on.
-    pub fn messages(&self) -> MessageStream {
-        MessageStream::new(self.client.messages().boxed_local())
     }
 
     /// Subscribes the live subscription to `channels`.
@@ -375,37 +364,5 @@ impl Core {
     #[wasm_bindgen(js_name = timesStarted)]
     pub fn times_started(&self) -> f64 {
         self.client.times_started() as f64
-    }
-
-    /// The next application message's fields; rejects with a `TimeoutError` after `ms`.
-    #[wasm_bindgen(js_name = nextMessage)]
-    pub fn next_message(&self, ms: f64) -> Promise {
-        let next = self.client.wait_for_next_message(wait(ms));
-        promise(next, |message| fields::message(&message).into())
-    }
-
-    /// The next join, leave or update's fields.
-    #[wasm_bindgen(js_name = nextCommand)]
-    pub fn next_command(&self, ms: f64) -> Promise {
-        let next = self.client.wait_for_next_command(wait(ms));
-        promise(next, |command| fields::command(&command).into())
-    }
-
-    /// The next heartbeat's fields.
-    #[wasm_bindgen(js_name = nextHeartbeat)]
-    pub fn next_heartbeat(&self, ms: f64) -> Promise {
-        let next = self.client.wait_for_next_heartbeat(wait(ms));
-        promise(next, |command| fields::command(&command).into())
-    }
-}
-
-/// A JavaScript millisecond count as a duration, to the microsecond (negative and NaN as
-/// zero). The float-to-integer cast saturates, so a huge count cannot panic the way
-/// `Duration::from_secs_f64` does.
-fn wait(ms: f64) -> Duration {
-    if ms.is_finite() && ms > 0.0 {
-        Duration::from_micros((ms * 1000.0) as u64)
-    } else {
-        Duration::ZERO
     }
 }

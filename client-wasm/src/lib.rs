@@ -27,5 +27,3 @@ mod error;
 mod fields;
 #[cfg(target_arch = "wasm32")]
 mod js;
-#[cfg(target_arch = "wasm32")]
-pub mod message_stream;

@@ -19,8 +19,9 @@ use crate::util::Result;
 /// (121 429 B); issue 12's last two items (the 401/403 refresh as one wrapper above the
 /// transport seam, receiver resolvers in the core) add about 1.3 KB. The JavaScript-facing API
 /// layer moved from Rust into the package's own JavaScript (104 830 B); no panic hook, and the
-/// core's routes in lists instead of hash maps (102 514 B).
-pub const LIMIT_GZIP_BYTES: u64 = 103_000;
+/// core's routes in lists instead of hash maps (102 514 B); `waitForNext*` and `messages()` in the
+/// JavaScript too (99 240 B).
+pub const LIMIT_GZIP_BYTES: u64 = 99_700;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).
