@@ -120,7 +120,7 @@ function applyCss(r, m) {
     return report(r, e);
   }
   for (const el of elements) {
-    if (!el?.style) continue;
+    if (!(globalThis.HTMLElement && el instanceof HTMLElement)) continue;
     try {
       if (!Reflect.set(el.style, m.target, m.body)) throw new TypeError(`property '${m.target}' is read-only`);
     } catch (e) {
