@@ -189,9 +189,24 @@ impl ServerEventsClient {
             .on_message({
                 let hooks = hooks.clone();
                 // Before the `onMessage` handlers: they are lifecycle listeners added later.
+                let success = options.success.clone();
                 move |message| {
-                    if message.op() == Some("css") {
+                    let op = message.op();
+                    if op == Some("css") {
                         dom::apply_css(message, &convert::body(message), &hooks);
+                    }
+                    if op == Some("trigger") {
+                        let request: JsValue = convert::message(message).into();
+                        dom::raise_trigger(message, &js::get(&request, "body"), &request, &hooks);
+                    }
+                    // ss-utils' `success(selector, msg, json)`, once the message is handled.
+                    if let Some(success) = &success {
+                        let args = [
+                            js::string_or_null(message.selector()),
+                            convert::body(message),
+                            JsValue::from_str(message.json()),
+                        ];
+                        hooks.call(success, &JsValue::UNDEFINED, &args, "success");
                     }
                 }
             })

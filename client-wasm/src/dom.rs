@@ -1,12 +1,13 @@
 //! What the client does in a page (and skips where there is no `window`, as in Node or a
-//! worker): `css.*` messages style elements, handlers run with `this` bound to the element the
-//! `$css` part selects, and a `pagehide` listener unregisters the subscription with
-//! `navigator.sendBeacon` when the page goes away.
+//! worker), as ServiceStack's ss-utils does: `css.*` messages style elements, `trigger.*`
+//! messages raise DOM events, handlers run with `this` bound to the element the `$css` part
+//! selects (`document.body` without one), and a `pagehide` listener unregisters the
+//! subscription with `navigator.sendBeacon` when the page goes away.
 
 use servicestack_events::{ServerEventMessage, ServerEventsClient as CoreClient};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, HtmlElement};
+use web_sys::{Document, Element, Event, EventTarget, HtmlElement};
 
 use crate::hooks::Hooks;
 use crate::js;
@@ -15,16 +16,67 @@ fn document() -> Option<Document> {
     web_sys::window().and_then(|window| window.document())
 }
 
-/// The first element matching `css_selector`, or `undefined` (no selector, no page, no match, or
-/// an invalid selector).
+/// A handler's `this`: the first element matching `css_selector`, else (no selector, no match,
+/// or an invalid selector) `document.body`, as in ss-utils; `undefined` where there is no page.
 pub(crate) fn element_for(css_selector: Option<&str>) -> JsValue {
-    let (Some(selector), Some(document)) = (css_selector.filter(|s| !s.is_empty()), document())
-    else {
+    let Some(document) = document() else {
         return JsValue::UNDEFINED;
     };
-    match document.query_selector(selector) {
-        Ok(Some(element)) => element.into(),
-        _ => JsValue::UNDEFINED,
+    let selected = css_selector
+        .filter(|s| !s.is_empty())
+        .and_then(|selector| document.query_selector(selector).ok().flatten());
+    match selected {
+        Some(element) => element.into(),
+        None => document.body().map_or(JsValue::UNDEFINED, JsValue::from),
+    }
+}
+
+/// Raises a `trigger.{event}[$selector]` message as a DOM `CustomEvent` named `{event}` (it
+/// bubbles, as jQuery's `trigger` does) on every element the selector matches, or on
+/// `document` without one; `detail` is `{ message: body, event: request }`, the two arguments
+/// ss-utils passes. An invalid selector, or a listener that throws, is reported.
+pub(crate) fn raise_trigger(
+    message: &ServerEventMessage,
+    body: &JsValue,
+    request: &JsValue,
+    hooks: &Hooks,
+) {
+    let (Some(name), Some(document)) = (message.target().filter(|t| !t.is_empty()), document())
+    else {
+        return;
+    };
+    let targets: Vec<EventTarget> = match message.css_selector().filter(|s| !s.is_empty()) {
+        Some(selector) => match document.query_selector_all(selector) {
+            Ok(list) => (0..list.length())
+                .filter_map(|i| list.item(i))
+                .map(EventTarget::from)
+                .collect(),
+            Err(thrown) => {
+                hooks.report_thrown(&thrown);
+                return;
+            }
+        },
+        None => vec![document.into()],
+    };
+    let detail = js_sys::Object::new();
+    js::put(&detail, "message", body.clone());
+    js::put(&detail, "event", request.clone());
+    let init = js_sys::Object::new();
+    js::put(&init, "detail", detail);
+    js::put(&init, "bubbles", true);
+    let Some(constructor) = js::as_function(&js::get(&js::global(), "CustomEvent")) else {
+        return;
+    };
+    let arguments = js_sys::Array::of2(&JsValue::from_str(name), &init);
+    for target in targets {
+        // A new event per target: an event object is dispatched once.
+        match js_sys::Reflect::construct(&constructor, &arguments) {
+            Ok(event) => {
+                // A listener's exception is reported by the browser, not thrown here.
+                let _ = target.dispatch_event(event.unchecked_ref::<Event>());
+            }
+            Err(thrown) => hooks.report_thrown(&thrown),
+        }
     }
 }
 

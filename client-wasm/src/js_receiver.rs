@@ -6,7 +6,9 @@
 //! 1. the member named `target` (exactly, else case-insensitively with `-` and `_` ignored, so
 //!    `background-image` reaches `backgroundImage`) is called with `(body, request)` when it is a
 //!    method, or assigned the body otherwise (plain properties and setters alike: `document.title`);
-//! 2. with no such member, `noSuchMethod(target, request)` is called when the instance has one.
+//! 2. with no such member, `noSuchMethod(target, request)` is called when the instance has one;
+//! 3. otherwise the body is set as a new property named `target` (as ss-utils does:
+//!    `test.QuxTarget` sets `receiver.QuxTarget`).
 //!
 //! Unlike the TypeScript client, a message reaches a receiver once (the TypeScript client calls
 //! the global receiver twice for `cmd` messages without a handler) and `noSuchMethod` runs only
@@ -86,6 +88,9 @@ fn invoke(
             instance,
             &[JsValue::from_str(target), request.clone()],
         )?;
+    } else if !target.is_empty() && !RESERVED.contains(&target) {
+        // As ss-utils does: `receiver[target] = body` for a member it does not have.
+        js::set(instance, target, body)?;
     }
     Ok(())
 }

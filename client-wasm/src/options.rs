@@ -21,8 +21,9 @@ use crate::js;
 
 /// The options that are JavaScript values (functions, receivers, the resolver): never part of
 /// the core's data options.
-const JS_ONLY: [&str; 8] = [
+const JS_ONLY: [&str; 9] = [
     "handlers",
+    "success",
     "receivers",
     "resolver",
     "onException",
@@ -45,6 +46,8 @@ pub(crate) struct JsOptions {
     pub(crate) on_exception: Option<Function>,
     pub(crate) on_reconnect: Option<Function>,
     pub(crate) on_state_change: Option<Function>,
+    /// `options.success(selector, body, json)`: after every application message is handled.
+    pub(crate) success: Option<Function>,
     resolve_stream_url: Option<Function>,
     get_credentials: Option<Function>,
 }
@@ -276,6 +279,7 @@ impl JsOptions {
             on_exception: function(options, "onException")?,
             on_reconnect: function(options, "onReconnect")?,
             on_state_change: function(options, "onStateChange")?,
+            success: function(options, "success")?,
             resolve_stream_url: function(options, "resolveStreamUrl")?,
             get_credentials: function(options, "getCredentials")?,
         })

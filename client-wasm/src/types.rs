@@ -148,7 +148,7 @@ export interface ServerEventsHandlers {
   /** The client closed (stopped, or gave up). */
   onStop?: () => void;
   /** `cmd.{name}` handlers: the parsed body and the message; `this` is the element the `$css`
-   *  part of the selector matches, in a page. */
+   *  part of the selector matches, in a page (`document.body` without one). */
   [name: string]: ((this: any, body: any, request: ServerEventMessage) => void) | ((...args: any[]) => void) | undefined;
 }
 
@@ -167,6 +167,9 @@ export interface ServerEventsClientOptions {
   onReconnect?: (info: ReconnectInfo) => void;
   /** Every connection state change. */
   onStateChange?: (state: ConnectionStateInfo) => void;
+  /** After every application message is handled (handlers, receivers, `css.*`, `trigger.*`),
+   *  as ss-utils' `success`: the selector, the parsed body and the body's JSON text. */
+  success?: (selector: string | null, message: any, json: string) => void;
   /** Send cookies with cross-origin requests (fetch `credentials: "include"`). Default `true`. */
   withCredentials?: boolean;
   /** In a page, unregister with `navigator.sendBeacon` on `pagehide`. Default `true`. */
