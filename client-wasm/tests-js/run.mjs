@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the npm package's tests: every conformance scenario whose legs include "wasm" (in headless
-// Chromium) or "node" (in this Node process), the package's own checks, the page-unload and demo
-// tests, and a TypeScript compile of the declarations ("ts"), all through the packed tarball
+// Chromium) or "node" (in this Node process), the package's own checks, the page-unload, demo
+// and Chat tests, and a TypeScript compile of the declarations ("ts"), all through the packed tarball
 // installed into a scratch project.
 //
 //   node tests-js/run.mjs --tarball PKG.tgz --server path/to/test-server [--work DIR]
@@ -234,6 +234,9 @@ async function browserLeg(args, control, servers, scenarios, report, stageDir) {
     if (!args.only || "demo".includes(args.only)) {
       report.add("wasm", "demo_renders_and_receives", await demo(args, browser, stageDir));
     }
+    if (!args.only || "chat_three_people".includes(args.only)) {
+      report.add("wasm", "chat_three_people", await chat(args, browser, stageDir));
+    }
     // Chromium logs every non-2xx response ("Failed to load resource"); the scenarios cause many
     // on purpose (404 heartbeats after a reset, 401s, injected 500s). Show anything else.
     const severe = (await browser.consoleLog()).filter(
@@ -305,6 +308,18 @@ async function demo(args, browser, stageDir) {
   const { runDemoTest } = await import(pathToFileURL(join(here, "demo-test.mjs")).href);
   try {
     await runDemoTest({ browser, server: args.server, stageDir, work: args.work });
+    return { ok: true, ms: Date.now() - started };
+  } catch (error) {
+    return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };
+  }
+}
+
+/** The Chat page, used by three people in three browser sessions against one server. */
+async function chat(args, browser, stageDir) {
+  const started = Date.now();
+  const { runChatTest } = await import(pathToFileURL(join(here, "chat-test.mjs")).href);
+  try {
+    await runChatTest({ browser, server: args.server, stageDir, work: args.work });
     return { ok: true, ms: Date.now() - started };
   } catch (error) {
     return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };
