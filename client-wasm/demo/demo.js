@@ -198,9 +198,14 @@ async function leaveChannel(channel) {
   }
 }
 
+let usersAsked = 0;
+
 async function refreshUsers() {
+  // Lists can come back out of order: only the answer to the latest question is shown.
+  const asked = ++usersAsked;
   try {
     const list = await client.getChannelSubscribers();
+    if (asked !== usersAsked) return;
     const byId = new Map();
     for (const user of list) {
       const known = byId.get(user.userId);

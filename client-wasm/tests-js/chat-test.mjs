@@ -2,8 +2,8 @@
 // sessions on one reference server, each typing into the page. Covers the channel history on
 // joining, sending and receiving, grouping, mentions and @name completion, command history,
 // private messages (and that the third person never sees them), remote controls to everyone,
-// to one user and to oneself, joining a channel and leaving the page as seen in the user list,
-// and signing in. Ends with a screenshot of the finished state.
+// to one user and to oneself, joining and leaving a channel and leaving the page as seen in the
+// user list, and signing in and out. Ends with a screenshot of the finished state.
 
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -177,6 +177,13 @@ export async function runChatTest({ browser, server, stageDir, work }) {
     await bob.say("Anyone in the lobby?");
     await bob.sees("Anyone in the lobby?");
     await bob.until(`![...document.querySelectorAll("#log .entry")].some((e) => !e.hidden && e.innerText.includes("Hello everyone"))`, "#home's chat hidden in the #lobby tab");
+    // Ann joins #lobby too and finds Bob's question in its history; then she leaves it again.
+    await ann.say("/join lobby");
+    await ann.sees("Anyone in the lobby?", "#lobby's history on joining", ".entry.history");
+    await bob.until(`[...document.querySelectorAll("#user-list li small")].filter((s) => s.textContent === "#home #lobby").length === 2`, "Ann in #lobby in Bob's list");
+    await ann.say("/leave");
+    await ann.until(`!document.querySelector('#channel-tabs li[data-channel="lobby"]') && document.querySelector('#channel-tabs li.active[data-channel="home"]')`, "Ann back in #home only");
+    await bob.until(`[...document.querySelectorAll("#user-list li small")].filter((s) => s.textContent === "#home #lobby").length === 1`, "Ann to leave #lobby in Bob's list");
 
     // A redirect to one user: Cy lands on the page with two channels and reconnects.
     const target = `${host.baseUrl}/demo/?channels=home,redirected`;
@@ -196,6 +203,10 @@ export async function runChatTest({ browser, server, stageDir, work }) {
     await cy.until(`window.chatClient.getConnectionInfo().isAuthenticated === true`, "an authenticated subscription");
     await cy.say("Signed in now");
     await ann.sees("Signed in now");
+    await click(cy.browser, "#sign-out button");
+    await cy.until(`!document.querySelector("#sign-in").hidden && document.querySelector("#sign-out").hidden && !document.querySelector("#me").textContent.includes("signed in")`, "the signed-out page", 20000);
+    await cy.connected();
+    await cy.until(`window.chatClient.getConnectionInfo().isAuthenticated === false`, "an anonymous subscription again");
 
     // Bob leaves the page: he leaves Ann's user list (unregistered on unload).
     await bob.browser.navigate("about:blank");
