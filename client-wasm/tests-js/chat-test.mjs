@@ -7,7 +7,7 @@
 
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 import { KEYS, click, type, waitInPage } from "./lib/page.mjs";
 import { PROFILES, startProcess } from "./lib/servers.mjs";
@@ -63,13 +63,20 @@ class Person {
   }
 }
 
-/** Three people chat on one server; throws on the first thing that does not work. */
-export async function runChatTest({ browser, server, stageDir, work }) {
-  const root = join(work, "chat-root");
+/** The layout `cargo xtask wasm` leaves in client-wasm/ (demo/ next to pkg/), with the package
+ *  as installed from the tarball, in a fresh folder `name` under `work`. */
+function siteRoot(work, stageDir, name) {
+  const root = join(work, name);
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
   cpSync(join(here, "..", "demo"), join(root, "demo"), { recursive: true });
   cpSync(join(stageDir, "node_modules", "servicestack-server-events"), join(root, "pkg"), { recursive: true });
+  return root;
+}
+
+/** Three people chat on one server; throws on the first thing that does not work. */
+export async function runChatTest({ browser, server, stageDir, work }) {
+  const root = siteRoot(work, stageDir, "chat-root");
   const host = await startProcess(server, [...PROFILES.slow_heartbeat, "--static-dir", root]);
   const page = `${host.baseUrl}/demo/?channels=home`;
   const others = [];
@@ -228,6 +235,33 @@ export async function runChatTest({ browser, server, stageDir, work }) {
     console.log(`      chat screenshot: ${file} (${png.length} bytes)`);
   } finally {
     for (const other of others) await other.quit();
+    await browser.navigate("about:blank").catch(() => {});
+    await host.stop();
+  }
+}
+
+/**
+ * On a server that sends no join or leave notices (`--no-notify`), the user list still follows
+ * who comes and goes: the page refreshes it on every heartbeat.
+ */
+export async function runHeartbeatListTest({ browser, server, stageDir, work }) {
+  const root = siteRoot(work, stageDir, "chat-heartbeat-root");
+  const host = await startProcess(server, [...PROFILES.no_notify, "--static-dir", root]);
+  const lib = await import(pathToFileURL(join(stageDir, "node-entry.mjs")).href);
+  const other = new lib.ServerEventsClient(host.baseUrl, ["home"]);
+  try {
+    const ann = new Person("Ann", browser);
+    await ann.open(`${host.baseUrl}/demo/?channels=home`);
+    await ann.until(`document.querySelectorAll("#user-list li").length === 1`, "Ann alone in the list");
+    const info = await other.connect();
+    await ann.until(`document.querySelectorAll("#user-list li").length === 2`, "the newcomer, with no join notice");
+    await ann.until(`document.querySelector("#user-list").innerText.includes(${JSON.stringify(info.displayName)})`, "the newcomer's name");
+    await other.stop();
+    await ann.until(`document.querySelectorAll("#user-list li").length === 1`, "the newcomer gone, with no leave notice");
+    const log = await ann.logText();
+    if (log.includes("joined") || log.includes(" left ")) throw new Error(`Ann: a join or leave notice arrived on a --no-notify server:\n${log}`);
+  } finally {
+    await other.stop();
     await browser.navigate("about:blank").catch(() => {});
     await host.stop();
   }

@@ -235,7 +235,10 @@ async function browserLeg(args, control, servers, scenarios, report, stageDir) {
       report.add("wasm", "demo_renders_and_receives", await demo(args, browser, stageDir));
     }
     if (!args.only || "chat_three_people".includes(args.only)) {
-      report.add("wasm", "chat_three_people", await chat(args, browser, stageDir));
+      report.add("wasm", "chat_three_people", await chat(args, browser, stageDir, "runChatTest"));
+    }
+    if (!args.only || "chat_user_list_follows_heartbeats".includes(args.only)) {
+      report.add("wasm", "chat_user_list_follows_heartbeats", await chat(args, browser, stageDir, "runHeartbeatListTest"));
     }
     // Chromium logs every non-2xx response ("Failed to load resource"); the scenarios cause many
     // on purpose (404 heartbeats after a reset, 401s, injected 500s). Show anything else.
@@ -314,12 +317,12 @@ async function demo(args, browser, stageDir) {
   }
 }
 
-/** The Chat page, used by three people in three browser sessions against one server. */
-async function chat(args, browser, stageDir) {
+/** A test of the Chat page (chat-test.mjs), by the name of its function. */
+async function chat(args, browser, stageDir, test) {
   const started = Date.now();
-  const { runChatTest } = await import(pathToFileURL(join(here, "chat-test.mjs")).href);
+  const tests = await import(pathToFileURL(join(here, "chat-test.mjs")).href);
   try {
-    await runChatTest({ browser, server: args.server, stageDir, work: args.work });
+    await tests[test]({ browser, server: args.server, stageDir, work: args.work });
     return { ok: true, ms: Date.now() - started };
   } catch (error) {
     return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };
