@@ -164,6 +164,10 @@ async function nodeLeg(args, stageDir, servers, scenarios, report) {
       report.add("node", `check:${name}`, result);
     });
   }
+  if (!args.only || "chat_input_rules".includes(args.only)) {
+    const { runComposeTest } = await import(pathToFileURL(join(here, "compose-test.mjs")).href);
+    report.add("node", "chat_input_rules", await runComposeTest());
+  }
   await pool(tasks, args.jobs);
 }
 
