@@ -34,7 +34,8 @@ pub(crate) fn element_for(css_selector: Option<&str>) -> JsValue {
 /// Raises a `trigger.{event}[$selector]` message as a DOM `CustomEvent` named `{event}` (it
 /// bubbles, as jQuery's `trigger` does) on every element the selector matches, or on
 /// `document` without one; `detail` is `{ message: body, event: request }`, the two arguments
-/// ss-utils passes. An invalid selector, or a listener that throws, is reported.
+/// ss-utils passes. An invalid selector is reported; a listener's exception is the browser's
+/// to report, as for any DOM event.
 pub(crate) fn raise_trigger(
     message: &ServerEventMessage,
     body: &JsValue,
@@ -45,18 +46,8 @@ pub(crate) fn raise_trigger(
     else {
         return;
     };
-    let targets: Vec<EventTarget> = match message.css_selector().filter(|s| !s.is_empty()) {
-        Some(selector) => match document.query_selector_all(selector) {
-            Ok(list) => (0..list.length())
-                .filter_map(|i| list.item(i))
-                .map(EventTarget::from)
-                .collect(),
-            Err(thrown) => {
-                hooks.report_thrown(&thrown);
-                return;
-            }
-        },
-        None => vec![document.into()],
+    let Some(constructor) = js::as_function(&js::get(&js::global(), "CustomEvent")) else {
+        return;
     };
     let detail = js_sys::Object::new();
     js::put(&detail, "message", body.clone());
@@ -64,18 +55,30 @@ pub(crate) fn raise_trigger(
     let init = js_sys::Object::new();
     js::put(&init, "detail", detail);
     js::put(&init, "bubbles", true);
-    let Some(constructor) = js::as_function(&js::get(&js::global(), "CustomEvent")) else {
-        return;
-    };
     let arguments = js_sys::Array::of2(&JsValue::from_str(name), &init);
-    for target in targets {
-        // A new event per target: an event object is dispatched once.
-        match js_sys::Reflect::construct(&constructor, &arguments) {
-            Ok(event) => {
-                // A listener's exception is reported by the browser, not thrown here.
-                let _ = target.dispatch_event(event.unchecked_ref::<Event>());
-            }
-            Err(thrown) => hooks.report_thrown(&thrown),
+    // A new event per target: an event object is dispatched once.
+    let raise = |target: &EventTarget| match js_sys::Reflect::construct(&constructor, &arguments) {
+        Ok(event) => drop(target.dispatch_event(event.unchecked_ref::<Event>())),
+        Err(thrown) => hooks.report_thrown(&thrown),
+    };
+    match message.css_selector().filter(|s| !s.is_empty()) {
+        Some(selector) => select(&document, selector, hooks)
+            .iter()
+            .for_each(|element| raise(element)),
+        None => raise(&document),
+    }
+}
+
+/// The elements matching `selector`; none (and the error reported) for an invalid selector.
+fn select(document: &Document, selector: &str, hooks: &Hooks) -> Vec<Element> {
+    match document.query_selector_all(selector) {
+        Ok(list) => (0..list.length())
+            .filter_map(|i| list.item(i))
+            .filter_map(|node| node.dyn_into::<Element>().ok())
+            .collect(),
+        Err(thrown) => {
+            hooks.report_thrown(&thrown);
+            Vec::new()
         }
     }
 }
@@ -91,16 +94,7 @@ pub(crate) fn apply_css(message: &ServerEventMessage, value: &JsValue, hooks: &H
         return;
     };
     let elements: Vec<Element> = match message.css_selector().filter(|s| !s.is_empty()) {
-        Some(selector) => match document.query_selector_all(selector) {
-            Ok(list) => (0..list.length())
-                .filter_map(|i| list.item(i))
-                .filter_map(|node| node.dyn_into::<Element>().ok())
-                .collect(),
-            Err(thrown) => {
-                hooks.report_thrown(&thrown);
-                return;
-            }
-        },
+        Some(selector) => select(&document, selector, hooks),
         None => document.body().map(Element::from).into_iter().collect(),
     };
     for element in elements {
