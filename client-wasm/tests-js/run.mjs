@@ -234,6 +234,9 @@ async function browserLeg(args, control, servers, scenarios, report, stageDir) {
     if (!args.only || "demo".includes(args.only)) {
       report.add("wasm", "demo_renders_and_receives", await demo(args, browser, stageDir));
     }
+    if (!args.only || "vite_production_build".includes(args.only)) {
+      report.add("wasm", "vite_production_build", await viteBuild(args, browser, stageDir));
+    }
     // Chromium logs every non-2xx response ("Failed to load resource"); the scenarios cause many
     // on purpose (404 heartbeats after a reset, 401s, injected 500s). Show anything else.
     const severe = (await browser.consoleLog()).filter(
@@ -305,6 +308,18 @@ async function demo(args, browser, stageDir) {
   const { runDemoTest } = await import(pathToFileURL(join(here, "demo-test.mjs")).href);
   try {
     await runDemoTest({ browser, server: args.server, stageDir, work: args.work });
+    return { ok: true, ms: Date.now() - started };
+  } catch (error) {
+    return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };
+  }
+}
+
+/** A Vite production build of an app importing the package works as the README says. */
+async function viteBuild(args, browser, stageDir) {
+  const started = Date.now();
+  const { runViteTest } = await import(pathToFileURL(join(here, "vite-test.mjs")).href);
+  try {
+    await runViteTest({ browser, server: args.server, tarball: args.tarball, stageDir, work: args.work });
     return { ok: true, ms: Date.now() - started };
   } catch (error) {
     return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };
