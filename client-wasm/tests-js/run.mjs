@@ -244,6 +244,9 @@ async function browserLeg(args, control, servers, scenarios, report, stageDir) {
     if (!args.only || "chat_user_list_follows_heartbeats".includes(args.only)) {
       report.add("wasm", "chat_user_list_follows_heartbeats", await chat(args, browser, stageDir, "runHeartbeatListTest"));
     }
+    if (!args.only || "vite_production_build".includes(args.only)) {
+      report.add("wasm", "vite_production_build", await viteBuild(args, browser, stageDir));
+    }
     // Chromium logs every non-2xx response ("Failed to load resource"); the scenarios cause many
     // on purpose (404 heartbeats after a reset, 401s, injected 500s). Show anything else.
     const severe = (await browser.consoleLog()).filter(
@@ -327,6 +330,18 @@ async function chat(args, browser, stageDir, test) {
   const tests = await import(pathToFileURL(join(here, "chat-test.mjs")).href);
   try {
     await tests[test]({ browser, server: args.server, stageDir, work: args.work });
+    return { ok: true, ms: Date.now() - started };
+  } catch (error) {
+    return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };
+  }
+}
+
+/** A Vite production build of an app importing the package works as the README says. */
+async function viteBuild(args, browser, stageDir) {
+  const started = Date.now();
+  const { runViteTest } = await import(pathToFileURL(join(here, "vite-test.mjs")).href);
+  try {
+    await runViteTest({ browser, server: args.server, tarball: args.tarball, stageDir, work: args.work });
     return { ok: true, ms: Date.now() - started };
   } catch (error) {
     return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };
