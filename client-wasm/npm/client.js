@@ -12,7 +12,7 @@ const whole = (v) => (Number.isSafeInteger(v) && v >= 0 ? v : undefined);
 const RECONNECT_FORMS = '"servicestack", "never", {delayMs: n} or {initialMs: n, maxMs: m}';
 /** The core's default `messageBuffer` (`ClientOptions::default()`). */
 const MESSAGE_BUFFER = 1024;
-const JS_ONLY = ["handlers", "receivers", "resolver", "onException", "onReconnect", "onStateChange", "resolveStreamUrl", "getCredentials"];
+const JS_ONLY = ["handlers", "receivers", "resolver", "onException", "onReconnect", "onStateChange", "success", "resolveStreamUrl", "getCredentials"];
 
 /** Channels as an array, a comma-separated string, or nothing. */
 function channelList(value, what) {
@@ -147,11 +147,11 @@ export class ServerEventsClient {
       throw invalid("options.resolver must have a tryResolve method");
     }
     const o = dataOptions(options);
-    const [onException, onReconnect, onStateChange, resolveStreamUrl, getCredentials] = JS_ONLY.slice(3).map((key) => functionOption(options, key));
+    const [onException, onReconnect, onStateChange, success, resolveStreamUrl, getCredentials] = JS_ONLY.slice(3).map((key) => functionOption(options, key));
     const r = (this.#r = {
       handlers: new Map(), listeners: [], receivers: new Map(), resolver,
       waits: { message: [], command: [], heartbeat: [] }, streams: [],
-      onException, onReconnect, onStateChange, closed: () => this.#removeUnload(),
+      onException, onReconnect, onStateChange, success, closed: () => this.#removeUnload(),
     });
     const rewrite = resolveStreamUrl && ((url) => {
       try {

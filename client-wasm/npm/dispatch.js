@@ -100,26 +100,39 @@ function call(r, fn, self, args, what) {
 
 const document = () => globalThis.document;
 
-/** The first element the `$css` part matches (undefined without a page or a match). */
+/** A handler's `this`: the first element the `$css` part matches, else (as ss-utils) the
+ *  body; undefined without a page. */
 function element(selector) {
   try {
-    return (selector && document()?.querySelector(selector)) || undefined;
+    return (selector && document()?.querySelector(selector)) || document()?.body;
   } catch {
-    return undefined;
+    return document()?.body;
+  }
+}
+
+/** The elements a message's `$css` part matches (the body, or `none`, without one). */
+function selected(r, m, none) {
+  try {
+    return m.cssSelector ? [...document().querySelectorAll(m.cssSelector)] : none;
+  } catch (e) {
+    report(r, e);
+    return [];
+  }
+}
+
+/** `trigger.{event}[$selector]`: a bubbling DOM CustomEvent named `{event}` on each matching
+ *  element or on `document`, with ss-utils' two arguments as `detail`. */
+function raise(r, m) {
+  if (!m.target || !document() || typeof CustomEvent !== "function") return;
+  for (const target of selected(r, m, [document()])) {
+    target.dispatchEvent(new CustomEvent(m.target, { bubbles: true, detail: { message: m.body, event: m } }));
   }
 }
 
 /** `css.{property}[$selector] value`: styles the matching elements (the body without one). */
 function applyCss(r, m) {
-  const doc = document();
-  if (!m.target || !doc) return;
-  let elements;
-  try {
-    elements = m.cssSelector ? [...doc.querySelectorAll(m.cssSelector)] : [doc.body];
-  } catch (e) {
-    return report(r, e);
-  }
-  for (const el of elements) {
+  if (!m.target || !document()) return;
+  for (const el of selected(r, m, [document().body])) {
     if (!(globalThis.HTMLElement && el instanceof HTMLElement)) continue;
     try {
       if (!Reflect.set(el.style, m.target, m.body)) throw new TypeError(`property '${m.target}' is read-only`);
@@ -162,11 +175,14 @@ function receive(client, r, receiver, m) {
     if (!Reflect.set(instance, name, m.body)) throw new TypeError(`property '${name}' is read-only`);
   } else if (typeof instance.noSuchMethod === "function") {
     instance.noSuchMethod(target, m);
+  } else if (target && !RESERVED.includes(target)) {
+    // As ss-utils: `test.QuxTarget` sets `receiver.QuxTarget`.
+    Reflect.set(instance, target, m.body);
   }
 }
 
-/** An application message: cmd handler, trigger listeners, receiver, css.*, onMessage, then
- *  waits and streams. */
+/** An application message: cmd handler, trigger listeners, receiver, css.*, DOM event,
+ *  success, onMessage, then waits and streams. */
 function onMessage(client, r, m) {
   const waits = take(r, "message");
   const what = m.selector;
@@ -184,6 +200,8 @@ function onMessage(client, r, m) {
     }
   }
   if (m.op === "css") applyCss(r, m);
+  if (m.op === "trigger") raise(r, m);
+  call(r, r.success, undefined, [m.selector ?? null, m.body, m.json], "success");
   call(r, r.handlers.get("onMessage"), element(m.cssSelector), [m], "onMessage");
   for (const resolve of waits) resolve(m);
   r.streams = r.streams.filter((stream) => !stream.closed);

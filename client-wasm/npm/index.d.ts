@@ -165,6 +165,9 @@ export interface ServerEventsClientOptions {
   onReconnect?: (info: ReconnectInfo) => void;
   /** Every connection state change. */
   onStateChange?: (state: ConnectionStateInfo) => void;
+  /** After every application message is handled (handlers, receivers, `css.*`, `trigger.*`),
+   *  as ss-utils' `success`: the selector, the parsed body and the body's JSON text. */
+  success?: (selector: string | null, message: any, json: string) => void;
   /** Send cookies with cross-origin requests (fetch `credentials: "include"`). Default `true`. */
   withCredentials?: boolean;
   /** In a page, unregister with `navigator.sendBeacon` on `pagehide`. Default `true`. */

@@ -7,50 +7,10 @@ import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
+import { click, type, until, waitInPage } from "./lib/page.mjs";
 import { PROFILES, startProcess } from "./lib/servers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
-
-async function waitInPage(browser, predicate, what, timeoutMs = 5000) {
-  await browser.setScriptTimeout(timeoutMs + 2000);
-  const outcome = await browser.executeAsync(
-    `const [source, timeoutMs, done] = arguments;
-     const predicate = new Function("return (" + source + ")");
-     const started = Date.now();
-     (function poll() {
-       let value;
-       try { value = predicate(); } catch (e) { value = undefined; }
-       if (value) return done({ ok: true, value });
-       if (Date.now() - started > timeoutMs) return done({ ok: false });
-       setTimeout(poll, 20);
-     })();`,
-    [predicate, timeoutMs],
-  );
-  if (!outcome.ok) {
-    const log = await browser.execute("return document.querySelector('#log')?.innerText ?? document.body.innerText");
-    throw new Error(`demo: timed out after ${timeoutMs} ms waiting for ${what}; the page shows:\n${log}`);
-  }
-  return outcome.value;
-}
-
-async function type(browser, selector, text) {
-  const found = await browser.command("POST", "/element", { using: "css selector", value: selector });
-  await browser.command("POST", `/element/${found[ELEMENT]}/value`, { text });
-}
-
-async function click(browser, selector) {
-  const found = await browser.command("POST", "/element", { using: "css selector", value: selector });
-  await browser.command("POST", `/element/${found[ELEMENT]}/click`, {});
-}
-
-async function until(condition, what, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`demo: timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Serves the demo with the installed package and checks it end to end. */
 export async function runDemoTest({ browser, server, stageDir, work }) {
@@ -90,7 +50,7 @@ export async function runDemoTest({ browser, server, stageDir, work }) {
     await type(browser, "#join-channel", "lobby\n");
     await waitInPage(browser, `document.querySelector('#channel-tabs li[data-channel="lobby"]')`, "the #lobby tab");
     await until(() => updates.some((e) => e.userId === pageUser && e.channels === "home,lobby"), "the server to see the page join #lobby");
-    await click(browser, '#channel-tabs li[data-channel="lobby"] button');
+    await click(browser, '#channel-tabs li[data-channel="lobby"] button.leave');
     await waitInPage(browser, `!document.querySelector('#channel-tabs li[data-channel="lobby"]')`, "the #lobby tab to close");
     await until(() => updates.some((e) => e.userId === pageUser && e.channels === "home"), "the server to see the page leave #lobby");
 

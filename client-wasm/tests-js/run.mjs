@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the npm package's tests: every conformance scenario whose legs include "wasm" (in headless
-// Chromium) or "node" (in this Node process), the package's own checks, the page-unload and demo
-// tests, and a TypeScript compile of the declarations ("ts"), all through the packed tarball
+// Chromium) or "node" (in this Node process), the package's own checks, the page-unload, demo
+// and Chat tests, and a TypeScript compile of the declarations ("ts"), all through the packed tarball
 // installed into a scratch project.
 //
 //   node tests-js/run.mjs --tarball PKG.tgz --server path/to/test-server [--work DIR]
@@ -164,6 +164,10 @@ async function nodeLeg(args, stageDir, servers, scenarios, report) {
       report.add("node", `check:${name}`, result);
     });
   }
+  if (!args.only || "chat_input_rules".includes(args.only)) {
+    const { runComposeTest } = await import(pathToFileURL(join(here, "compose-test.mjs")).href);
+    report.add("node", "chat_input_rules", await runComposeTest());
+  }
   await pool(tasks, args.jobs);
 }
 
@@ -233,6 +237,15 @@ async function browserLeg(args, control, servers, scenarios, report, stageDir) {
     }
     if (!args.only || "demo".includes(args.only)) {
       report.add("wasm", "demo_renders_and_receives", await demo(args, browser, stageDir));
+    }
+    if (!args.only || "chat_three_people".includes(args.only)) {
+      report.add("wasm", "chat_three_people", await chat(args, browser, stageDir, "runChatTest"));
+    }
+    if (!args.only || "chat_user_list_follows_heartbeats".includes(args.only)) {
+      report.add("wasm", "chat_user_list_follows_heartbeats", await chat(args, browser, stageDir, "runHeartbeatListTest"));
+    }
+    if (!args.only || "vite_production_build".includes(args.only)) {
+      report.add("wasm", "vite_production_build", await viteBuild(args, browser, stageDir));
     }
     // Chromium logs every non-2xx response ("Failed to load resource"); the scenarios cause many
     // on purpose (404 heartbeats after a reset, 401s, injected 500s). Show anything else.
@@ -305,6 +318,30 @@ async function demo(args, browser, stageDir) {
   const { runDemoTest } = await import(pathToFileURL(join(here, "demo-test.mjs")).href);
   try {
     await runDemoTest({ browser, server: args.server, stageDir, work: args.work });
+    return { ok: true, ms: Date.now() - started };
+  } catch (error) {
+    return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };
+  }
+}
+
+/** A test of the Chat page (chat-test.mjs), by the name of its function. */
+async function chat(args, browser, stageDir, test) {
+  const started = Date.now();
+  const tests = await import(pathToFileURL(join(here, "chat-test.mjs")).href);
+  try {
+    await tests[test]({ browser, server: args.server, stageDir, work: args.work });
+    return { ok: true, ms: Date.now() - started };
+  } catch (error) {
+    return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };
+  }
+}
+
+/** A Vite production build of an app importing the package works as the README says. */
+async function viteBuild(args, browser, stageDir) {
+  const started = Date.now();
+  const { runViteTest } = await import(pathToFileURL(join(here, "vite-test.mjs")).href);
+  try {
+    await runViteTest({ browser, server: args.server, tarball: args.tarball, stageDir, work: args.work });
     return { ok: true, ms: Date.now() - started };
   } catch (error) {
     return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };

@@ -56,6 +56,7 @@ export async function typed(): Promise<void> {
     onException: (error: ServerEventsError) => console.log(error.kind, error.status, error.message),
     onReconnect: (info: ReconnectInfo) => console.log(info.previousSubscriptionId, info.error?.kind),
     onStateChange: (state: ConnectionStateInfo) => console.log(state.state, state.attempt),
+    success: (selector: string | null, message: any, json: string) => console.log(selector, message, json.length),
     reconnect: { initialMs: 100, maxMs: 5000 },
     headers: { "X-Api-Key": "key" },
     bearerToken: "token",

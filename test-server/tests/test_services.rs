@@ -284,3 +284,65 @@ async fn reset_forgets_without_closing_or_notifying() {
     assert!(a.try_frame(QUIET).await.is_none());
     let _ = b_args;
 }
+
+#[tokio::test]
+async fn private_messages_to_a_user_with_no_subscription_are_refused() {
+    let server = server().await;
+    let base = server.base_url();
+    let (mut alice, a) = Sse::connect(&server, "channels=A").await;
+    alice.frame().await; // A@cmd.onJoin
+    let from = s(&a["id"]).to_string();
+    for (route, selector) in [("chat", "cmd.chat"), ("raw", "cmd.announce")] {
+        let resp = client()
+            .post(format!("{base}/channels/A/{route}"))
+            .json(&json!({"from": from, "toUserId": "-99", "message": "anyone?", "selector": selector}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{route} to an unknown user");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            body["responseStatus"]["message"], "User -99 is not connected",
+            "{route}"
+        );
+    }
+    // Nothing was sent: not even the sender's copy (the marker is the next frame).
+    let resp = client()
+        .post(format!("{base}/channels/A/chat"))
+        .json(&json!({"from": from, "message": "marker", "selector": "cmd.chat"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(alice.frame().await.json()["message"], "marker");
+}
+
+#[tokio::test]
+async fn private_raw_selector_reaches_only_that_user() {
+    let server = server().await;
+    let base = server.base_url();
+    let (mut alice, a) = Sse::connect(&server, "channels=A").await;
+    alice.frame().await;
+    let (mut bob, b) = Sse::connect(&server, "channels=A").await;
+    bob.frame().await;
+    alice.frame().await; // bob's join
+    let resp = client()
+        .post(format!("{base}/channels/A/raw"))
+        .json(&json!({"from": s(&a["id"]), "toUserId": s(&b["userId"]), "message": "http://x/v.webm", "selector": "tv.watch"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let to_bob = bob.frame().await;
+    assert_eq!(to_bob.selector(), "tv.watch");
+    assert_eq!(to_bob.json(), json!("http://x/v.webm"));
+    // Alice gets no copy of a raw message: the marker is her next frame.
+    let resp = client()
+        .post(format!("{base}/channels/A/raw"))
+        .json(&json!({"from": s(&a["id"]), "message": "marker", "selector": "cmd.announce"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(alice.frame().await.json(), json!("marker"));
+}

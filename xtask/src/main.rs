@@ -7,10 +7,12 @@
 //!   crates (the first leg of `test`).
 //! - `cargo xtask setup`: only the installs.
 //! - `cargo xtask wasm`: builds the npm package.
+//! - `cargo xtask chat [--port N]`: builds the npm package and serves the Chat page.
 //! - `cargo xtask bindings`: generates the Kotlin and Swift bindings.
 //! - `cargo xtask bench [--quick]`: runs the benchmarks and rewrites BENCHMARKS.md.
 
 mod bench;
+mod chat;
 mod ffi;
 mod redis;
 mod util;
@@ -28,10 +30,13 @@ fn main() {
         "setup" => setup(),
         "lint" => lint(),
         "wasm" => wasm::build_package(),
+        "chat" => chat::serve(&rest),
         "bindings" => ffi::generate_bindings(),
         "bench" => bench::run(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <test|setup|lint|wasm|bindings|bench [--quick]>");
+            eprintln!(
+                "usage: cargo xtask <test|setup|lint|wasm|chat [--port N]|bindings|bench [--quick]>"
+            );
             Ok(())
         }
     };

@@ -380,6 +380,116 @@ export const CHECKS = {
     },
   },
 
+  trigger_raises_a_dom_event: {
+    legs: ["wasm"],
+    server: "default",
+    async run(lib, { baseUrl }) {
+      const top = document.getElementById("top");
+      const onDocument = [];
+      const onTop = [];
+      const record = (list) => (event) => list.push({ target: event.target, currentTarget: event.currentTarget, detail: event.detail });
+      const documentListener = record(onDocument);
+      const topListener = record(onTop);
+      document.addEventListener("customEvent", documentListener);
+      top.addEventListener("customEvent", topListener);
+      const client = new lib.ServerEventsClient(baseUrl, ["home"]);
+      try {
+        await client.connect();
+        await rawFrame(baseUrl, client, 'data: home@trigger.customEvent {"a":1}\n\n');
+        await until(() => onDocument.length === 1, "the customEvent on document");
+        equal(onTop.length, 0, "no event on #top without a $selector");
+        const [first] = onDocument;
+        assert(first.target === document, "the event is raised on document without a $selector");
+        equal(first.detail.message, { a: 1 }, "detail.message is the parsed body");
+        equal([first.detail.event.selector, first.detail.event.json], ["trigger.customEvent", '{"a":1}'], "detail.event is the message");
+        await rawFrame(baseUrl, client, 'data: home@trigger.customEvent$#top "at top"\n\n');
+        await until(() => onTop.length === 1 && onDocument.length === 2, "the customEvent on #top, bubbling to document");
+        assert(onTop[0].target === top, "the event is raised on the $selector's element");
+        equal(onTop[0].detail.message, "at top", "detail.message of the $selector event");
+      } finally {
+        document.removeEventListener("customEvent", documentListener);
+        top.removeEventListener("customEvent", topListener);
+        await client.stop();
+      }
+    },
+  },
+
+  success_callback_after_every_message: {
+    legs: ["wasm", "node"],
+    server: "default",
+    async run(lib, { baseUrl }) {
+      const calls = [];
+      const order = [];
+      const client = new lib.ServerEventsClient(baseUrl, ["home"], {
+        handlers: { announce: (text) => order.push(`handler:${text}`) },
+        success: (selector, message, json) => {
+          calls.push([selector, message, json]);
+          order.push(`success:${selector}`);
+        },
+      });
+      try {
+        await client.connect();
+        await rawFrame(baseUrl, client, 'data: home@cmd.announce "hi"\n\n');
+        await rawFrame(baseUrl, client, 'data: home@custom.thing {"n":2}\n\n');
+        await until(() => calls.length === 2, "success for both messages");
+        equal(calls, [["cmd.announce", "hi", '"hi"'], ["custom.thing", { n: 2 }, '{"n":2}']], "success(selector, message, json)");
+        equal(order.slice(0, 2), ["handler:hi", "success:cmd.announce"], "success runs after the handler");
+        throws(
+          () => new lib.ServerEventsClient(baseUrl, ["home"], { success: "yes" }),
+          (e) => equal(e.name, "TypeError", "a success that is not a function"),
+          "success: a string",
+        );
+      } finally {
+        await client.stop();
+      }
+    },
+  },
+
+  handler_this_defaults_to_document_body: {
+    legs: ["wasm"],
+    server: "default",
+    async run(lib, { baseUrl }) {
+      const thisOf = [];
+      const client = new lib.ServerEventsClient(baseUrl, ["home"], {
+        handlers: {
+          announce: function (text) {
+            thisOf.push([text, this]);
+          },
+        },
+      });
+      try {
+        await client.connect();
+        await rawFrame(baseUrl, client, 'data: home@cmd.announce "plain"\n\n');
+        await rawFrame(baseUrl, client, 'data: home@cmd.announce$#top "selected"\n\n');
+        await until(() => thisOf.length === 2, "both announcements");
+        assert(thisOf[0][1] === document.body, "`this` is document.body without a $selector");
+        assert(thisOf[1][1] === document.getElementById("top"), "`this` is the $selector's element");
+      } finally {
+        await client.stop();
+      }
+    },
+  },
+
+  receiver_unknown_member_becomes_a_property: {
+    legs: ["wasm", "node"],
+    server: "default",
+    async run(lib, { baseUrl }) {
+      const calls = [];
+      const receiver = { known: (body) => calls.push(body) };
+      const client = new lib.ServerEventsClient(baseUrl, ["home"], { receivers: { test: receiver } });
+      try {
+        await client.connect();
+        await rawFrame(baseUrl, client, 'data: home@test.QuxTarget {"id":7}\n\n');
+        await rawFrame(baseUrl, client, 'data: home@test.known "called"\n\n');
+        await until(() => calls.length === 1, "the known member");
+        equal(receiver.QuxTarget, { id: 7 }, "test.QuxTarget sets receiver.QuxTarget");
+        equal(calls, ["called"], "a method is still called");
+      } finally {
+        await client.stop();
+      }
+    },
+  },
+
   pagehide_unregisters_with_a_beacon: {
     legs: ["wasm"],
     server: "default",

@@ -51,6 +51,20 @@ export class WebDriver {
     const driver = spawn(chromedriver, [`--port=${port}`, "--allowed-ips=127.0.0.1"], { stdio: ["ignore", "ignore", "pipe"] });
     const base = `http://127.0.0.1:${port}`;
     await waitUntil(async () => (await (await fetch(`${base}/status`)).json()).value.ready, 15000, "chromedriver");
+    try {
+      return await WebDriver.session(driver, base, chromium, true);
+    } catch (error) {
+      driver.kill();
+      throw error;
+    }
+  }
+
+  /** Another browser session on the same chromedriver (its own profile, so its own cookies). */
+  another() {
+    return WebDriver.session(this.process, this.base, this.chromium, false);
+  }
+
+  static async session(driver, base, chromium, ownsDriver) {
     const userDataDir = mkdtempSync(join(tmpdir(), "client-wasm-chromium-"));
     const session = await fetch(`${base}/session`, {
       method: "POST",
@@ -69,14 +83,17 @@ export class WebDriver {
       }),
     }).then((r) => r.json());
     if (!session.value?.sessionId) {
-      driver.kill();
+      rmSync(userDataDir, { recursive: true, force: true });
       throw new Error(`cannot start Chromium: ${JSON.stringify(session.value)}`);
     }
-    return new WebDriver(driver, base, session.value.sessionId, userDataDir);
+    return new WebDriver(driver, base, session.value.sessionId, userDataDir, { chromium, ownsDriver });
   }
 
-  constructor(process, base, sessionId, userDataDir) {
+  constructor(process, base, sessionId, userDataDir, { chromium, ownsDriver }) {
     this.process = process;
+    this.base = base;
+    this.chromium = chromium;
+    this.ownsDriver = ownsDriver;
     this.url = `${base}/session/${sessionId}`;
     this.userDataDir = userDataDir;
   }
@@ -128,7 +145,7 @@ export class WebDriver {
 
   async quit() {
     await this.command("DELETE", "").catch(() => {});
-    this.process.kill();
+    if (this.ownsDriver) this.process.kill();
     rmSync(this.userDataDir, { recursive: true, force: true });
   }
 }

@@ -91,6 +91,22 @@ async fn require_from(state: &AppState, req: &Req) -> Result<SubRef, ApiError> {
     .await
 }
 
+/// The subscriptions of `ToUserId`: a private message to a user with none would reach nobody,
+/// so it is refused (404) rather than silently dropped.
+async fn require_user(state: &AppState, to_user_id: &str) -> Result<Vec<SubRef>, ApiError> {
+    let recipients = state
+        .provider
+        .by_user_id(to_user_id)
+        .await
+        .map_err(unavailable)?;
+    if recipients.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "User {to_user_id} is not connected"
+        )));
+    }
+    Ok(recipients)
+}
+
 fn to_body<T: Serialize>(value: &T) -> Bytes {
     Bytes::from(serde_json::to_string(value).unwrap_or_default())
 }
@@ -115,15 +131,11 @@ pub(crate) async fn handle_chat(state: &AppState, req: Req) -> Result<Response, 
     };
     match req.params.str("toUserId") {
         Some(to_user_id) => {
+            let recipients = require_user(state, &to_user_id).await?;
             msg.private = true;
             shared.notify(Target::UserId(&to_user_id), &selector, &to_body(&msg), None);
-            let recipients = state
-                .provider
-                .by_user_id(&to_user_id)
-                .await
-                .map_err(unavailable)?;
+            let text = msg.message.clone().unwrap_or_default();
             for to_sub in recipients {
-                let text = msg.message.clone().unwrap_or_default();
                 msg.message = Some(format!("@{}: {}", to_sub.display_name, text));
                 shared.notify(
                     Target::Subscription(&from_sub.id),
@@ -169,7 +181,10 @@ pub(crate) async fn handle_raw(state: &AppState, req: Req) -> Result<Response, A
         None => Bytes::new(),
     };
     match req.params.str("toUserId") {
-        Some(to) => shared.notify(Target::UserId(&to), &selector, &body, None),
+        Some(to) => {
+            require_user(state, &to).await?;
+            shared.notify(Target::UserId(&to), &selector, &body, None)
+        }
         None => shared.notify(Target::Channel(&channel), &selector, &body, None),
     }
     Ok(empty(StatusCode::NO_CONTENT))
