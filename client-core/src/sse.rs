@@ -298,7 +298,10 @@ impl SseDecoder {
                 borrowed = Some((pos + 5 + skip, pos + end));
             } else {
                 self.take_borrowed(chunk, &mut borrowed);
-                self.process_line(line, &mut on_event);
+                match self.plain_id_value(line) {
+                    Some(value) => self.set_last_event_id(value),
+                    None => self.process_line(line, &mut on_event),
+                }
             }
             let terminator = input[end];
             pos += end + 1;
@@ -321,6 +324,18 @@ impl SseDecoder {
             && !self.at_start
             && line.len() <= self.max_event_size
             && line.starts_with(b"data:")
+    }
+
+    /// The value of an `id:` line that `process_line` would just hand to `set_last_event_id`
+    /// (past the stream's start, the event not skipped, within the size limit). Every
+    /// ServiceStack frame has one, so it skips `process_line`'s general field handling.
+    #[inline]
+    fn plain_id_value<'l>(&self, line: &'l [u8]) -> Option<&'l [u8]> {
+        let value = line.strip_prefix(b"id:")?;
+        if self.oversized || self.at_start || self.data_len() + line.len() > self.max_event_size {
+            return None;
+        }
+        Some(value.strip_prefix(b" ").unwrap_or(value))
     }
 
     /// The length of the event's data so far (what the size limit counts, with the raw lines).
@@ -484,17 +499,20 @@ impl SseDecoder {
 
     /// Takes a non-empty or empty `id:` value, unless it holds NUL (the standard ignores those).
     fn set_last_event_id(&mut self, value: &[u8]) {
-        let buffer = &mut self.ids[1 - self.committed];
-        // Ids are a few ASCII digits: a plain loop and a byte-wise copy beat memchr's and
-        // from_utf8's set-up.
-        if value.iter().all(|&b| b.is_ascii() && b != 0) {
-            buffer.clear();
-            buffer.extend(value.iter().map(|&b| char::from(b)));
-        } else if !value.contains(&0) {
-            buffer.clear();
-            buffer.push_str(&String::from_utf8_lossy(value));
-        } else {
+        if value.contains(&0) {
             return;
+        }
+        let buffer = &mut self.ids[1 - self.committed];
+        buffer.clear();
+        // Ids are a few ASCII digits: pushed byte by byte (the ASCII test in the loop lets each
+        // push skip UTF-8 encoding), which beats from_utf8's set-up on a few bytes.
+        for &b in value {
+            if !b.is_ascii() {
+                buffer.clear();
+                buffer.push_str(&String::from_utf8_lossy(value));
+                break;
+            }
+            buffer.push(char::from(b));
         }
         self.id_pending = true;
     }
@@ -789,6 +807,70 @@ mod tests {
             vec![Ok(String::new())],
             "a reset forgets the pending id too"
         );
+    }
+
+    #[test]
+    fn an_id_line_obeys_the_size_limit_the_skipped_event_and_the_streams_start() {
+        // `id:` lines whole in a chunk take a shortcut past `process_line`; it must keep each
+        // of the general path's rules, in every chunking (split lines take the general path).
+        let cases: [(&[u8], usize, Decoded, &str); 4] = [
+            // The id of an event being skipped for its size is ignored.
+            (
+                b"data: xxxxxxxx\nid: 5\n\ndata: a\n\n",
+                10,
+                vec![
+                    Err(SseError::EventTooLarge { limit: 10 }),
+                    ok("", "message", "a"),
+                ],
+                "",
+            ),
+            // An id line that takes the event over the limit skips the event, id included.
+            (
+                b"data: abcd\nid: 123456\n\ndata: b\n\n",
+                12,
+                vec![
+                    Err(SseError::EventTooLarge { limit: 12 }),
+                    ok("", "message", "b"),
+                ],
+                "",
+            ),
+            // A first line that is an id ends the stream's start: a later BOM is not dropped.
+            (
+                "id: 7\n\u{feff}data: x\n\ndata: y\n\n".as_bytes(),
+                1024,
+                vec![ok("7", "message", "y")],
+                "7",
+            ),
+            // Non-ASCII ids are kept (lossily), ids with NUL ignored, one leading space dropped.
+            (
+                b"id:  \xc3\xa9\xff\ndata: c\n\nid: 9\x00\ndata: d\n\n",
+                1024,
+                vec![
+                    ok(" \u{e9}\u{fffd}", "message", "c"),
+                    ok(" \u{e9}\u{fffd}", "message", "d"),
+                ],
+                " \u{e9}\u{fffd}",
+            ),
+        ];
+        for (input, max, expected, last_id) in cases {
+            for size in 1..=input.len() {
+                let mut decoder = SseDecoder::with_max_event_size(max);
+                let mut out = Vec::new();
+                for chunk in input.chunks(size) {
+                    decoder.feed(chunk, |event| {
+                        out.push(
+                            event.map(|e| (e.id.to_owned(), e.event.to_owned(), e.data.to_owned())),
+                        )
+                    });
+                }
+                assert_eq!(out, expected, "{input:?} chunk size {size}");
+                assert_eq!(
+                    decoder.last_event_id(),
+                    last_id,
+                    "{input:?} chunk size {size}"
+                );
+            }
+        }
     }
 
     #[test]
