@@ -298,9 +298,15 @@ impl SseDecoder {
                 borrowed = Some((pos + 5 + skip, pos + end));
             } else {
                 self.take_borrowed(chunk, &mut borrowed);
-                match self.plain_id_value(line) {
-                    Some(value) => self.set_last_event_id(value),
-                    None => self.process_line(line, &mut on_event),
+                if line.is_empty() {
+                    // The blank line ending an event whose data was copied (its line was split
+                    // across chunks): what `process_line` does with an empty line, without it.
+                    self.at_start = false;
+                    self.dispatch(&mut on_event);
+                } else if let Some(value) = self.plain_id_value(line) {
+                    self.set_last_event_id(value);
+                } else {
+                    self.process_line(line, &mut on_event);
                 }
             }
             let terminator = input[end];
@@ -870,6 +876,21 @@ mod tests {
                     "{input:?} chunk size {size}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_blank_line_ends_the_streams_start_and_dispatches_a_split_event() {
+        // Blank lines whole in a chunk take a shortcut past `process_line`: a blank first line
+        // still ends the stream's start (a later BOM is kept, so that line is an unknown
+        // field), and an event whose data line was split across chunks is still dispatched.
+        let input = "\n\u{feff}data: x\n\ndata: split across chunks\n\n".as_bytes();
+        for size in 1..=input.len() {
+            assert_eq!(
+                decode_in_chunks(input, size, 1024),
+                vec![ok("", "message", "split across chunks")],
+                "chunk size {size}"
+            );
         }
     }
 
