@@ -237,9 +237,9 @@ fn goals(r: &Results) -> Vec<Goal> {
                 {
                     let beyond = beyond_the_stream(x, share).map_or(String::new(), |own| {
                         format!(
-                            ", and beyond that shared cost client-core's decoding takes {} less time than {}'s",
-                            ratio(own),
-                            peer.name()
+                            ", and beyond that shared cost {}'s decoding takes {} the time of client-core's",
+                            peer.name(),
+                            ratio(own)
                         )
                     });
                     limits.push(format!(
