@@ -31,6 +31,10 @@
 
 use std::fmt;
 
+use line_end::LineEnds;
+
+mod line_end;
+
 /// The default cap on one event's size: 8 MiB.
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 8 * 1024 * 1024;
 
@@ -108,24 +112,6 @@ pub(crate) fn is_event_stream(content_type: &str) -> bool {
     media_type.eq_ignore_ascii_case("text/event-stream")
 }
 
-/// Inputs shorter than this are scanned byte by byte: `memchr2`'s set-up (CPU-feature dispatch,
-/// vector prologue) costs more than the scan itself on a few bytes, and small chunks are what a
-/// slow network delivers.
-const SHORT_SCAN: usize = 16;
-
-/// The position of the first `\n` or `\r`.
-#[inline]
-fn find_line_end(input: &[u8]) -> Option<usize> {
-    if input.len() < SHORT_SCAN {
-        input.iter().position(|&b| b == b'\n' || b == b'\r')
-    } else if matches!(input[0], b'\n' | b'\r') {
-        // The blank line that ends every event.
-        Some(0)
-    } else {
-        memchr::memchr2(b'\n', b'\r', input)
-    }
-}
-
 /// UTF-8 validation of every event's data: SIMD on native targets, the standard library's on
 /// wasm32, where the module's size matters more.
 #[inline]
@@ -190,12 +176,15 @@ pub struct SseDecoder {
     data_start: usize,
     has_data: bool,
     event_type: String,
-    /// The id of the event in progress (the standard's "last event ID buffer"): it persists
-    /// across events and becomes [`last_event_id`](Self::last_event_id) when the event ends.
-    id_buffer: String,
-    /// The id of the last event that ended (the standard's "last event ID string"). An event
-    /// cut off before its blank line never ends, so its id is not reported.
-    last_event_id: String,
+    /// The standard's "last event ID string" (the id of the last event that ended, reported by
+    /// [`last_event_id`](Self::last_event_id)) and, when `id_pending`, its "last event ID
+    /// buffer" (an `id:` of the event in progress) in the other slot. An event's end then only
+    /// flips `committed` instead of copying the id (every ServiceStack frame has a new id).
+    ids: [String; 2],
+    /// Which of `ids` holds the last event id.
+    committed: usize,
+    /// An `id:` arrived since the last event ended; it is in `ids[1 - committed]`.
+    id_pending: bool,
     retry_ms: Option<u64>,
     max_event_size: usize,
     /// The current event went over the limit; skip its lines until the blank line.
@@ -206,6 +195,8 @@ pub struct SseDecoder {
     at_start: bool,
     /// The server's slow-consumer note, once seen on this stream.
     slow_consumer: Option<SlowConsumer>,
+    /// The line-end searcher, set up once.
+    line_ends: LineEnds,
 }
 
 impl Default for SseDecoder {
@@ -229,14 +220,16 @@ impl SseDecoder {
             data_start: 0,
             has_data: false,
             event_type: String::new(),
-            id_buffer: String::new(),
-            last_event_id: String::new(),
+            ids: [String::new(), String::new()],
+            committed: 0,
+            id_pending: false,
             retry_ms: None,
             max_event_size: max_event_size.max(1),
             oversized: false,
             skip_lf: false,
             at_start: true,
             slow_consumer: None,
+            line_ends: LineEnds::new(),
         }
     }
 
@@ -249,7 +242,7 @@ impl SseDecoder {
     /// blank line has not arrived yet (for example one cut off by a broken connection) is not
     /// reported: that event was never delivered.
     pub fn last_event_id(&self) -> &str {
-        &self.last_event_id
+        &self.ids[self.committed]
     }
 
     /// Whether the server wrote its slow-consumer note (a comment saying it is closing the
@@ -281,7 +274,7 @@ impl SseDecoder {
         let mut borrowed: Option<(usize, usize)> = None;
         while pos < chunk.len() {
             let input = &chunk[pos..];
-            let Some(end) = find_line_end(input) else {
+            let Some(end) = self.line_ends.find(input) else {
                 self.take_borrowed(chunk, &mut borrowed);
                 self.keep_partial(input, &mut on_event);
                 return;
@@ -294,7 +287,7 @@ impl SseDecoder {
                 borrowed = None;
                 self.commit_id();
                 emit(
-                    &self.id_buffer,
+                    &self.ids[self.committed],
                     &self.event_type,
                     &chunk[start..stop],
                     &mut on_event,
@@ -305,7 +298,16 @@ impl SseDecoder {
                 borrowed = Some((pos + 5 + skip, pos + end));
             } else {
                 self.take_borrowed(chunk, &mut borrowed);
-                self.process_line(line, &mut on_event);
+                if line.is_empty() {
+                    // The blank line ending an event whose data was copied (its line was split
+                    // across chunks): what `process_line` does with an empty line, without it.
+                    self.at_start = false;
+                    self.dispatch(&mut on_event);
+                } else if let Some(value) = self.plain_id_value(line) {
+                    self.set_last_event_id(value);
+                } else {
+                    self.process_line(line, &mut on_event);
+                }
             }
             let terminator = input[end];
             pos += end + 1;
@@ -328,6 +330,18 @@ impl SseDecoder {
             && !self.at_start
             && line.len() <= self.max_event_size
             && line.starts_with(b"data:")
+    }
+
+    /// The value of an `id:` line that `process_line` would just hand to `set_last_event_id`
+    /// (past the stream's start, the event not skipped, within the size limit). Every
+    /// ServiceStack frame has one, so it skips `process_line`'s general field handling.
+    #[inline]
+    fn plain_id_value<'l>(&self, line: &'l [u8]) -> Option<&'l [u8]> {
+        let value = line.strip_prefix(b"id:")?;
+        if self.oversized || self.at_start || self.data_len() + line.len() > self.max_event_size {
+            return None;
+        }
+        Some(value.strip_prefix(b" ").unwrap_or(value))
     }
 
     /// The length of the event's data so far (what the size limit counts, with the raw lines).
@@ -491,14 +505,22 @@ impl SseDecoder {
 
     /// Takes a non-empty or empty `id:` value, unless it holds NUL (the standard ignores those).
     fn set_last_event_id(&mut self, value: &[u8]) {
-        // Ids are a few ASCII digits: a plain loop beats memchr's and from_utf8's set-up.
-        if value.iter().all(|&b| b.is_ascii() && b != 0) {
-            self.id_buffer.clear();
-            self.id_buffer.extend(value.iter().map(|&b| char::from(b)));
-        } else if !value.contains(&0) {
-            self.id_buffer.clear();
-            self.id_buffer.push_str(&String::from_utf8_lossy(value));
+        if value.contains(&0) {
+            return;
         }
+        let buffer = &mut self.ids[1 - self.committed];
+        buffer.clear();
+        // Ids are a few ASCII digits: pushed byte by byte (the ASCII test in the loop lets each
+        // push skip UTF-8 encoding), which beats from_utf8's set-up on a few bytes.
+        for &b in value {
+            if !b.is_ascii() {
+                buffer.clear();
+                buffer.push_str(&String::from_utf8_lossy(value));
+                break;
+            }
+            buffer.push(char::from(b));
+        }
+        self.id_pending = true;
     }
 
     fn mark_oversized<F>(&mut self, on_event: &mut F)
@@ -521,8 +543,9 @@ impl SseDecoder {
     /// or not it carried data (as the standard's dispatch step does).
     #[inline]
     fn commit_id(&mut self) {
-        if self.last_event_id != self.id_buffer {
-            self.last_event_id.clone_from(&self.id_buffer);
+        if self.id_pending {
+            self.committed = 1 - self.committed;
+            self.id_pending = false;
         }
     }
 
@@ -535,7 +558,7 @@ impl SseDecoder {
             self.oversized = false;
         } else if self.has_data {
             emit(
-                &self.id_buffer,
+                &self.ids[self.committed],
                 &self.event_type,
                 &self.data[self.data_start..],
                 on_event,
@@ -737,6 +760,138 @@ mod tests {
         decoder.feed(b"\n\n", |e| seen.push(e.map(|e| e.id.to_owned())));
         assert_eq!(decoder.last_event_id(), "2");
         assert_eq!(seen, vec![Ok("1".to_owned()), Ok("2".to_owned())]);
+    }
+
+    #[test]
+    fn ids_persist_the_last_one_of_an_event_wins_and_is_reported_when_it_ends() {
+        // The decoder keeps the last event id and a newer pending one in two slots and flips
+        // between them when an event ends: every step here reads the right slot.
+        let input =
+            b"id: 1\nid: 2\ndata: a\n\ndata: b\n\nid: 3\ndata: \xff\n\nid: 4\n\ndata: c\n\n";
+        for size in 1..=input.len() {
+            let mut decoder = SseDecoder::new();
+            let mut seen = Vec::new();
+            let mut last_ids = Vec::new();
+            for chunk in input.chunks(size) {
+                decoder.feed(chunk, |e| {
+                    seen.push(e.map(|e| (e.id.to_owned(), e.data.to_owned())))
+                });
+                last_ids.push(decoder.last_event_id().to_owned());
+            }
+            assert_eq!(
+                seen,
+                vec![
+                    Ok(("2".to_owned(), "a".to_owned())),
+                    Ok(("2".to_owned(), "b".to_owned())),
+                    Err(SseError::InvalidUtf8 { id: "3".into() }),
+                    Ok(("4".to_owned(), "c".to_owned())),
+                ],
+                "chunk size {size}"
+            );
+            assert_eq!(decoder.last_event_id(), "4");
+            // The last event id only moves forward through the ids of ended events.
+            let rank = |id: &String| {
+                ["", "2", "3", "4"]
+                    .iter()
+                    .position(|known| known == id)
+                    .unwrap_or_else(|| panic!("chunk size {size}: unexpected id {id:?}"))
+            };
+            assert!(
+                last_ids.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])),
+                "chunk size {size}: {last_ids:?}"
+            );
+        }
+        let mut decoder = SseDecoder::new();
+        decoder.feed(b"id: 5\ndata: x\n\nid: 6\ndata: cut", |_| {});
+        assert_eq!(decoder.last_event_id(), "5", "id 6's event has not ended");
+        decoder.reset();
+        assert_eq!(decoder.last_event_id(), "");
+        let mut ids = Vec::new();
+        decoder.feed(b"data: y\n\n", |e| ids.push(e.map(|e| e.id.to_owned())));
+        assert_eq!(
+            ids,
+            vec![Ok(String::new())],
+            "a reset forgets the pending id too"
+        );
+    }
+
+    #[test]
+    fn an_id_line_obeys_the_size_limit_the_skipped_event_and_the_streams_start() {
+        // `id:` lines whole in a chunk take a shortcut past `process_line`; it must keep each
+        // of the general path's rules, in every chunking (split lines take the general path).
+        let cases: [(&[u8], usize, Decoded, &str); 4] = [
+            // The id of an event being skipped for its size is ignored.
+            (
+                b"data: xxxxxxxx\nid: 5\n\ndata: a\n\n",
+                10,
+                vec![
+                    Err(SseError::EventTooLarge { limit: 10 }),
+                    ok("", "message", "a"),
+                ],
+                "",
+            ),
+            // An id line that takes the event over the limit skips the event, id included.
+            (
+                b"data: abcd\nid: 123456\n\ndata: b\n\n",
+                12,
+                vec![
+                    Err(SseError::EventTooLarge { limit: 12 }),
+                    ok("", "message", "b"),
+                ],
+                "",
+            ),
+            // A first line that is an id ends the stream's start: a later BOM is not dropped.
+            (
+                "id: 7\n\u{feff}data: x\n\ndata: y\n\n".as_bytes(),
+                1024,
+                vec![ok("7", "message", "y")],
+                "7",
+            ),
+            // Non-ASCII ids are kept (lossily), ids with NUL ignored, one leading space dropped.
+            (
+                b"id:  \xc3\xa9\xff\ndata: c\n\nid: 9\x00\ndata: d\n\n",
+                1024,
+                vec![
+                    ok(" \u{e9}\u{fffd}", "message", "c"),
+                    ok(" \u{e9}\u{fffd}", "message", "d"),
+                ],
+                " \u{e9}\u{fffd}",
+            ),
+        ];
+        for (input, max, expected, last_id) in cases {
+            for size in 1..=input.len() {
+                let mut decoder = SseDecoder::with_max_event_size(max);
+                let mut out = Vec::new();
+                for chunk in input.chunks(size) {
+                    decoder.feed(chunk, |event| {
+                        out.push(
+                            event.map(|e| (e.id.to_owned(), e.event.to_owned(), e.data.to_owned())),
+                        )
+                    });
+                }
+                assert_eq!(out, expected, "{input:?} chunk size {size}");
+                assert_eq!(
+                    decoder.last_event_id(),
+                    last_id,
+                    "{input:?} chunk size {size}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_blank_line_ends_the_streams_start_and_dispatches_a_split_event() {
+        // Blank lines whole in a chunk take a shortcut past `process_line`: a blank first line
+        // still ends the stream's start (a later BOM is kept, so that line is an unknown
+        // field), and an event whose data line was split across chunks is still dispatched.
+        let input = "\n\u{feff}data: x\n\ndata: split across chunks\n\n".as_bytes();
+        for size in 1..=input.len() {
+            assert_eq!(
+                decode_in_chunks(input, size, 1024),
+                vec![ok("", "message", "split across chunks")],
+                "chunk size {size}"
+            );
+        }
     }
 
     #[test]

@@ -128,6 +128,31 @@ fn ratio(v: f64) -> String {
     }
 }
 
+/// `value` rounded to `decimals` places, or to more where that rounding would land on `bound` or
+/// across it: a figure next to a goal must sit on the same side of the goal's bound as the value
+/// it rounds (89.5% of a 90% goal shows as "89.5", not "90").
+fn against(value: f64, bound: f64, decimals: usize) -> String {
+    let side = |x: f64| x.partial_cmp(&bound);
+    let mut shown = format!("{value:.decimals$}");
+    for more in decimals + 1..=decimals + 6 {
+        if shown.parse::<f64>().ok().and_then(side) == side(value) {
+            break;
+        }
+        shown = format!("{value:.more$}");
+    }
+    shown
+}
+
+/// [`ratio`] against a goal's bound (see [`against`]).
+fn ratio_against(v: f64, bound: f64) -> String {
+    format!("{}×", against(v, bound, if v >= 10.0 { 0 } else { 2 }))
+}
+
+/// A fraction as a whole percent, against a goal's bound given as a fraction (see [`against`]).
+fn percent_against(fraction: f64, bound: f64) -> String {
+    format!("{}%", against(fraction * 100.0, bound * 100.0, 0))
+}
+
 fn status(met: Option<bool>) -> &'static str {
     match met {
         Some(true) => "**met**",
@@ -181,6 +206,14 @@ fn stream_share(b1: &[Case], shape: Shape, chunking: Chunking) -> Option<f64> {
     Some(stream.ns() / ours.ns())
 }
 
+/// A peer's time beyond the `Stream`'s over client-core's, from the peer's ratio `x` to
+/// client-core and the `Stream`'s `share` of client-core's time: what the decoders themselves
+/// add to the cost they share. None when the `Stream` alone takes all of client-core's time
+/// (timed on its own it is not cheaper than client-core reading it, so nothing is left).
+fn beyond_the_stream(x: f64, share: f64) -> Option<f64> {
+    (share < 1.0 && x > share).then(|| (x - share) / (1.0 - share))
+}
+
 fn goals(r: &Results) -> Vec<Goal> {
     let mut goals = Vec::new();
     // B1: ours against each peer on 120 B frames, at every chunking, all fed the same `Stream`.
@@ -196,17 +229,24 @@ fn goals(r: &Results) -> Vec<Goal> {
                 if worst.is_none_or(|(w, _)| x < w) {
                     worst = Some((x, chunking));
                 }
-                parts.push(format!("{} {}", chunking.name(), ratio(x)));
+                parts.push(format!("{} {}", chunking.name(), ratio_against(x, factor)));
                 // A miss is explained by what the `Stream` itself costs there: a decoder that
                 // cost nothing would still take the Stream's time, which caps the ratio.
                 if x < factor
                     && let Some(share) = stream_share(&r.b1, Shape::Frames120, chunking)
                 {
+                    let beyond = beyond_the_stream(x, share).map_or(String::new(), |own| {
+                        format!(
+                            ", and beyond that shared cost {}'s decoding takes {} the time of client-core's",
+                            peer.name(),
+                            ratio(own)
+                        )
+                    });
                     limits.push(format!(
-                        "at {} the `Stream` alone takes {:.0}% of client-core's time, so no stream-fed decoder could exceed {}",
+                        "at {} the `Stream` alone takes {:.0}% of client-core's time, so no stream-fed decoder could exceed {}{beyond}",
                         chunking.name(),
                         share * 100.0,
-                        ratio(x / share)
+                        ratio_against(x / share, factor)
                     ));
                 }
             }
@@ -225,7 +265,11 @@ fn goals(r: &Results) -> Vec<Goal> {
             setting: "equal input: every decoder polls the same `Stream` of `Bytes`".into(),
             measured: match worst {
                 None => "–".into(),
-                Some((w, _)) => format!("lowest {} ({}){limit}", ratio(w), parts.join(", ")),
+                Some((w, _)) => format!(
+                    "lowest {} ({}){limit}",
+                    ratio_against(w, factor),
+                    parts.join(", ")
+                ),
             },
             met,
         });
@@ -244,7 +288,7 @@ fn goals(r: &Results) -> Vec<Goal> {
         measured: linear.map_or("–".into(), |x| {
             format!(
                 "{} the time{}",
-                ratio(x),
+                ratio_against(x, 3.0),
                 floor_linear.map_or(String::new(), |f| format!(
                     " (the floor, scanning and copying 7-byte chunks without decoding, already takes {} client-core's whole-feed time)",
                     ratio(f)
@@ -262,7 +306,7 @@ fn goals(r: &Results) -> Vec<Goal> {
         measured: vs_official.map_or("–".into(), |x| {
             format!(
                 "{} ({} vs {})",
-                ratio(x),
+                ratio_against(x, 5.0),
                 rate(sdk.unwrap_or(0.0)),
                 rate(tput(Client::Official).unwrap_or(0.0))
             )
@@ -275,8 +319,8 @@ fn goals(r: &Results) -> Vec<Goal> {
         setting: "live: the publisher sends back to back within an acknowledgement window (it sets the pace: this is not the client's limit)".into(),
         measured: vs_floor.map_or("–".into(), |x| {
             format!(
-                "{:.0}% ({} vs {})",
-                x * 100.0,
+                "{} ({} vs {})",
+                percent_against(x, 0.5),
                 rate(sdk.unwrap_or(0.0)),
                 rate(tput(Client::Floor).unwrap_or(0.0))
             )
@@ -331,8 +375,8 @@ fn goals(r: &Results) -> Vec<Goal> {
         setting: "backlog: the client drains a queued run (the client is the bottleneck)".into(),
         measured: share.map_or("–".into(), |x| {
             format!(
-                "{:.0}% ({} vs {}){caveat}{}",
-                x * 100.0,
+                "{} ({} vs {}){caveat}{}",
+                percent_against(x, 0.9),
                 rate(backlog_eps(Client::Sdk).unwrap_or(0.0)),
                 rate(backlog_eps(Client::Floor).unwrap_or(0.0)),
                 eps_reason(x >= 0.9)
@@ -347,7 +391,7 @@ fn goals(r: &Results) -> Vec<Goal> {
         measured: cpu.map_or("–".into(), |x| {
             format!(
                 "{} ({:.3} vs {:.3} CPU-s per million){caveat}{}",
-                ratio(x),
+                ratio_against(x, 1.5),
                 backlog_cpu(Client::Sdk).unwrap_or(0.0),
                 backlog_cpu(Client::Floor).unwrap_or(0.0),
                 cpu_reason(x <= 1.5)
@@ -371,7 +415,7 @@ fn goals(r: &Results) -> Vec<Goal> {
             measured: versus_floor.map_or("–".into(), |x| {
                 format!(
                     "{} (p99 {} vs the floor's {}; client-core's runs: {})",
-                    ratio(x),
+                    ratio_against(x, 1.5),
                     us(p99.unwrap_or(0.0)),
                     us(floor_p99.unwrap_or(0.0)),
                     sdk_runs
@@ -958,3 +1002,41 @@ fn render_b5(w: &mut String, r: &Results) {
 
 /// What the figures mean and what profiling found; prose only (the numbers are in the tables).
 const NOTES: &str = include_str!("notes.md");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_next_to_a_goal_never_round_onto_or_across_its_bound() {
+        // Whole percents would show 89.5% of a 90% goal as "90%" beside **missed**.
+        assert_eq!(percent_against(0.895, 0.9), "89.5%");
+        assert_eq!(percent_against(0.89996, 0.9), "89.996%");
+        assert_eq!(percent_against(0.904, 0.9), "90.4%");
+        assert_eq!(
+            percent_against(0.62, 0.9),
+            "62%",
+            "far from the bound: whole percents"
+        );
+        assert_eq!(percent_against(0.9, 0.9), "90%", "on the bound exactly");
+        // Ratios: 9.996× of a 10× goal is not "10.00×", 1.5004× of a 1.5× cap is not "1.50×".
+        assert_eq!(ratio_against(9.996, 10.0), "9.996×");
+        assert_eq!(ratio_against(1.5004, 1.5), "1.5004×");
+        assert_eq!(ratio_against(1.4996, 1.5), "1.4996×");
+        assert_eq!(ratio_against(9.22, 10.0), "9.22×");
+        assert_eq!(ratio_against(1220.0, 10.0), "1220×");
+    }
+
+    #[test]
+    fn the_decoders_own_cost_is_what_each_adds_to_the_shared_stream() {
+        // client-core 1.0, the Stream 0.6 of it, the peer 1.8: they add 0.4 and 1.2.
+        let own = beyond_the_stream(1.8, 0.6).expect("client-core adds to the Stream");
+        assert!((own - 3.0).abs() < 1e-9, "{own}");
+        assert_eq!(
+            beyond_the_stream(1.2, 1.05),
+            None,
+            "the Stream alone is slower"
+        );
+        assert_eq!(beyond_the_stream(0.5, 0.6), None, "the peer adds nothing");
+    }
+}
