@@ -419,7 +419,7 @@ impl ServerEventsClient {
 async fn wait_for<T>(
     what: &'static str,
     timeout: Duration,
-    waiter: futures_channel::oneshot::Receiver<T>,
+    waiter: crate::oneshot::Receiver<T>,
 ) -> Result<T, Error> {
     match rt::timeout(timeout, waiter).await {
         Some(Ok(value)) => Ok(value),

@@ -5,13 +5,12 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use futures_channel::{mpsc, oneshot};
-
 use crate::bounded_queue::{self, Pushed, QueueReceiver, QueueSender};
 use crate::client::ServerEventsClient;
 use crate::error::Error;
 use crate::listener::{LifecycleListener, RegistrationId};
 use crate::message::{CommandKind, ServerEventCommand, ServerEventConnect, ServerEventMessage};
+use crate::oneshot;
 use crate::receiver::{MessageReceiver, ReceiverContext};
 use crate::rt::{MaybeSend, MaybeSync};
 use crate::state::{ConnectionState, ReconnectInfo};
@@ -182,7 +181,8 @@ struct Observers {
     command: Vec<oneshot::Sender<ServerEventCommand>>,
     heartbeat: Vec<oneshot::Sender<ServerEventCommand>>,
     message_streams: Vec<QueueSender<ServerEventMessage>>,
-    state_streams: Vec<mpsc::UnboundedSender<ConnectionState>>,
+    /// Unbounded in effect (a state stream never drops a state).
+    state_streams: Vec<QueueSender<ConnectionState>>,
 }
 
 /// Invokes callbacks in the order ServiceStack's C# and Java clients do.
@@ -404,7 +404,7 @@ impl Dispatcher {
     pub(crate) fn state_changed(&self, state: &ConnectionState) {
         lock(&self.observers)
             .state_streams
-            .retain(|stream| stream.unbounded_send(state.clone()).is_ok());
+            .retain(|stream| stream.push(state.clone()) != Pushed::Abandoned);
     }
 
     pub(crate) fn wait_connect(&self) -> oneshot::Receiver<Result<ServerEventConnect, Error>> {
@@ -443,12 +443,10 @@ impl Dispatcher {
         receiver
     }
 
-    pub(crate) fn state_stream(
-        &self,
-        current: ConnectionState,
-    ) -> mpsc::UnboundedReceiver<ConnectionState> {
-        let (sender, receiver) = mpsc::unbounded();
-        let _ = sender.unbounded_send(current);
+    pub(crate) fn state_stream(&self, current: ConnectionState) -> QueueReceiver<ConnectionState> {
+        // No bound in practice: states are few, and a reader must see every one of them.
+        let (sender, receiver) = bounded_queue::bounded(usize::MAX);
+        sender.push(current);
         lock(&self.observers).state_streams.push(sender);
         receiver
     }
