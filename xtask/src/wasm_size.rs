@@ -21,8 +21,10 @@ use crate::util::Result;
 /// layer moved from Rust into the package's own JavaScript (104 830 B); no panic hook, and the
 /// core's routes in lists instead of hash maps (102 514 B); `waitForNext*` and `messages()` in the
 /// JavaScript too (99 240 B); no tracing span and no B-tree removals in the core (97 612 B); the core's
-/// own one-value channel and its bounded queue for state streams, not futures-channel's (96 777 B).
-pub const LIMIT_GZIP_BYTES: u64 = 97_200;
+/// own one-value channel and its bounded queue for state streams, not futures-channel's (96 777 B); one
+/// send per request in the credentials refresh, sleeps on `setTimeout` without a timer crate
+/// (96 312 B).
+pub const LIMIT_GZIP_BYTES: u64 = 96_700;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).
