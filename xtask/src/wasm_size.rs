@@ -23,8 +23,9 @@ use crate::util::Result;
 /// JavaScript too (99 240 B); no tracing span and no B-tree removals in the core (97 612 B); the core's
 /// own one-value channel and its bounded queue for state streams, not futures-channel's (96 777 B); one
 /// send per request in the credentials refresh, sleeps on `setTimeout` without a timer crate
-/// (96 312 B).
-pub const LIMIT_GZIP_BYTES: u64 = 96_700;
+/// (96 312 B); the fetch body read by a hand-written stream, URLs redacted without
+/// intermediate strings (95 725 B).
+pub const LIMIT_GZIP_BYTES: u64 = 96_100;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).
