@@ -24,8 +24,9 @@ use crate::util::Result;
 /// own one-value channel and its bounded queue for state streams, not futures-channel's (96 777 B); one
 /// send per request in the credentials refresh, sleeps on `setTimeout` without a timer crate
 /// (96 312 B); the fetch body read by a hand-written stream, URLs redacted without
-/// intermediate strings (95 725 B).
-pub const LIMIT_GZIP_BYTES: u64 = 96_100;
+/// intermediate strings (95 725 B); channels checked by one non-generic function and joined
+/// without intermediate lists (95 030 B).
+pub const LIMIT_GZIP_BYTES: u64 = 95_400;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).
