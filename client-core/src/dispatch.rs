@@ -211,10 +211,10 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 impl Dispatcher {
     pub(crate) fn new(listeners: Vec<LifecycleRef>, routes: Routes) -> Self {
-        let lifecycle = listeners
-            .into_iter()
-            .map(|listener| (RegistrationId::next(), listener))
-            .collect();
+        let mut lifecycle = Vec::with_capacity(listeners.len());
+        for listener in listeners {
+            lifecycle.push((RegistrationId::next(), listener));
+        }
         Dispatcher {
             lifecycle: Mutex::new(lifecycle),
             routes: Mutex::new(routes),
@@ -246,10 +246,12 @@ impl Dispatcher {
     /// The lifecycle listeners now, so they run without the lock (they may add or remove
     /// listeners).
     fn listeners(&self) -> Vec<LifecycleRef> {
-        lock(&self.lifecycle)
-            .iter()
-            .map(|(_, listener)| listener.clone())
-            .collect()
+        let lifecycle = lock(&self.lifecycle);
+        let mut listeners = Vec::with_capacity(lifecycle.len());
+        for (_, listener) in lifecycle.iter() {
+            listeners.push(listener.clone());
+        }
+        listeners
     }
 
     /// Calls `callback` on every lifecycle listener; an error or a panic goes to
@@ -351,15 +353,14 @@ impl Dispatcher {
                 Some("cmd") => named(&routes.handlers, target).cloned(),
                 _ => None,
             };
-            let listeners: Vec<HandlerRef> = match message.op() {
-                Some("trigger") => routes
-                    .listeners
-                    .iter()
-                    .filter(|(name, _, _)| name == target)
-                    .map(|(_, _, listener)| listener.clone())
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let mut listeners: Vec<HandlerRef> = Vec::new();
+            if message.op() == Some("trigger") {
+                for (name, _, listener) in &routes.listeners {
+                    if name == target {
+                        listeners.push(listener.clone());
+                    }
+                }
+            }
             let receiver = message
                 .op()
                 .and_then(|op| named(&routes.receivers, op).cloned());

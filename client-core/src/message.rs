@@ -408,11 +408,13 @@ impl ServerEventUser {
 
 /// Splits a comma-joined channel list; an empty string is no channels.
 pub(crate) fn split_channels(list: &str) -> Vec<String> {
-    if list.is_empty() {
-        Vec::new()
-    } else {
-        list.split(',').map(str::to_owned).collect()
+    let mut channels = Vec::new();
+    if !list.is_empty() {
+        for channel in list.split(',') {
+            channels.push(channel.to_owned());
+        }
     }
+    channels
 }
 
 /// Reads a flat JSON object as a string map: strings as they are, other scalars as their JSON

@@ -95,6 +95,10 @@ impl ServerEventsClient {
             type_name: "subscriber list".into(),
             message,
         })?;
-        Ok(entries.into_iter().map(ServerEventUser::from_map).collect())
+        let mut users = Vec::with_capacity(entries.len());
+        for entry in entries {
+            users.push(ServerEventUser::from_map(entry));
+        }
+        Ok(users)
     }
 }
