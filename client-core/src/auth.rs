@@ -88,8 +88,8 @@ impl Credentials {
                 .bearer_token
                 .clone()
                 .or_else(|| self.bearer_token.clone()),
-            headers: self.headers.iter().chain(&other.headers).cloned().collect(),
-            query: self.query.iter().chain(&other.query).cloned().collect(),
+            headers: [self.headers.as_slice(), &other.headers].concat(),
+            query: [self.query.as_slice(), &other.query].concat(),
         }
     }
 }

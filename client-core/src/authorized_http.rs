@@ -74,16 +74,27 @@ impl AuthorizedHttp {
         url: &'a str,
         send: impl Fn(Credentials) -> BoxFuture<'a, Result<T, Error>>,
     ) -> Result<T, Error> {
-        if !self.origins.allows(url) {
-            // Another origin gets no credentials, so there is nothing to refresh either.
-            return send(Credentials::default()).await;
+        // Another origin gets no credentials, so there is nothing to refresh either. One loop
+        // with one send (rather than a send per case) keeps one copy of the request's state
+        // machine per response type.
+        let allowed = self.origins.allows(url);
+        let mut refresh = false;
+        loop {
+            let credentials = if allowed {
+                self.credentials(refresh).await?
+            } else {
+                Credentials::default()
+            };
+            match send(credentials).await {
+                Err(Error::Unauthorized { status, .. })
+                    if allowed && !refresh && self.provider.is_some() =>
+                {
+                    tracing::debug!(url = %redact_url(url), status, "refreshing credentials");
+                    refresh = true;
+                }
+                result => return result,
+            }
         }
-        let refusal = match send(self.credentials(false).await?).await {
-            Err(Error::Unauthorized { status, .. }) if self.provider.is_some() => status,
-            result => return result,
-        };
-        tracing::debug!(url = %redact_url(url), status = refusal, "refreshing credentials");
-        send(self.credentials(true).await?).await
     }
 
     /// The static credentials followed by the provider's (asked with `refresh`).

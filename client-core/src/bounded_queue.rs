@@ -1,4 +1,6 @@
-//! The bounded queue behind [`ServerEventsClient::messages`](crate::ServerEventsClient::messages).
+//! The bounded queue behind [`ServerEventsClient::messages`](crate::ServerEventsClient::messages)
+//! (and, with no bound in practice, behind
+//! [`ServerEventsClient::state_changes`](crate::ServerEventsClient::state_changes)).
 //!
 //! Policy when full: the **oldest** queued item is dropped to make room, so the connection task
 //! never waits for a slow reader (waiting would delay heartbeats, every other callback and every

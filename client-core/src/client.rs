@@ -61,16 +61,10 @@ impl Shared {
     }
 
     pub(crate) fn event_stream_url(&self) -> String {
-        let channels = self.session().channels.clone();
-        let encoded: Vec<String> = channels
-            .iter()
-            .map(|channel| crate::percent::encode_component(channel))
-            .collect();
+        let channels = channels_param(&self.session().channels);
         let url = format!(
-            "{}{}?channels={}",
-            self.config.base_url,
-            self.config.event_stream_path,
-            encoded.join(",")
+            "{}{}?channels={channels}",
+            self.config.base_url, self.config.event_stream_path,
         );
         match &self.config.resolve_stream_url {
             Some(rewrite) => rewrite(&url),
@@ -419,7 +413,7 @@ impl ServerEventsClient {
 async fn wait_for<T>(
     what: &'static str,
     timeout: Duration,
-    waiter: futures_channel::oneshot::Receiver<T>,
+    waiter: crate::oneshot::Receiver<T>,
 ) -> Result<T, Error> {
     match rt::timeout(timeout, waiter).await {
         Some(Ok(value)) => Ok(value),
@@ -431,24 +425,41 @@ async fn wait_for<T>(
     }
 }
 
+/// `channels` percent-encoded and comma-separated, as ServiceStack's `channels` parameter wants
+/// them.
+fn channels_param(channels: &[String]) -> String {
+    let mut param = String::new();
+    for (index, channel) in channels.iter().enumerate() {
+        if index > 0 {
+            param.push(',');
+        }
+        param.push_str(&crate::percent::encode_component(channel));
+    }
+    param
+}
+
 fn validated_channels<I, S>(channels: I) -> Result<Vec<String>, Error>
 where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    channels
-        .into_iter()
-        .map(Into::into)
-        .map(|channel: String| {
-            if channel.contains('@') || channel.contains(',') {
-                Err(Error::InvalidArgument {
-                    reason: format!("channel '{channel}' may not contain '@' or ','"),
-                })
-            } else {
-                Ok(channel)
-            }
+    let channels: Vec<String> = channels.into_iter().map(Into::into).collect();
+    for channel in &channels {
+        check_channel(channel)?;
+    }
+    Ok(channels)
+}
+
+/// A channel name cannot hold `@` (it ends the channel in a selector) or `,` (it separates
+/// channels in the stream URL). Not generic, so the check is in the module once.
+fn check_channel(channel: &str) -> Result<(), Error> {
+    if channel.contains('@') || channel.contains(',') {
+        Err(Error::InvalidArgument {
+            reason: format!("channel '{channel}' may not contain '@' or ','"),
         })
-        .collect()
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

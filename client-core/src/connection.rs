@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tracing::Instrument;
 
 use crate::auth::BoxFuture;
 use crate::authorized_http::AuthorizedHttp;
@@ -27,6 +26,9 @@ use crate::transport::{Body, Method};
 use crate::watch;
 
 pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
+    // The span names the server in every event the task logs. The wasm build compiles tracing
+    // out (nothing subscribes in a browser), where the span would be dead weight in the module.
+    #[cfg(not(target_arch = "wasm32"))]
     let span =
         tracing::info_span!("server_events", base_url = %redact_url(&shared.config.base_url));
     let control = shared.lifecycle.control();
@@ -41,7 +43,10 @@ pub(crate) async fn run(shared: Arc<Shared>, client: WeakClient) {
         lost: None,
         connected_at: None,
     };
-    task.run().instrument(span).await;
+    #[cfg(not(target_arch = "wasm32"))]
+    tracing::Instrument::instrument(task.run(), span).await;
+    #[cfg(target_arch = "wasm32")]
+    task.run().await;
 }
 
 /// Why one connection ended.

@@ -5,13 +5,12 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use futures_channel::{mpsc, oneshot};
-
 use crate::bounded_queue::{self, Pushed, QueueReceiver, QueueSender};
 use crate::client::ServerEventsClient;
 use crate::error::Error;
 use crate::listener::{LifecycleListener, RegistrationId};
 use crate::message::{CommandKind, ServerEventCommand, ServerEventConnect, ServerEventMessage};
+use crate::oneshot;
 use crate::receiver::{MessageReceiver, ReceiverContext};
 use crate::rt::{MaybeSend, MaybeSync};
 use crate::state::{ConnectionState, ReconnectInfo};
@@ -182,7 +181,8 @@ struct Observers {
     command: Vec<oneshot::Sender<ServerEventCommand>>,
     heartbeat: Vec<oneshot::Sender<ServerEventCommand>>,
     message_streams: Vec<QueueSender<ServerEventMessage>>,
-    state_streams: Vec<mpsc::UnboundedSender<ConnectionState>>,
+    /// Unbounded in effect (a state stream never drops a state).
+    state_streams: Vec<QueueSender<ConnectionState>>,
 }
 
 /// Invokes callbacks in the order ServiceStack's C# and Java clients do.
@@ -211,10 +211,10 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 impl Dispatcher {
     pub(crate) fn new(listeners: Vec<LifecycleRef>, routes: Routes) -> Self {
-        let lifecycle = listeners
-            .into_iter()
-            .map(|listener| (RegistrationId::next(), listener))
-            .collect();
+        let mut lifecycle = Vec::with_capacity(listeners.len());
+        for listener in listeners {
+            lifecycle.push((RegistrationId::next(), listener));
+        }
         Dispatcher {
             lifecycle: Mutex::new(lifecycle),
             routes: Mutex::new(routes),
@@ -246,10 +246,12 @@ impl Dispatcher {
     /// The lifecycle listeners now, so they run without the lock (they may add or remove
     /// listeners).
     fn listeners(&self) -> Vec<LifecycleRef> {
-        lock(&self.lifecycle)
-            .iter()
-            .map(|(_, listener)| listener.clone())
-            .collect()
+        let lifecycle = lock(&self.lifecycle);
+        let mut listeners = Vec::with_capacity(lifecycle.len());
+        for (_, listener) in lifecycle.iter() {
+            listeners.push(listener.clone());
+        }
+        listeners
     }
 
     /// Calls `callback` on every lifecycle listener; an error or a panic goes to
@@ -351,15 +353,14 @@ impl Dispatcher {
                 Some("cmd") => named(&routes.handlers, target).cloned(),
                 _ => None,
             };
-            let listeners: Vec<HandlerRef> = match message.op() {
-                Some("trigger") => routes
-                    .listeners
-                    .iter()
-                    .filter(|(name, _, _)| name == target)
-                    .map(|(_, _, listener)| listener.clone())
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let mut listeners: Vec<HandlerRef> = Vec::new();
+            if message.op() == Some("trigger") {
+                for (name, _, listener) in &routes.listeners {
+                    if name == target {
+                        listeners.push(listener.clone());
+                    }
+                }
+            }
             let receiver = message
                 .op()
                 .and_then(|op| named(&routes.receivers, op).cloned());
@@ -404,7 +405,7 @@ impl Dispatcher {
     pub(crate) fn state_changed(&self, state: &ConnectionState) {
         lock(&self.observers)
             .state_streams
-            .retain(|stream| stream.unbounded_send(state.clone()).is_ok());
+            .retain(|stream| stream.push(state.clone()) != Pushed::Abandoned);
     }
 
     pub(crate) fn wait_connect(&self) -> oneshot::Receiver<Result<ServerEventConnect, Error>> {
@@ -443,12 +444,10 @@ impl Dispatcher {
         receiver
     }
 
-    pub(crate) fn state_stream(
-        &self,
-        current: ConnectionState,
-    ) -> mpsc::UnboundedReceiver<ConnectionState> {
-        let (sender, receiver) = mpsc::unbounded();
-        let _ = sender.unbounded_send(current);
+    pub(crate) fn state_stream(&self, current: ConnectionState) -> QueueReceiver<ConnectionState> {
+        // No bound in practice: states are few, and a reader must see every one of them.
+        let (sender, receiver) = bounded_queue::bounded(usize::MAX);
+        sender.push(current);
         lock(&self.observers).state_streams.push(sender);
         receiver
     }

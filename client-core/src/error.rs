@@ -21,7 +21,7 @@ pub enum Error {
         reason: String,
     },
     /// The server answered with a status that is not a success.
-    #[error("HTTP {status} from {url}{}", if body.is_empty() { String::new() } else { format!(": {body}") })]
+    #[error("HTTP {status} from {url}{}", BodySuffix(body))]
     Http {
         /// The HTTP status code.
         status: u16,
@@ -125,7 +125,7 @@ pub enum Error {
     /// The server closed the stream because this client read too slowly: it fell more than
     /// the server's buffer limit behind (the server said so in a comment before closing). The
     /// client reconnects as after any failure; a handler that blocks is the usual cause.
-    #[error("the server closed the stream because the client read too slowly{}", limit_bytes.map(|n| format!(" (more than {n} bytes behind)")).unwrap_or_default())]
+    #[error("the server closed the stream because the client read too slowly{}", BehindBy(*limit_bytes))]
     SlowConsumer {
         /// How many bytes the server lets a reader fall behind, when it said.
         limit_bytes: Option<u64>,
@@ -198,6 +198,32 @@ pub enum Error {
         /// The stream's bound, in messages.
         bound: usize,
     },
+}
+
+/// `": {body}"`, or nothing for an empty body (written straight into the message, with no
+/// string of its own).
+struct BodySuffix<'a>(&'a str);
+
+impl std::fmt::Display for BodySuffix<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, ": {}", self.0)
+        }
+    }
+}
+
+/// `" (more than {n} bytes behind)"` when the server said how far, else nothing.
+struct BehindBy(Option<u64>);
+
+impl std::fmt::Display for BehindBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, " (more than {n} bytes behind)"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A duration in whole milliseconds for messages (Duration's `Debug` would link its
@@ -283,6 +309,30 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn optional_parts_of_messages_appear_only_when_present() {
+        let http = |body: &str| {
+            Error::Http {
+                status: 503,
+                url: "http://h/x".into(),
+                body: body.into(),
+                retry_after: None,
+            }
+            .to_string()
+        };
+        assert_eq!(http(""), "HTTP 503 from http://h/x");
+        assert_eq!(http("busy"), "HTTP 503 from http://h/x: busy");
+        let slow = |limit_bytes| Error::SlowConsumer { limit_bytes }.to_string();
+        assert_eq!(
+            slow(None),
+            "the server closed the stream because the client read too slowly"
+        );
+        assert_eq!(
+            slow(Some(7)),
+            "the server closed the stream because the client read too slowly (more than 7 bytes behind)"
+        );
+    }
 
     #[test]
     fn truncates_on_char_boundaries() {

@@ -7,10 +7,13 @@
 //! Using the platform keeps reqwest, http and httpdate out of the npm package's module.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream;
+use futures_util::Stream;
 use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -211,36 +214,75 @@ impl HttpClient for Transport {
 /// The body's chunks as they arrive; the stream ends when the body does, and dropping it aborts
 /// the request.
 fn body_chunks(reader: ReadableStreamDefaultReader, abort: AbortOnDrop, url: String) -> EventBytes {
-    let state = Some((reader, abort, url));
-    Box::pin(stream::unfold(state, |state| async move {
-        let (reader, abort, url) = state?;
-        let broken = |message: String| Error::Network {
-            url: url.clone(),
-            message,
+    Box::pin(BodyChunks {
+        open: Some((reader, abort)),
+        read: None,
+        url,
+    })
+}
+
+/// The stream behind [`body_chunks`]: one `reader.read()` in flight at a time. (Written out
+/// rather than built with `stream::unfold`, whose generic state machine is several times larger
+/// in the wasm module.)
+struct BodyChunks {
+    /// The reader and the request, until the body ended or broke (then dropped, which aborts
+    /// what is left of the request).
+    open: Option<(ReadableStreamDefaultReader, AbortOnDrop)>,
+    /// The pending `reader.read()`.
+    read: Option<JsFuture>,
+    /// The stream URL (redacted), for errors.
+    url: String,
+}
+
+impl BodyChunks {
+    /// Ends the stream; `Some(error)` is its last item.
+    fn end(&mut self, message: Option<String>) -> Poll<Option<Result<Bytes, Error>>> {
+        self.open = None;
+        self.read = None;
+        Poll::Ready(message.map(|message| {
+            Err(Error::Network {
+                url: self.url.clone(),
+                message,
+            })
+        }))
+    }
+}
+
+impl Stream for BodyChunks {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some((reader, _)) = &this.open else {
+            return Poll::Ready(None);
         };
-        let result = match JsFuture::from(reader.read()).await {
-            Ok(result) => result,
-            Err(error) => {
-                let error = broken(format!("the event stream broke: {}", js_message(&error)));
-                return Some((Err(error), None));
+        let read = this
+            .read
+            .get_or_insert_with(|| JsFuture::from(reader.read()));
+        let result = match Pin::new(read).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(result)) => result,
+            Poll::Ready(Err(error)) => {
+                let message = format!("the event stream broke: {}", js_message(&error));
+                return this.end(Some(message));
             }
         };
+        this.read = None;
         let done = Reflect::get(&result, &JsValue::from_str("done"))
             .ok()
             .and_then(|done| done.as_bool())
             .unwrap_or(true);
         if done {
-            return None;
+            return this.end(None);
         }
         let value = Reflect::get(&result, &JsValue::from_str("value")).unwrap_or(JsValue::NULL);
         match value.dyn_into::<Uint8Array>() {
-            Ok(bytes) => Some((Ok(Bytes::from(bytes.to_vec())), Some((reader, abort, url)))),
-            Err(_) => {
-                let error = broken("the event stream delivered something other than bytes".into());
-                Some((Err(error), None))
-            }
+            Ok(bytes) => Poll::Ready(Some(Ok(Bytes::from(bytes.to_vec())))),
+            Err(_) => this.end(Some(
+                "the event stream delivered something other than bytes".into(),
+            )),
         }
-    }))
+    }
 }
 
 /// Passes a 2xx response; 401/403 become [`Error::Unauthorized`] (refreshing is decided above

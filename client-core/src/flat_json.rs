@@ -185,35 +185,46 @@ impl<'a> Parser<'a> {
 
     fn object_map(&mut self) -> Result<BTreeMap<String, String>, String> {
         self.expect(b'{')?;
-        let mut map = BTreeMap::new();
+        // The members in order, nulls as `None`; the map is built from the last member of each
+        // key (a trailing null leaves the key out). Only inserting keeps the B-tree's removal
+        // code out of the wasm module.
+        let mut members = Vec::new();
         self.skip_whitespace();
-        if self.eat(b'}') {
-            return Ok(map);
-        }
-        loop {
-            self.skip_whitespace();
-            if self.peek() != Some(b'"') {
-                return Err(self.error("expected a key"));
-            }
-            let key = self.string()?;
-            self.expect(b':')?;
-            match self.value(1)? {
-                Value::Null => {
-                    map.remove(&key);
+        if !self.eat(b'}') {
+            loop {
+                self.skip_whitespace();
+                if self.peek() != Some(b'"') {
+                    return Err(self.error("expected a key"));
                 }
-                Value::String(text) => {
+                let key = self.string()?;
+                self.expect(b':')?;
+                let value = match self.value(1)? {
+                    Value::Null => None,
+                    Value::String(text) => Some(text),
+                    Value::Raw(raw) => Some(raw.to_owned()),
+                };
+                members.push((key, value));
+                self.skip_whitespace();
+                if self.eat(b'}') {
+                    break;
+                }
+                self.expect(b',')?;
+            }
+        }
+        let mut map = BTreeMap::new();
+        let mut nulls = Vec::new();
+        for (key, value) in members.into_iter().rev() {
+            if map.contains_key(&key) || nulls.contains(&key) {
+                continue;
+            }
+            match value {
+                Some(text) => {
                     map.insert(key, text);
                 }
-                Value::Raw(raw) => {
-                    map.insert(key, raw.to_owned());
-                }
+                None => nulls.push(key),
             }
-            self.skip_whitespace();
-            if self.eat(b'}') {
-                return Ok(map);
-            }
-            self.expect(b',')?;
         }
+        Ok(map)
     }
 
     fn value(&mut self, depth: usize) -> Result<Value<'a>, String> {

@@ -109,6 +109,7 @@ mod json;
 mod lifecycle_tests;
 mod listener;
 mod message;
+mod oneshot;
 mod options;
 mod origin;
 mod percent;

@@ -381,24 +381,40 @@ pub struct ServerEventUser {
 
 impl ServerEventUser {
     /// Builds a user from one entry of the subscribers list.
-    pub fn from_map(mut map: BTreeMap<String, String>) -> Self {
-        ServerEventUser {
-            user_id: map.remove("userId").unwrap_or_default(),
-            display_name: map.remove("displayName").unwrap_or_default(),
-            profile_url: map.remove("profileUrl"),
-            channels: split_channels(&map.remove("channels").unwrap_or_default()),
-            meta: map,
+    pub fn from_map(map: BTreeMap<String, String>) -> Self {
+        let mut user = ServerEventUser {
+            user_id: String::new(),
+            display_name: String::new(),
+            profile_url: None,
+            channels: Vec::new(),
+            meta: BTreeMap::new(),
+        };
+        // One pass, moving each value where it belongs (no removals: the B-tree's removal code
+        // stays out of the wasm module).
+        for (key, value) in map {
+            match key.as_str() {
+                "userId" => user.user_id = value,
+                "displayName" => user.display_name = value,
+                "profileUrl" => user.profile_url = Some(value),
+                "channels" => user.channels = split_channels(&value),
+                _ => {
+                    user.meta.insert(key, value);
+                }
+            }
         }
+        user
     }
 }
 
 /// Splits a comma-joined channel list; an empty string is no channels.
 pub(crate) fn split_channels(list: &str) -> Vec<String> {
-    if list.is_empty() {
-        Vec::new()
-    } else {
-        list.split(',').map(str::to_owned).collect()
+    let mut channels = Vec::new();
+    if !list.is_empty() {
+        for channel in list.split(',') {
+            channels.push(channel.to_owned());
+        }
     }
+    channels
 }
 
 /// Reads a flat JSON object as a string map: strings as they are, other scalars as their JSON

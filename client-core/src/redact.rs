@@ -14,16 +14,21 @@ pub(crate) fn redact_url(url: &str) -> String {
     };
     let mut redacted = redact_user_info(head);
     if let Some(query) = query {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, value)) if SAFE_QUERY_KEYS.contains(&key) => format!("{key}={value}"),
-                Some((key, _)) => format!("{key}=***"),
-                None => pair.to_owned(),
-            })
-            .collect();
-        redacted.push('?');
-        redacted.push_str(&pairs.join("&"));
+        for (index, pair) in query.split('&').enumerate() {
+            redacted.push(if index == 0 { '?' } else { '&' });
+            match pair.split_once('=') {
+                Some((key, value)) => {
+                    redacted.push_str(key);
+                    redacted.push('=');
+                    redacted.push_str(if SAFE_QUERY_KEYS.contains(&key) {
+                        value
+                    } else {
+                        "***"
+                    });
+                }
+                None => redacted.push_str(pair),
+            }
+        }
     }
     redacted
 }
@@ -37,17 +42,27 @@ fn redact_user_info(head: &str) -> String {
     };
     let authority_end = rest.find(['/', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at_checked(authority_end).unwrap_or((rest, ""));
-    let authority = match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => format!("{user_info}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    match scheme {
-        Some(scheme) => format!("{scheme}://{authority}{path}"),
-        None => format!("{authority}{path}"),
+    let mut redacted = String::with_capacity(head.len() + 3);
+    if let Some(scheme) = scheme {
+        redacted.push_str(scheme);
+        redacted.push_str("://");
     }
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            match user_info.split_once(':') {
+                Some((user, _password)) => {
+                    redacted.push_str(user);
+                    redacted.push_str(":***");
+                }
+                None => redacted.push_str(user_info),
+            }
+            redacted.push('@');
+            redacted.push_str(host);
+        }
+        None => redacted.push_str(authority),
+    }
+    redacted.push_str(path);
+    redacted
 }
 
 /// `head` split around its first `://`. By colons rather than with `split_once("://")`, whose

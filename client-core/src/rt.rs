@@ -1,5 +1,6 @@
-//! Platform shims: spawning, sleeping and clocks. Nothing else in the crate names tokio or gloo,
-//! so the core compiles unchanged for native targets and for `wasm32-unknown-unknown`.
+//! Platform shims: spawning, sleeping and clocks. Nothing else in the crate names tokio or the
+//! browser's timers, so the core compiles unchanged for native targets and for
+//! `wasm32-unknown-unknown`.
 
 use std::future::{Future, poll_fn};
 use std::pin::pin;
@@ -88,7 +89,97 @@ pub(crate) async fn sleep(duration: Duration) {
     #[cfg(not(target_arch = "wasm32"))]
     tokio::time::sleep(duration).await;
     #[cfg(target_arch = "wasm32")]
-    gloo_timers::future::sleep(duration).await;
+    browser_timer::Sleep::new(duration).await;
+}
+
+/// `setTimeout` as a future: one JavaScript timer per sleep, cleared when the sleep is dropped
+/// before it fired. (A timer crate would bring a cross-thread channel and a closure wrapper for
+/// what is one flag and one waker on a single thread.)
+#[cfg(target_arch = "wasm32")]
+mod browser_timer {
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::rc::Rc;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        /// The global `setTimeout` (browsers and Node); the handle is a number or an object.
+        #[wasm_bindgen(js_name = setTimeout)]
+        fn set_timeout(callback: &Closure<dyn FnMut()>, millis: f64) -> JsValue;
+        #[wasm_bindgen(js_name = clearTimeout)]
+        fn clear_timeout(handle: &JsValue);
+    }
+
+    /// What the timer's callback and the future share.
+    #[derive(Default)]
+    struct Fired {
+        fired: Cell<bool>,
+        waker: Cell<Option<Waker>>,
+    }
+
+    /// Resolves once `duration` has passed.
+    pub(crate) struct Sleep {
+        fired: Rc<Fired>,
+        handle: JsValue,
+        /// Kept alive until the timer fired or was cleared.
+        _callback: Closure<dyn FnMut()>,
+    }
+
+    /// The longest delay `setTimeout` honours (2^31 - 1 ms, about 24.8 days); a longer one
+    /// would fire at once, so longer sleeps end after this.
+    const MAX_MILLIS: u64 = i32::MAX as u64;
+
+    impl Sleep {
+        pub(crate) fn new(duration: Duration) -> Sleep {
+            let fired = Rc::new(Fired::default());
+            let callback = {
+                let fired = fired.clone();
+                Closure::<dyn FnMut()>::own_aborting(move || {
+                    fired.fired.set(true);
+                    if let Some(waker) = fired.waker.take() {
+                        waker.wake();
+                    }
+                })
+            };
+            let millis = duration
+                .as_secs()
+                .saturating_mul(1000)
+                .saturating_add(u64::from(duration.subsec_millis()))
+                .min(MAX_MILLIS);
+            let handle = set_timeout(&callback, millis as f64);
+            Sleep {
+                fired,
+                handle,
+                _callback: callback,
+            }
+        }
+    }
+
+    impl Future for Sleep {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.fired.fired.get() {
+                Poll::Ready(())
+            } else {
+                self.fired.waker.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+        }
+    }
+
+    impl Drop for Sleep {
+        fn drop(&mut self) {
+            if !self.fired.fired.get() {
+                clear_timeout(&self.handle);
+            }
+        }
+    }
 }
 
 /// Runs `future` for at most `limit`; `None` when the time ran out first (`future` wins a tie).

@@ -20,8 +20,15 @@ use crate::util::Result;
 /// transport seam, receiver resolvers in the core) add about 1.3 KB. The JavaScript-facing API
 /// layer moved from Rust into the package's own JavaScript (104 830 B); no panic hook, and the
 /// core's routes in lists instead of hash maps (102 514 B); `waitForNext*` and `messages()` in the
-/// JavaScript too (99 240 B).
-pub const LIMIT_GZIP_BYTES: u64 = 99_700;
+/// JavaScript too (99 240 B); no tracing span and no B-tree removals in the core (97 612 B); the core's
+/// own one-value channel and its bounded queue for state streams, not futures-channel's (96 777 B); one
+/// send per request in the credentials refresh, sleeps on `setTimeout` without a timer crate
+/// (96 312 B); the fetch body read by a hand-written stream, URLs redacted without
+/// intermediate strings (95 725 B); channels checked by one non-generic function and joined
+/// without intermediate lists (95 030 B); credentials and listeners gathered with pushes and
+/// `concat` instead of iterator chains (94 651 B); lists built by loops rather than iterator adapters on
+/// the message and subscriber paths, error messages without temporary strings (94 366 B).
+pub const LIMIT_GZIP_BYTES: u64 = 94_700;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).

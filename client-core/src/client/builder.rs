@@ -382,6 +382,10 @@ impl Checked {
             origin_policy.clone(),
         );
         let options = builder.options;
+        // The builder's callbacks first, then the listeners in the order they were added.
+        let mut listeners: Vec<LifecycleRef> = Vec::with_capacity(1 + builder.listeners.len());
+        listeners.push(Arc::new(builder.callbacks));
+        listeners.extend(builder.listeners);
         let shared = Arc::new(Shared {
             config: Config {
                 base_url,
@@ -397,12 +401,7 @@ impl Checked {
                 strict_receivers: options.strict_receiver_matching,
             },
             transport: Arc::new(http),
-            dispatcher: Dispatcher::new(
-                std::iter::once(Arc::new(builder.callbacks) as LifecycleRef)
-                    .chain(builder.listeners)
-                    .collect(),
-                builder.routes,
-            ),
+            dispatcher: Dispatcher::new(listeners, builder.routes),
             lifecycle: Lifecycle::new(channels),
         });
         ServerEventsClient {
@@ -416,18 +415,16 @@ impl Checked {
 
 /// The static credentials: the bearer token, the headers and the base URL's user-info.
 fn static_credentials(builder: &ClientBuilder, basic: Option<Secret>) -> Credentials {
-    let basic = basic
-        .into_iter()
-        .map(|value| ("Authorization".to_owned(), value));
+    let mut headers = Vec::with_capacity(builder.options.headers.len() + 1);
+    for (name, value) in &builder.options.headers {
+        headers.push((name.clone(), value.clone()));
+    }
+    if let Some(value) = basic {
+        headers.push(("Authorization".to_owned(), value));
+    }
     Credentials {
         bearer_token: builder.options.bearer_token.clone(),
-        headers: builder
-            .options
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .chain(basic)
-            .collect(),
+        headers,
         query: Vec::new(),
     }
 }

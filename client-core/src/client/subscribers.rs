@@ -1,6 +1,6 @@
 //! Calls about the live subscription: changing its channels and listing subscribers.
 
-use super::{ServerEventsClient, validated_channels};
+use super::{ServerEventsClient, channels_param, check_channel, validated_channels};
 use crate::error::Error;
 use crate::flat_json::{ObjectWriter, string_maps};
 use crate::message::ServerEventUser;
@@ -34,7 +34,9 @@ impl ServerEventsClient {
         subscribe: Vec<String>,
         unsubscribe: Vec<String>,
     ) -> Result<(), Error> {
-        validated_channels(subscribe.iter().chain(&unsubscribe).cloned())?;
+        for channel in subscribe.iter().chain(&unsubscribe) {
+            check_channel(channel)?;
+        }
         let (id, url) = {
             let session = self.shared.session();
             let info = session.connection().ok_or(Error::NotConnected)?;
@@ -79,13 +81,10 @@ impl ServerEventsClient {
         &self,
         channels: &[String],
     ) -> Result<Vec<ServerEventUser>, Error> {
-        let encoded: Vec<String> = channels
-            .iter()
-            .map(|channel| crate::percent::encode_component(channel))
-            .collect();
         let mut url = self.shared.url_for(&self.shared.config.subscribers_path);
-        if !encoded.is_empty() {
-            url = format!("{url}?channels={}", encoded.join(","));
+        if !channels.is_empty() {
+            url.push_str("?channels=");
+            url.push_str(&channels_param(channels));
         }
         let text = self
             .shared
@@ -96,6 +95,10 @@ impl ServerEventsClient {
             type_name: "subscriber list".into(),
             message,
         })?;
-        Ok(entries.into_iter().map(ServerEventUser::from_map).collect())
+        let mut users = Vec::with_capacity(entries.len());
+        for entry in entries {
+            users.push(ServerEventUser::from_map(entry));
+        }
+        Ok(users)
     }
 }
