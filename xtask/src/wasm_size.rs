@@ -27,8 +27,9 @@ use crate::util::Result;
 /// intermediate strings (95 725 B); channels checked by one non-generic function and joined
 /// without intermediate lists (95 030 B); credentials and listeners gathered with pushes and
 /// `concat` instead of iterator chains (94 651 B); lists built by loops rather than iterator adapters on
-/// the message and subscriber paths, error messages without temporary strings (94 366 B).
-pub const LIMIT_GZIP_BYTES: u64 = 94_700;
+/// the message and subscriber paths, error messages without temporary strings (94 366 B); the
+/// ss-utils page behaviours (`trigger.*` DOM events, `success`, ...) add about 450 B (94 819 B).
+pub const LIMIT_GZIP_BYTES: u64 = 95_200;
 /// The goal of issue 15, reported next to the limit.
 pub const GOAL_GZIP_BYTES: u64 = 40_960;
 /// The package files a browser or Node loads (everything else is documentation and types).
