@@ -244,9 +244,7 @@ async function browserLeg(args, control, servers, scenarios, report, stageDir) {
     if (!args.only || "chat_user_list_follows_heartbeats".includes(args.only)) {
       report.add("wasm", "chat_user_list_follows_heartbeats", await chat(args, browser, stageDir, "runHeartbeatListTest"));
     }
-    if (!args.only || "vite_production_build".includes(args.only)) {
-      report.add("wasm", "vite_production_build", await viteBuild(args, browser, stageDir));
-    }
+    await bundlers(args, browser, stageDir, report);
     // Chromium logs every non-2xx response ("Failed to load resource"); the scenarios cause many
     // on purpose (404 heartbeats after a reset, 401s, injected 500s). Show anything else.
     const severe = (await browser.consoleLog()).filter(
@@ -336,15 +334,26 @@ async function chat(args, browser, stageDir, test) {
   }
 }
 
-/** A Vite production build of an app importing the package works as the README says. */
-async function viteBuild(args, browser, stageDir) {
+/** Production builds of an app importing the package, with each bundler the README names. */
+async function bundlers(args, browser, stageDir, report) {
+  const { BUNDLERS, installBundlerApp, runBundlerTest } = await import(pathToFileURL(join(here, "bundler-test.mjs")).href);
+  const names = Object.keys(BUNDLERS).filter((name) => !args.only || `bundler_${name}`.includes(args.only));
+  if (names.length === 0) return;
   const started = Date.now();
-  const { runViteTest } = await import(pathToFileURL(join(here, "vite-test.mjs")).href);
+  let app;
   try {
-    await runViteTest({ browser, server: args.server, tarball: args.tarball, stageDir, work: args.work });
-    return { ok: true, ms: Date.now() - started };
+    app = await installBundlerApp({ tarball: args.tarball, work: args.work });
   } catch (error) {
-    return { ok: false, ms: Date.now() - started, error: error.stack ?? error.message };
+    return report.add("wasm", "bundler_install", { ok: false, ms: Date.now() - started, error: String(error.stderr || error) });
+  }
+  for (const name of names) {
+    const begun = Date.now();
+    try {
+      await runBundlerTest({ name, app, browser, server: args.server, stageDir });
+      report.add("wasm", `bundler_${name}`, { ok: true, ms: Date.now() - begun });
+    } catch (error) {
+      report.add("wasm", `bundler_${name}`, { ok: false, ms: Date.now() - begun, error: error.stack ?? error.message });
+    }
   }
 }
 

@@ -1,11 +1,12 @@
-// An app as the package README's bundler quick start writes it, built by `vite build`.
+// An app as the package README's bundler quick start writes it, built by each bundler the README
+// names (tests-js/bundler-test.mjs).
 import init, { ServerEventsClient } from "servicestack-server-events";
 
 const status = document.querySelector("#status");
 
 async function main() {
   await init();
-  const client = new ServerEventsClient(location.origin, ["vite"], {
+  const client = new ServerEventsClient(location.origin, ["bundled"], {
     handlers: {
       chat: (msg) => {
         document.querySelector("#last-chat").textContent = msg.message;
