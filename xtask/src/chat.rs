@@ -1,7 +1,7 @@
 //! `cargo xtask chat [--port N]`: builds the npm package and serves the Chat page
 //! (client-wasm/demo) from the reference server until Ctrl+C, printing the URL to open.
 
-use crate::util::{Result, root, run, step};
+use crate::util::{Result, root, run};
 use crate::wasm;
 
 /// The port used without `--port` (the one the README's commands use).
@@ -32,17 +32,7 @@ fn port(args: &[&str]) -> Result<u16> {
 pub fn serve(args: &[&str]) -> Result {
     let port = port(args)?;
     wasm::build_package()?;
-    step("building the reference server");
-    run(
-        "cargo",
-        &[
-            "build",
-            "-p",
-            "servicestack-events-server",
-            "--bin",
-            "servicestack-events-server",
-        ],
-    )?;
+    let server = wasm::build_server()?;
     let static_dir = root().join("client-wasm");
     let static_dir = static_dir.to_string_lossy();
     let port_text = port.to_string();
@@ -51,18 +41,8 @@ pub fn serve(args: &[&str]) -> Result {
          (sign in as user / pass; Ctrl+C stops the server)\n"
     );
     run(
-        "cargo",
-        &[
-            "run",
-            "-q",
-            "-p",
-            "servicestack-events-server",
-            "--",
-            "--port",
-            &port_text,
-            "--static-dir",
-            &static_dir,
-        ],
+        &server.to_string_lossy(),
+        &["--port", &port_text, "--static-dir", &static_dir],
     )
 }
 

@@ -378,6 +378,24 @@ fn list_files(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result {
     Ok(())
 }
 
+/// Builds the reference server's binary (debug) and returns its path.
+pub fn build_server() -> Result<PathBuf> {
+    step("building the test-server binary");
+    run(
+        "cargo",
+        &[
+            "build",
+            "-p",
+            "servicestack-events-server",
+            "--bin",
+            "servicestack-events-server",
+        ],
+    )?;
+    Ok(target_dir()
+        .join("debug")
+        .join("servicestack-events-server"))
+}
+
 /// Runs the browser and Node tests against the packed package.
 pub fn test() -> Result {
     if let Err(error) = check_node() {
@@ -400,20 +418,7 @@ pub fn test() -> Result {
             wasm_size::LIMIT_GZIP_BYTES
         );
     }
-    step("building the test-server binary");
-    run(
-        "cargo",
-        &[
-            "build",
-            "-p",
-            "servicestack-events-server",
-            "--bin",
-            "servicestack-events-server",
-        ],
-    )?;
-    let server = target_dir()
-        .join("debug")
-        .join("servicestack-events-server");
+    let server = build_server()?;
     let browser = has("chromium") && has("chromedriver");
     if !browser && strict() {
         return Err("Chromium and chromedriver are required in CI".into());
