@@ -71,7 +71,7 @@ export async function runBundlerTest({ name, app, browser, server, stageDir }) {
   } catch (error) {
     throw new Error(`${name} build failed: ${error.stderr || error.stdout || error.message}`);
   }
-  if (bundler.page) copyFileSync(join(app, "page.html"), join(dist, "index.html"));
+  if (bundler.page) copyFileSync(join(app, "index.html"), join(dist, "index.html"));
   if (bundler.copyWasm) copyFileSync(join(app, ...WASM), join(dist, "server_events_bg.wasm"));
   const files = existsSync(dist) ? readdirSync(dist, { recursive: true }) : [];
   if (!files.some((file) => String(file).endsWith(".wasm"))) {
